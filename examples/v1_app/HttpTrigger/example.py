@@ -1,0 +1,1 @@
+SUFFIX = " This HTTP triggered function executed successfully."

@@ -1,0 +1,76 @@
+"""The ``funchost`` command: turns arguments into options and calls the host."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+START_EXAMPLES = """examples:
+  funchost start                          serve the app in the current folder on port 7071
+  funchost start --script-root examples/v2_app -p 8080
+  funchost start --enableAuth             enforce function keys, as in production
+  funchost start --cors http://localhost:3000 --cors-credentials
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="funchost",
+        description="Run Azure Functions Python apps (v1 and v2) without the .NET host.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="<command>")
+
+    start = commands.add_parser(
+        "start",
+        help="serve the app's functions (like 'func start')",
+        epilog=START_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    start.add_argument("--script-root", "--prefix", dest="script_root", default=".",
+                       help="the function app folder (default: the current folder)")
+    start.add_argument("-p", "--port", type=int, help="port to listen on (default 7071 or Host.LocalHttpPort)")
+    start.add_argument("--address", help="address to listen on (default 127.0.0.1)")
+    start.add_argument("--enableAuth", "--enable-auth", dest="enable_auth", action="store_true",
+                       help="enforce authLevel with function keys (off by default, as in Core Tools)")
+    start.add_argument("--production", action="store_true",
+                       help="production mode: keys always enforced, CORS from CORS_ALLOWED_ORIGINS")
+    start.add_argument("--cors", help="comma-separated allowed origins ('*' for any)")
+    start.add_argument("--cors-credentials", dest="cors_credentials", action="store_true", default=None,
+                       help="allow credentials in cross-origin requests")
+    start.add_argument("--functions", nargs="+", help="only load these functions")
+    start.add_argument("--verbose", action="store_true", help="show host internals in the log")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from funchost import __version__
+
+        print(f"funchost {__version__}")
+        return 0
+    if args.command == "start":
+        from funchost.host.instance import HostOptions
+        from funchost.host.run import start
+
+        options = HostOptions(
+            script_root=Path(args.script_root),
+            port=args.port,
+            address=args.address,
+            enable_auth=args.enable_auth,
+            production=args.production,
+            cors=[o for o in args.cors.split(",")] if args.cors else None,
+            cors_credentials=args.cors_credentials,
+            verbose=args.verbose,
+            functions=args.functions,
+        )
+        return start(options)
+    parser.print_help(sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Console output like Core Tools: UTC timestamps, colours by level, the Functions list."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from typing import TextIO
+
+from funchost.invoke.logs import InvocationStream, level_from_name
+
+RED, YELLOW, GREEN, GREY, RESET = "\033[31m", "\033[33m", "\033[32m", "\033[90m", "\033[0m"
+
+
+def real_stream(stream: TextIO) -> TextIO:
+    """The terminal behind our print-capturing wrapper (the console must not write into it)."""
+    while isinstance(stream, InvocationStream):
+        stream = stream._target  # noqa: SLF001 - our own wrapper
+    return stream
+
+
+def use_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``[2024-05-01T10:00:00.123Z] message``, every line of a multi-line message prefixed."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__()
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message = f"{message}\n{self.formatException(record.exc_info)}"
+        moment = datetime.fromtimestamp(record.created, timezone.utc)
+        stamp = moment.strftime("[%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z] "
+        lines = [stamp + line for line in message.split("\n")]
+        text = "\n".join(lines)
+        if self.colour:
+            if record.levelno >= logging.ERROR:
+                text = f"{RED}{text}{RESET}"
+            elif record.levelno >= logging.WARNING:
+                text = f"{YELLOW}{text}{RESET}"
+        return text
+
+
+class CategoryFilter(logging.Filter):
+    """Core Tools' filtering: host internals from Warning (Information with --verbose),
+    function and user logs from the host.json level (default Information)."""
+
+    def __init__(self, function_level: int, host_level: int) -> None:
+        super().__init__()
+        self.function_level = function_level
+        self.host_level = host_level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if name.startswith("funchost.console"):
+            return True
+        if name.startswith(("funchost", "uvicorn", "asyncio", "watchfiles")):
+            return record.levelno >= self.host_level
+        return record.levelno >= self.function_level
+
+
+def configure_logging(log_level_name: str, verbose: bool, stream: TextIO | None = None) -> logging.Handler:
+    """Send every log record (user code's root logger included) to the console."""
+    target = real_stream(stream or sys.stdout)
+    handler = logging.StreamHandler(target)
+    handler.setFormatter(ConsoleFormatter(use_colour(target)))
+    function_level = level_from_name(log_level_name)
+    host_level = logging.DEBUG if verbose else logging.WARNING
+    handler.addFilter(CategoryFilter(function_level, min(host_level, logging.INFO) if verbose else host_level))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_funchost", False):
+            root.removeHandler(existing)
+    handler._funchost = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(min(function_level, logging.DEBUG if verbose else logging.INFO))
+    logging.getLogger("funchost.console").setLevel(logging.INFO)
+    return handler
+
+
+console = logging.getLogger("funchost.console")
+
+
+def paint(text: str, colour: str, stream: TextIO | None = None) -> str:
+    return f"{colour}{text}{RESET}" if use_colour(real_stream(stream or sys.stdout)) else text

@@ -1,0 +1,256 @@
+"""One host instance: load the app, start the listeners, serve, stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import funchost
+from funchost.app import AppIndex, load_app
+from funchost.config import (
+    AppSettings,
+    HostConfig,
+    LocalSettings,
+    apply_to_environ,
+    load_host_json,
+    load_local_settings,
+)
+from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
+from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
+from funchost.triggers.http.admin import AdminApi
+from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
+from funchost.triggers.http.cors import CorsPolicy
+from funchost.triggers.http.keys import KeyStore
+
+logger = logging.getLogger("funchost.host")
+
+DEFAULT_PORT = 7071
+STATE_DIR = ".funchost"
+
+
+@dataclass
+class HostOptions:
+    """Everything the command line decides about a host instance."""
+
+    script_root: Path = field(default_factory=Path.cwd)
+    port: int | None = None
+    address: str | None = None
+    enable_auth: bool = False
+    production: bool = False
+    cors: list[str] | None = None
+    cors_credentials: bool | None = None
+    verbose: bool = False
+    functions: list[str] | None = None
+
+
+def default_thread_count() -> int:
+    """``PYTHON_THREADPOOL_THREAD_COUNT``, else the worker's default for Python 3.9+."""
+    value = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class HostInstance:
+    """Loads an app folder and serves it; everything a single process needs."""
+
+    def __init__(self, options: HostOptions) -> None:
+        self.options = options
+        self.root = options.script_root.resolve()
+        self.started = time.monotonic()
+        self.local_settings = LocalSettings()
+        self.host_config = HostConfig()
+        self.settings = AppSettings()
+        self.index: AppIndex | None = None
+        self.http_app: HttpApp | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.fatal_error: str | None = None
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read settings and host.json, import the app, build the HTTP app. Raises on fatal errors."""
+        self.local_settings = load_local_settings(self.root)
+        skipped = apply_to_environ(self.local_settings, os.environ)
+        os.environ.setdefault("AzureWebJobsScriptRoot", str(self.root))
+        os.environ.setdefault(
+            "AZURE_FUNCTIONS_ENVIRONMENT", "Production" if self.options.production else "Development"
+        )
+        if self.options.functions:
+            for position, name in enumerate(self.options.functions):
+                os.environ[f"AzureFunctionsJobHost__functions__{position}"] = name
+        self.host_config = load_host_json(self.root)
+        self.settings = AppSettings()
+        install_log_capture()
+        configure_logging(self.host_config.log_level, self.options.verbose)
+        for line in self.local_settings.warnings:
+            logger.warning(line)
+        for line in skipped:
+            logger.warning(line)
+        extensions = Extensions(enabled=extensions_enabled(self.settings))
+        self.index = load_app(self.root, self.settings, self.host_config)
+        for spec in self.index.functions.values():
+            extensions.post_function_load(spec.name, str(spec.directory))
+        self.executor = ThreadPoolExecutor(
+            max_workers=default_thread_count(), thread_name_prefix="funchost-worker"
+        )
+        invoker = Invoker(self.executor, extensions)
+        keys = KeyStore(self.secrets_folder())
+        self.http_app = HttpApp(self.index, invoker, self.http_options(), keys)
+        self.http_app.admin = AdminApi(
+            self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url
+        )
+
+    def secrets_folder(self) -> Path:
+        configured = self.settings.get("FUNCTIONS_SECRETS_PATH")
+        return Path(configured) if configured else self.root / STATE_DIR / "secrets"
+
+    def http_options(self) -> HttpOptions:
+        config = self.host_config
+        custom = config.section("extensions.http.customHeaders")
+        headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in custom.items()]
+        hsts = config.section("extensions.http.hsts")
+        if str(hsts.get("isEnabled", "")).lower() == "true":
+            headers.append((b"strict-transport-security", _hsts_value(hsts).encode("latin-1")))
+        limit = self.settings.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT") or ""
+        return HttpOptions(
+            route_prefix=config.route_prefix,
+            enforce_auth=self.options.enable_auth or self.options.production,
+            max_body_size=int(limit) if limit.strip().isdigit() else DEFAULT_MAX_BODY,
+            custom_headers=headers,
+            disable_homepage=self.settings.is_true("AzureWebJobsDisableHomepage"),
+            cors=self.cors_policy(),
+        )
+
+    def cors_policy(self) -> CorsPolicy | None:
+        if self.options.production:
+            raw = self.settings.get("CORS_ALLOWED_ORIGINS") or "[]"
+            try:
+                origins = [str(o) for o in json.loads(raw)]
+            except ValueError:
+                origins = [o for o in raw.split(",") if o]
+            return CorsPolicy.create(origins, self.settings.is_true("CORS_SUPPORT_CREDENTIALS"))
+        origins = self.options.cors if self.options.cors is not None else self.local_settings.cors
+        credentials = (
+            self.options.cors_credentials
+            if self.options.cors_credentials is not None
+            else self.local_settings.cors_credentials
+        )
+        return CorsPolicy.create(origins, credentials)
+
+    # -- addresses and status ------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self.options.port is not None:
+            return self.options.port
+        return self.local_settings.local_http_port or DEFAULT_PORT
+
+    @property
+    def address(self) -> str:
+        return self.options.address or self.local_settings.local_http_address or "127.0.0.1"
+
+    def display_base_url(self) -> str:
+        host = self.address
+        if host in ("0.0.0.0", "127.0.0.1", "::", "::1"):
+            host = "localhost"
+        return f"http://{host}:{self.port}"
+
+    def _base_url_of(self, scope: dict[str, Any]) -> str:
+        for name, value in scope.get("headers", []):
+            if name == b"host":
+                return f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
+        return self.display_base_url()
+
+    def status(self) -> dict[str, Any]:
+        errors = [str(e) for e in self.load_errors()]
+        status: dict[str, Any] = {
+            "id": self.host_id(),
+            "state": "Error" if self.fatal_error else "Running",
+            "version": funchost.__version__,
+            "versionDetails": f"funchost {funchost.__version__} (Python {sys.version.split()[0]})",
+            "platformVersion": "",
+            "instanceId": f"{os.getpid()}",
+            "computerName": os.uname().nodename if hasattr(os, "uname") else "",
+            "processUptime": int((time.monotonic() - self.started) * 1000),
+            "functionAppContentEditingState": "Unknown",
+        }
+        if errors:
+            status["errors"] = errors
+        if self.http_app is not None and self.options.enable_auth:
+            status["masterKey"] = self.http_app.keys.master_key()
+        return status
+
+    def host_id(self) -> str:
+        configured = self.settings.get("AzureFunctionsWebHost__hostid")
+        if configured:
+            return configured.lower()[:32]
+        import hashlib
+        import socket
+
+        machine = "".join(c for c in socket.gethostname().lower() if c.isalnum() or c == "-")
+        digest = hashlib.sha256(str(self.root).lower().encode()).hexdigest()[:8]
+        return f"{machine}-{digest}".strip("-")[:32]
+
+    def load_errors(self) -> list[Any]:
+        if self.index is None:
+            return []
+        errors: list[Any] = list(self.index.errors)
+        if self.http_app is not None:
+            errors += [f"The '{n}' function is in error: {m}" for n, m in self.http_app.route_errors.items()]
+        return errors
+
+    # -- console -------------------------------------------------------------------------
+
+    def print_functions(self) -> None:
+        """The ``Functions:`` list Core Tools prints at start, then load errors in red."""
+        out = real_stream(sys.stdout)
+        assert self.index is not None and self.http_app is not None
+        lines = ["", "Functions:", ""]
+        base = self.display_base_url()
+        for spec in sorted(self.index.functions.values(), key=lambda s: s.name.lower()):
+            if spec.name in self.http_app.route_errors:
+                continue
+            if spec.disabled:
+                lines += [f"\tFunction {spec.name} is disabled.", ""]
+            elif spec.is_http:
+                methods = spec.trigger.setting("methods")
+                shown = f"[{','.join(str(m).upper() for m in methods)}] " if methods else " "
+                url = self.http_app.function_url(spec, base)
+                lines += [f"\t{spec.name}: {shown}{paint(url, GREEN)}", ""]
+            else:
+                lines += [f"\t{spec.name}: {spec.trigger_type}", ""]
+        if not self.index.functions:
+            lines += [paint("No job functions found.", YELLOW), ""]
+        out.write("\n".join(lines) + "\n")
+        for error in self.index.errors:
+            out.write(paint(str(error), RED) + "\n")
+        for name, message in self.http_app.route_errors.items():
+            out.write(paint(f"The '{name}' function is in error: {message}", RED) + "\n")
+        out.flush()
+
+
+def _hsts_value(hsts: dict[str, Any]) -> str:
+    max_age = 2592000  # ASP.NET's default: 30 days
+    raw = hsts.get("maxAge")
+    if raw is not None:
+        from funchost.config import parse_timespan
+
+        try:
+            span = parse_timespan(str(raw))
+            max_age = int(span.total_seconds()) if span else max_age
+        except ValueError:
+            pass
+    value = f"max-age={max_age}"
+    if str(hsts.get("includeSubDomains", "")).lower() == "true":
+        value += "; includeSubDomains"
+    if str(hsts.get("preload", "")).lower() == "true":
+        value += "; preload"
+    return value

@@ -1,0 +1,64 @@
+"""``funchost start`` for one process: load, bind, print, serve until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from importlib import metadata
+
+from funchost.config import EncryptedSettingsError, HostConfigError
+from funchost.host.console import RED, console, paint, real_stream
+from funchost.host.instance import HostInstance, HostOptions
+from funchost.host.server import PortInUseError, UvicornServer, bind_socket, install_fast_loop
+
+
+def _fail(message: str) -> int:
+    real_stream(sys.stderr).write(paint(message, RED, sys.stderr) + "\n")
+    return 1
+
+
+def start(options: HostOptions) -> int:
+    """Run one host instance in this process; returns the exit code."""
+    launched = time.perf_counter()
+    if not options.script_root.is_dir():
+        return _fail(f"The folder '{options.script_root}' does not exist (--script-root).")
+    instance = HostInstance(options)
+    try:
+        instance.load()
+    except (HostConfigError, EncryptedSettingsError) as error:
+        return _fail(str(error))
+    try:
+        sock = bind_socket(instance.address, instance.port)
+    except PortInUseError as error:
+        return _fail(error.strerror or str(error))
+    out = real_stream(sys.stdout)
+    out.write(
+        f"funchost {_version('funchost')}: Python {sys.version.split()[0]} ({sys.executable}), "
+        f"azure-functions {_version('azure-functions')}\n"
+    )
+    instance.print_functions()
+    assert instance.http_app is not None
+    server = UvicornServer(instance.http_app, sock)
+    install_fast_loop()
+    console.info("Worker process started and initialized.")
+    console.info(
+        "Host started (%dms), listening on %s", (time.perf_counter() - launched) * 1000,
+        instance.display_base_url(),
+    )
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+        if instance.executor is not None:
+            instance.executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,79 @@
+"""The HTTP server seam: a bound socket in, an ASGI app served on it.
+
+uvicorn with uvloop and httptools today; another server (granian) would plug in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from typing import Any
+
+
+class PortInUseError(OSError):
+    """The port is taken; the message is Core Tools' sentence."""
+
+
+def bind_socket(address: str, port: int) -> socket.socket:
+    """Bind and listen, so a busy port is one clear error before anything else starts."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as error:
+        sock.close()
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUseError(
+                error.errno,
+                f"Port {port} is unavailable. Close the process using that port, or specify "
+                "another port using --port [-p].",
+            ) from None
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def install_fast_loop() -> None:
+    """Use uvloop when it is installed (it is a dependency on CPython/Linux/macOS)."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+class UvicornServer:
+    """uvicorn on an already-bound socket, with the settings that make it fast."""
+
+    def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5) -> None:
+        import uvicorn
+
+        try:
+            import httptools  # noqa: F401
+
+            http = "httptools"
+        except ImportError:
+            http = "h11"
+        self.sock = sock
+        self.config = uvicorn.Config(
+            app,
+            http=http,
+            loop="none",
+            lifespan="on",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=keep_alive,
+            server_header=False,
+            h11_max_incomplete_event_size=16 * 1024,
+        )
+        self.server = uvicorn.Server(self.config)
+
+    async def serve(self) -> None:
+        await self.server.serve(sockets=[self.sock])
+
+    def stop(self) -> None:
+        self.server.should_exit = True

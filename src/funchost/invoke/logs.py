@@ -1,0 +1,113 @@
+"""Per-invocation logs: what user code writes (``logging`` on any logger, ``print``)
+carries the function name and invocation id, so the console and exporters can use them."""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+
+@dataclass(frozen=True)
+class InvocationScope:
+    function_name: str
+    invocation_id: str
+
+
+current_scope: contextvars.ContextVar[InvocationScope | None] = contextvars.ContextVar(
+    "funchost_invocation", default=None
+)
+
+LEVELS = {
+    "trace": 5,
+    "debug": logging.DEBUG,
+    "information": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "none": logging.CRITICAL + 10,
+}
+
+
+def level_from_name(name: str) -> int:
+    """host.json level names (``Information``, ``Warning``, ...) to ``logging`` levels."""
+    return LEVELS.get(str(name).strip().lower(), logging.INFO)
+
+
+_installed = False
+
+
+def install_log_capture() -> None:
+    """Tag every log record made during an invocation, and route ``print`` into logging.
+
+    Idempotent; called once by the host before any user code runs.
+    """
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    previous_factory = logging.getLogRecordFactory()
+
+    def record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous_factory(*args, **kwargs)
+        scope = current_scope.get()
+        record.function_name = scope.function_name if scope else None
+        record.invocation_id = scope.invocation_id if scope else None
+        return record
+
+    logging.setLogRecordFactory(record_factory)
+    sys.stdout = InvocationStream(sys.stdout, logging.INFO)
+    sys.stderr = InvocationStream(sys.stderr, logging.ERROR)
+
+
+class InvocationStream(io.TextIOBase):
+    """Writes inside an invocation become log lines of ``Function.<name>.User``; others pass."""
+
+    def __init__(self, target: TextIO, level: int) -> None:
+        self._target = target
+        self._level = level
+        self._pending: dict[str, str] = {}
+
+    def write(self, text: str) -> int:
+        scope = current_scope.get()
+        if scope is None:
+            return self._target.write(text)
+        buffered = self._pending.pop(scope.invocation_id, "") + text
+        *lines, rest = buffered.split("\n")
+        if rest:
+            self._pending[scope.invocation_id] = rest
+        user_logger = logging.getLogger(f"Function.{scope.function_name}.User")
+        for line in lines:
+            user_logger.log(self._level, line)
+        return len(text)
+
+    def flush_scope(self, scope: InvocationScope) -> None:
+        rest = self._pending.pop(scope.invocation_id, "")
+        if rest:
+            logging.getLogger(f"Function.{scope.function_name}.User").log(self._level, rest)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", "utf-8")
+
+
+def flush_invocation_output(scope: InvocationScope) -> None:
+    """Emit a last ``print`` that did not end with a newline."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, InvocationStream):
+            stream.flush_scope(scope)

@@ -1,0 +1,153 @@
+"""Shared test helpers: app folders on disk, real host processes, a tiny HTTP client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def write_app(folder: Path, files: dict[str, str | dict]) -> Path:
+    """Write an app: ``{"function_app.py": "...", "Fn/function.json": {...}}``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, dict):
+            path.write_text(json.dumps(content, indent=2))
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"))
+    if "host.json" not in files:
+        (folder / "host.json").write_text('{"version": "2.0"}')
+    return folder
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path):
+    """A function to write an app into a fresh temporary folder."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str | dict]) -> Path:
+        return write_app(tmp_path / f"app{next(counter)}", files)
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | str | None = None,
+    headers: dict[str, str] | None = None, timeout: float = 10,
+) -> Response:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Response(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+class HostProcess:
+    """A real ``funchost start`` process on a free port, stopped by PID."""
+
+    def __init__(self, app: Path, *args: str, env: dict[str, str] | None = None, log: Path) -> None:
+        self.app = app
+        self.port = free_port()
+        self.log_path = log
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", **(env or {})}
+        self.log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "funchost", "start", "--script-root", str(app),
+             "--port", str(self.port), *args],
+            stdout=self.log_file, stderr=subprocess.STDOUT, env=environment,
+        )
+
+    def wait_ready(self, timeout: float = 20) -> HostProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"funchost exited with {self.process.returncode}:\n{self.output}")
+            try:
+                if request(self.port, "GET", "/admin/host/ping", timeout=1).status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"funchost did not answer within {timeout}s:\n{self.output}")
+
+    def request(self, method: str, path: str, body: bytes | str | None = None,
+                headers: dict[str, str] | None = None) -> Response:
+        return request(self.port, method, path, body, headers)
+
+    @property
+    def output(self) -> str:
+        self.log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return self.output
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in output:\n{self.output}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator:
+    """Start funchost on an app folder: ``host(app_path, *extra_args, env=...)``."""
+    started: list[HostProcess] = []
+
+    def start(app: Path, *args: str, env: dict[str, str] | None = None, ready: bool = True) -> HostProcess:
+        process = HostProcess(app, *args, env=env, log=tmp_path / f"host{len(started)}.log")
+        started.append(process)
+        return process.wait_ready() if ready else process
+
+    yield start
+    for process in started:
+        process.stop()
