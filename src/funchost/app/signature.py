@@ -126,7 +126,7 @@ def analyse_signature(
     plan: list[ParamSpec] = []
 
     context_param = None
-    for name, parameter in params.items():
+    for name in params:
         annotation = annotations.get(name)
         named_context = name == "context" and name not in by_name
         typed_context = isinstance(annotation, type) and annotation.__name__ == "Context"

@@ -101,7 +101,7 @@ class AdminApi:
 
     def _describe(self, spec: FunctionSpec, base: str) -> dict[str, Any]:
         href = f"{base}/admin/functions/{spec.name}"
-        config = {
+        config: dict[str, Any] = {
             "scriptFile": spec.script_file.name,
             "entryPoint": spec.entry_point,
             "bindings": [b.settings for b in spec.bindings],

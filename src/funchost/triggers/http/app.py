@@ -13,7 +13,7 @@ from funchost.invoke import Invocation, Invoker
 from funchost.triggers.http import messages
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyLevel, KeyStore
-from funchost.triggers.http.routing import Route, RouteTemplateError, Router, compile_route
+from funchost.triggers.http.routing import Route, Router, RouteTemplateError, compile_route
 
 logger = logging.getLogger("funchost.http")
 

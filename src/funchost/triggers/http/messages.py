@@ -71,9 +71,9 @@ def trigger_metadata(
     metadata: dict[str, Datum] = {}
     for name, value in query.items():
         metadata[name] = Datum(value, "string")
-    for name, value in route_params.items():
-        if value is not None:
-            metadata[name] = Datum(value, "string")
+    for name, route_value in route_params.items():
+        if route_value is not None:
+            metadata[name] = Datum(route_value, "string")
     metadata["Headers"] = Datum(headers, "headers")
     metadata["Query"] = Datum(query, "query")
     return metadata
@@ -100,7 +100,7 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
             for name, value in headers.items()
         ]
         if "content-type" not in headers:
-            mimetype = result.mimetype or "text/plain"
+            mimetype: str = result.mimetype or "text/plain"
             if mimetype.startswith("text/"):
                 content_type = f"{mimetype}; charset={result.charset or 'utf-8'}"
             else:

@@ -84,9 +84,7 @@ def _int_in(bits: int) -> Callable[[str], bool]:
 
 
 def _is_float(value: str) -> bool:
-    if not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
-        return False
-    return True
+    return re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value) is not None
 
 
 def _is_decimal(value: str) -> bool:
@@ -174,8 +172,10 @@ def _make_constraint(name: str, args: str | None) -> Callable[[str], bool]:
                 return lambda v: is_long(v) and int(v) <= bounds[0]
             return lambda v: is_long(v) and bounds[0] <= int(v) <= bounds[1]
         if key == "regex":
+            # braces in a template are doubled ("{{3}}"), as ASP.NET requires
+            pattern = args.replace("{{", "{").replace("}}", "}")
             try:
-                expression = re.compile(args, re.IGNORECASE)
+                expression = re.compile(pattern, re.IGNORECASE)
             except re.error as error:
                 raise RouteTemplateError(f"the regex constraint '{args}' is invalid: {error}") from None
             return lambda v: expression.search(v) is not None
@@ -189,7 +189,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _split_constraints(body: str) -> list[str]:
     """``id:int:min(1)`` -> ``['id', 'int', 'min(1)']``, keeping ``:`` inside parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
     for char in body:
         if char == "(":
             depth += 1
