@@ -83,7 +83,8 @@ def configure_logging(log_level_name: str, verbose: bool, stream: TextIO | None 
             root.removeHandler(existing)
     handler._funchost = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(min(function_level, logging.DEBUG if verbose else logging.INFO))
+    # the root level is the real gate: records below it are never even created
+    root.setLevel(min(function_level, logging.DEBUG) if verbose else function_level)
     logging.getLogger("funchost.console").setLevel(logging.INFO)
     return handler
 

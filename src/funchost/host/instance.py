@@ -103,7 +103,14 @@ class HostInstance:
         )
         invoker = Invoker(self.executor, extensions)
         keys = KeyStore(self.secrets_folder())
-        self.http_app = HttpApp(self.index, invoker, self.http_options(), keys)
+        options = self.http_options()
+        if options.enforce_auth:
+            # the key files are needed from the first request on: create them now
+            keys.host_secrets()
+            for spec in self.index.functions.values():
+                if spec.is_http:
+                    keys.function_secrets(spec.name)
+        self.http_app = HttpApp(self.index, invoker, options, keys)
         self.http_app.admin = AdminApi(
             self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url
         )

@@ -68,6 +68,7 @@ class UvicornServer:
             access_log=False,
             timeout_keep_alive=keep_alive,
             server_header=False,
+            proxy_headers=False,
             h11_max_incomplete_event_size=16 * 1024,
         )
         self.server = uvicorn.Server(self.config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import traceback
 from typing import Any, Generic, TypeVar
 
 from azure.functions import _abc
@@ -81,8 +82,6 @@ def new_trace_context(trace_parent: str | None = None, trace_state: str | None =
 
 class RpcException(_abc.RpcException):
     def __init__(self, error: BaseException | None) -> None:
-        import traceback
-
         self._error = error
         self._message = f"{type(error).__name__}: {error}" if error else ""
         self._stack = "".join(traceback.format_tb(error.__traceback__)) if error else ""
@@ -103,6 +102,12 @@ class RpcException(_abc.RpcException):
 class RetryContext(_abc.RetryContext):
     """Which attempt this is, out of how many, and the previous attempt's exception."""
 
+    @classmethod
+    def of(cls, retry_count: int, max_retry_count: int, exception: BaseException | None) -> RetryContext:
+        if retry_count == 0 and max_retry_count == 0 and exception is None:
+            return _FIRST_ATTEMPT
+        return cls(retry_count, max_retry_count, exception)
+
     def __init__(self, retry_count: int = 0, max_retry_count: int = 0, exception: BaseException | None = None):
         self._retry_count = retry_count
         self._max_retry_count = max_retry_count
@@ -121,21 +126,33 @@ class RetryContext(_abc.RetryContext):
         return self._exception
 
 
+_FIRST_ATTEMPT = RetryContext()
+
+
 class Context(_abc.Context):
-    """The ``context`` argument of a function."""
+    """The ``context`` argument of a function.
+
+    The trace context is made on first use: most functions never look at it.
+    """
+
+    __slots__ = ("_invocation_id", "_function_name", "_function_directory", "_trace_parent",
+                 "_trace_state", "_trace_context", "_retry_context")
 
     def __init__(
         self,
         invocation_id: str,
         function_name: str,
-        function_directory: str,
-        trace_context: TraceContext,
+        function_directory: Any,
+        trace_parent: str | None,
+        trace_state: str | None,
         retry_context: RetryContext,
     ) -> None:
         self._invocation_id = invocation_id
         self._function_name = function_name
         self._function_directory = function_directory
-        self._trace_context = trace_context
+        self._trace_parent = trace_parent
+        self._trace_state = trace_state
+        self._trace_context: TraceContext | None = None
         self._retry_context = retry_context
 
     @property
@@ -152,10 +169,12 @@ class Context(_abc.Context):
 
     @property
     def function_directory(self) -> str:
-        return self._function_directory
+        return str(self._function_directory)
 
     @property
     def trace_context(self) -> TraceContext:
+        if self._trace_context is None:
+            self._trace_context = new_trace_context(self._trace_parent, self._trace_state)
         return self._trace_context
 
     @property

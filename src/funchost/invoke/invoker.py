@@ -17,7 +17,7 @@ from azure.functions import meta
 
 from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
 from funchost.app.signature import GenericConverter, converter_for
-from funchost.invoke.context import Context, Out, RetryContext, new_trace_context, thread_local_storage
+from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
 from funchost.invoke.extensions import Extensions
 from funchost.invoke.logs import InvocationScope, current_scope, flush_invocation_output
 
@@ -76,6 +76,17 @@ class InvocationError(Exception):
     """An invocation failed for a reason outside the user function (bindings, conversion)."""
 
 
+@dataclass
+class _Plan:
+    """What the invoker needs per function, worked out once instead of per call."""
+
+    inputs: list[tuple[str, ParamKind, Any, BindingSpec | None]]
+    outputs: list[tuple[str, BindingSpec, Any, Any]]  # name, binding, converter, pytype
+    function_logger: logging.Logger
+    user_logger: logging.Logger
+    hooks: bool
+
+
 class Invoker:
     """Runs invocations of an app's functions: sync ones in ``executor``, async ones on the loop."""
 
@@ -88,22 +99,51 @@ class Invoker:
         self.executor = executor
         self.extensions = extensions or Extensions(enabled=False)
         self.binding_io = binding_io
+        self._plans: dict[int, _Plan] = {}
+
+    def _plan(self, spec: FunctionSpec) -> _Plan:
+        plan = self._plans.get(id(spec))
+        if plan is None:
+            inputs: list[tuple[str, ParamKind, Any, BindingSpec | None]] = []
+            outputs: list[tuple[str, BindingSpec, Any, Any]] = []
+            for param in spec.params:
+                if param.kind is ParamKind.INPUT:
+                    assert param.binding is not None
+                    converter = GenericConverter if param.generic else converter_for(param.binding.type)
+                    inputs.append((param.name, param.kind, converter, param.binding))
+                else:
+                    inputs.append((param.name, param.kind, None, param.binding))
+                if param.kind is ParamKind.OUTPUT:
+                    assert param.binding is not None
+                    converter = GenericConverter if param.generic else converter_for(param.binding.type)
+                    outputs.append((param.name, param.binding, converter, param.pytype))
+            plan = _Plan(
+                inputs=inputs,
+                outputs=outputs,
+                function_logger=logging.getLogger(f"Function.{spec.name}"),
+                user_logger=logging.getLogger(f"Function.{spec.name}.User"),
+                hooks=self.extensions.enabled and self.extensions.has_invocation_hooks(spec.name),
+            )
+            self._plans[id(spec)] = plan
+        return plan
 
     async def invoke(self, invocation: Invocation) -> Outcome:
         """Run the invocation with its ``Executing``/``Executed`` log lines; never raises."""
         spec = invocation.function
-        function_logger = logging.getLogger(f"Function.{spec.name}")
+        plan = self._plan(spec)
+        function_logger = plan.function_logger
         scope = InvocationScope(spec.name, invocation.invocation_id)
         token = current_scope.set(scope)
         started = time.perf_counter()
-        function_logger.info(
-            "Executing 'Functions.%s' (Reason='%s', Id=%s)",
-            spec.name,
-            invocation.reason,
-            invocation.invocation_id,
-        )
+        if function_logger.isEnabledFor(logging.INFO):
+            function_logger.info(
+                "Executing 'Functions.%s' (Reason='%s', Id=%s)",
+                spec.name,
+                invocation.reason,
+                invocation.invocation_id,
+            )
         try:
-            outcome = await self._run(invocation)
+            outcome = await self._run(invocation, plan)
         except BaseException as error:  # user code may raise anything; report, never crash
             if isinstance(error, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
                 current_scope.reset(token)
@@ -112,12 +152,13 @@ class Invoker:
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         flush_invocation_output(scope)
         if outcome.succeeded:
-            function_logger.info(
-                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
-                spec.name,
-                invocation.invocation_id,
-                outcome.duration_ms,
-            )
+            if function_logger.isEnabledFor(logging.INFO):
+                function_logger.info(
+                    "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
+                    spec.name,
+                    invocation.invocation_id,
+                    outcome.duration_ms,
+                )
         else:
             function_logger.error(
                 "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
@@ -129,72 +170,61 @@ class Invoker:
         current_scope.reset(token)
         return outcome
 
-    async def _run(self, invocation: Invocation) -> Outcome:
+    async def _run(self, invocation: Invocation, plan: _Plan) -> Outcome:
         spec = invocation.function
         context = Context(
             invocation.invocation_id,
             spec.name,
-            str(spec.directory),
-            new_trace_context(invocation.trace_parent, invocation.trace_state),
-            RetryContext(invocation.retry_count, invocation.max_retry_count, invocation.previous_error),
+            spec.directory,
+            invocation.trace_parent,
+            invocation.trace_state,
+            RetryContext.of(invocation.retry_count, invocation.max_retry_count, invocation.previous_error),
         )
         args: dict[str, Any] = {}
         outs: dict[str, Out[Any]] = {}
-        for param in spec.params:
-            if param.kind is ParamKind.CONTEXT:
-                args[param.name] = context
-            elif param.kind is ParamKind.OUTPUT:
-                outs[param.name] = args[param.name] = Out()
-            else:
-                assert param.binding is not None
-                converter = GenericConverter if param.generic else converter_for(param.binding.type)
-                if param.binding.is_trigger:
+        for name, kind, converter, binding in plan.inputs:
+            if kind is ParamKind.INPUT:
+                assert binding is not None
+                if binding.is_trigger:
                     data, metadata = invocation.trigger_data, invocation.trigger_metadata
                 else:
-                    data, metadata = await self._read_input(param.binding, invocation), {}
-                args[param.name] = converter.decode(data, trigger_metadata=metadata)
+                    data, metadata = await self._read_input(binding, invocation), {}
+                args[name] = converter.decode(data, trigger_metadata=metadata)
+            elif kind is ParamKind.CONTEXT:
+                args[name] = context
+            else:
+                outs[name] = args[name] = Out()
 
-        hooks = self.extensions.enabled and self.extensions.has_invocation_hooks(spec.name)
         if spec.is_async:
-            result = await self._call_async(spec, context, args, hooks)
+            result = await self._call_async(spec, plan, context, args)
         else:
             loop = asyncio.get_running_loop()
             call = contextvars.copy_context().run
-            result = await loop.run_in_executor(
-                self.executor, call, self._call_sync, spec, context, args, hooks
-            )
+            result = await loop.run_in_executor(self.executor, call, self._call_sync, spec, plan, context, args)
 
         outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
-        for name, out in outs.items():
-            value = out.get()
-            if value is None:
-                continue  # an Out that was never set writes nothing, as in the worker
-            param = next(p for p in spec.params if p.name == name)
-            assert param.binding is not None
-            self._collect(outcome, param.binding, value, param.pytype, param.generic)
+        for name, binding, converter, pytype in plan.outputs:
+            value = outs[name].get()
+            if value is not None:  # an Out that was never set writes nothing, as in the worker
+                self._collect(outcome, binding, value, pytype, converter)
         if spec.return_binding is not None:
             if result is not None:
-                self._collect(
-                    outcome, spec.return_binding, result, None, spec.return_generic
-                )
+                converter = GenericConverter if spec.return_generic else converter_for(spec.return_binding.type)
+                self._collect(outcome, spec.return_binding, result, None, converter)
         elif result is not None and spec.http_type == "function":
-            raise InvocationError(
-                f"function {spec.name!r} without a $return binding returned a non-None value"
-            )
-        if self.binding_io is not None:
+            raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
+        if self.binding_io is not None and outcome.outputs:
             for binding in spec.output_bindings:
                 datum = outcome.outputs.get(binding.name)
                 if datum is not None:
                     await self.binding_io.write_output(binding, datum, invocation)
         return outcome
 
-    def _collect(
-        self, outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, generic: bool
-    ) -> None:
-        if binding.type.lower() == "http":
+    @staticmethod
+    def _collect(outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
+        if binding.type == "http" or binding.type.lower() == "http":
             outcome.http_response = value
             return
-        converter = GenericConverter if generic else converter_for(binding.type)
         try:
             outcome.outputs[binding.name] = converter.encode(value, expected_type=pytype)
         except NotImplementedError:
@@ -211,27 +241,23 @@ class Invoker:
             )
         return await self.binding_io.read_input(binding, invocation)
 
-    def _call_sync(self, spec: FunctionSpec, context: Context, args: dict[str, Any], hooks: bool) -> Any:
+    def _call_sync(self, spec: FunctionSpec, plan: _Plan, context: Context, args: dict[str, Any]) -> Any:
         thread_local_storage().invocation_id = context.invocation_id
-        if not hooks:
+        if not plan.hooks:
             return spec.func(**args)
-        user_logger = logging.getLogger(f"Function.{spec.name}.User")
-        self.extensions.pre_invocation(spec.name, user_logger, context, args)
+        self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
         result = spec.func(**args)
-        self.extensions.post_invocation(spec.name, user_logger, context, args, result)
+        self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
 
-    async def _call_async(
-        self, spec: FunctionSpec, context: Context, args: dict[str, Any], hooks: bool
-    ) -> Any:
+    async def _call_async(self, spec: FunctionSpec, plan: _Plan, context: Context, args: dict[str, Any]) -> Any:
         thread_local_storage().invocation_id = context.invocation_id
         func: Callable[..., Awaitable[Any]] = spec.func
-        if not hooks:
+        if not plan.hooks:
             return await func(**args)
-        user_logger = logging.getLogger(f"Function.{spec.name}.User")
-        self.extensions.pre_invocation(spec.name, user_logger, context, args)
+        self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
         result = await func(**args)
-        self.extensions.post_invocation(spec.name, user_logger, context, args, result)
+        self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
 
 

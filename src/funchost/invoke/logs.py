@@ -66,6 +66,8 @@ def install_log_capture() -> None:
 class InvocationStream(io.TextIOBase):
     """Writes inside an invocation become log lines of ``Function.<name>.User``; others pass."""
 
+    pending_anywhere = False  # lets the end of an invocation skip the flush when nothing waits
+
     def __init__(self, target: TextIO, level: int) -> None:
         self._target = target
         self._level = level
@@ -79,6 +81,7 @@ class InvocationStream(io.TextIOBase):
         *lines, rest = buffered.split("\n")
         if rest:
             self._pending[scope.invocation_id] = rest
+            InvocationStream.pending_anywhere = True
         user_logger = logging.getLogger(f"Function.{scope.function_name}.User")
         for line in lines:
             user_logger.log(self._level, line)
@@ -108,6 +111,8 @@ class InvocationStream(io.TextIOBase):
 
 def flush_invocation_output(scope: InvocationScope) -> None:
     """Emit a last ``print`` that did not end with a newline."""
+    if not InvocationStream.pending_anywhere:
+        return
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, InvocationStream):
             stream.flush_scope(scope)

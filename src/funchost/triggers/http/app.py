@@ -13,7 +13,7 @@ from funchost.invoke import Invocation, Invoker
 from funchost.triggers.http import messages
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyLevel, KeyStore
-from funchost.triggers.http.routing import Route, Router, RouteTemplateError, compile_route
+from funchost.triggers.http.routing import Router, RouteTemplateError, compile_route
 
 logger = logging.getLogger("funchost.http")
 
@@ -140,57 +140,49 @@ class HttpApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        headers = messages.headers_to_dict(scope["headers"])
         cors = self.options.cors
-        if cors is not None and method == "OPTIONS":
-            headers = _find_headers(scope["headers"], b"origin", b"access-control-request-method")
-            if headers[1] is not None:
-                request_headers = _find_headers(scope["headers"], b"access-control-request-headers")[0]
-                preflight = cors.preflight_headers(headers[0], request_headers)
-                await _respond(send, 204 if preflight else 404, preflight, b"")
-                return
+        if cors is not None and method == "OPTIONS" and "access-control-request-method" in headers:
+            preflight = cors.preflight_headers(headers.get("origin"), headers.get("access-control-request-headers"))
+            await _respond(send, 204 if preflight else 404, preflight, b"")
+            return
         if path == "/":
             if method in ("GET", "HEAD"):
                 if self.options.disable_homepage:
-                    await self._send(scope, send, 204, [], b"")
+                    await self._send(headers, send, 204, [], b"")
                 else:
-                    await self._send(scope, send, 200, [(b"content-type", b"text/html; charset=utf-8")], HOMEPAGE)
+                    await self._send(headers, send, 200, [(b"content-type", b"text/html; charset=utf-8")], HOMEPAGE)
                 return
         elif path.startswith("/admin/") and self.admin is not None:
-            body = await self._read_body(scope, receive, send)
+            body = await self._read_body(headers, receive, send)
             if body is None:
                 return
-            status, headers, payload = await self.admin.handle(scope, body, self._caller_level(scope, None))
-            await self._send(scope, send, status, headers, payload)
+            level = self._caller_level(scope, headers, None)
+            status, response_headers, payload = await self.admin.handle(scope, body, level)
+            await self._send(headers, send, status, response_headers, payload)
             return
         found = self.router.match(path, method)
         if found is None:
-            await self._send(scope, send, 404, [], b"")
+            await self._send(headers, send, 404, [], b"")
             return
         route, route_values = found
         target: RouteTarget = route.target
         spec = target.function
-        level = self._caller_level(scope, spec.name) if self.options.enforce_auth else KeyLevel.ADMIN
-        if spec.disabled and level is not KeyLevel.ADMIN:
-            await self._send(scope, send, 404, [], b"")
-            return
-        if self.options.enforce_auth and not _authorized(target.auth_level, level):
-            await self._send(scope, send, 401, [], b"")
-            return
-        body = await self._read_body(scope, receive, send)
+        if self.options.enforce_auth or spec.disabled:
+            level = self._caller_level(scope, headers, spec.name)
+            if spec.disabled and level is not KeyLevel.ADMIN:
+                await self._send(headers, send, 404, [], b"")
+                return
+            if not _authorized(target.auth_level, level):
+                await self._send(headers, send, 401, [], b"")
+                return
+        body = await self._read_body(headers, receive, send)
         if body is None:
             return
-        await self._invoke(scope, send, route, spec, route_values, body)
-
-    async def _invoke(
-        self, scope: Scope, send: Send, route: Route, spec: FunctionSpec,
-        route_values: dict[str, str | None], body: bytes,
-    ) -> None:
-        headers = messages.headers_to_dict(scope["headers"])
         query = messages.query_to_dict(scope["query_string"])
-        url = _url(scope, headers)
         invocation = Invocation(
             function=spec,
-            trigger_data=messages.trigger_datum(scope["method"], url, headers, query, route_values, body),
+            trigger_data=messages.trigger_datum(method, _url(scope, headers), headers, query, route_values, body),
             trigger_metadata=messages.trigger_metadata(headers, query, route_values),
             reason=REASON,
             trace_parent=headers.get("traceparent"),
@@ -198,7 +190,7 @@ class HttpApp:
         )
         outcome = await self.invoker.invoke(invocation)
         if not outcome.succeeded:
-            await self._send(scope, send, 500, [], b"")
+            await self._send(headers, send, 500, [], b"")
             return
         try:
             status, response_headers, payload = messages.to_raw_response(
@@ -206,27 +198,26 @@ class HttpApp:
             )
         except messages.ResponseConversionError as error:
             logger.error("Function '%s' (Id=%s): %s", spec.name, outcome.invocation_id, error)
-            await self._send(scope, send, 500, [], b"")
+            await self._send(headers, send, 500, [], b"")
             return
-        await self._send(scope, send, status, response_headers, payload)
+        await self._send(headers, send, status, response_headers, payload)
 
-    def _caller_level(self, scope: Scope, function_name: str | None) -> KeyLevel | None:
+    def _caller_level(self, scope: Scope, headers: dict[str, str], function_name: str | None) -> KeyLevel | None:
         if not self.options.enforce_auth:
             return KeyLevel.ADMIN
-        header_key, = _find_headers(scope["headers"], b"x-functions-key")
-        key = header_key
+        key = headers.get("x-functions-key")
         if not key and scope["query_string"]:
             key = messages.query_to_dict(scope["query_string"]).get("code")
         if not key:
             return None
         return self.keys.authorize(key, function_name)
 
-    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+    async def _read_body(self, headers: dict[str, str], receive: Receive, send: Send) -> bytes | None:
         """The whole request body, or None after answering 413 when it is over the limit."""
         limit = self.options.max_body_size
-        declared, = _find_headers(scope["headers"], b"content-length")
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._send(scope, send, 413, [], b"")
+            await self._send(headers, send, 413, [], b"")
             return None
         chunks: list[bytes] = []
         size = 0
@@ -238,7 +229,7 @@ class HttpApp:
             if chunk:
                 size += len(chunk)
                 if size > limit:
-                    await self._send(scope, send, 413, [], b"")
+                    await self._send(headers, send, 413, [], b"")
                     return None
                 chunks.append(chunk)
             if not message.get("more_body", False):
@@ -248,15 +239,15 @@ class HttpApp:
         return b"".join(chunks)
 
     async def _send(
-        self, scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+        self, request_headers: dict[str, str], send: Send, status: int,
+        headers: list[tuple[bytes, bytes]], body: bytes,
     ) -> None:
         extra = self.options.custom_headers
         if extra:
             present = {name for name, _ in headers}
             headers = headers + [(n, v) for n, v in extra if n not in present]
         if self.options.cors is not None:
-            origin, = _find_headers(scope["headers"], b"origin")
-            headers = headers + self.options.cors.response_headers(origin)
+            headers = headers + self.options.cors.response_headers(request_headers.get("origin"))
         await _respond(send, status, headers, body)
 
 
@@ -277,14 +268,6 @@ def _authorized(required: str, level: KeyLevel | None) -> bool:
     # below admin the level must be exactly the one required: a system key cannot call a
     # function-level function, as in the real host
     return required == "function" and level is KeyLevel.FUNCTION
-
-
-def _find_headers(raw: list[tuple[bytes, bytes]], *names: bytes) -> list[str | None]:
-    found: list[str | None] = [None] * len(names)
-    for name, value in raw:
-        if name in names:
-            found[names.index(name)] = value.decode("latin-1")
-    return found
 
 
 def _url(scope: Scope, headers: dict[str, str]) -> str:
