@@ -42,7 +42,8 @@ def test_v2_example_index_with_blueprint_and_function_name():
     index = load(EXAMPLES / "v2_app")
     assert index.model == "v2"
     assert index.errors == []
-    assert set(index.functions) == {"hello", "echo", "products", "default_template"}
+    assert set(index.functions) == {"hello", "echo", "products", "default_template", "HttpExample",
+                                    "queue_trigger", "blob_trigger"}
     echo = index.functions["echo"]
     assert echo.entry_point == "echo_json"
     assert echo.trigger.setting("methods") == ["POST"]

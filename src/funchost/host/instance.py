@@ -14,6 +14,7 @@ from typing import Any
 
 import funchost
 from funchost.app import AppIndex, load_app
+from funchost.bindings.storage_io import StorageBindings
 from funchost.config import (
     AppSettings,
     HostConfig,
@@ -23,7 +24,10 @@ from funchost.config import (
     load_local_settings,
 )
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
+from funchost.host.listeners import ListenerSet, build_listeners
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
+from funchost.storage.auto import StorageResolver
+from funchost.storage.base import StorageError
 from funchost.triggers.http.admin import AdminApi
 from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
 from funchost.triggers.http.cors import CorsPolicy
@@ -72,6 +76,9 @@ class HostInstance:
         self.http_app: HttpApp | None = None
         self.executor: ThreadPoolExecutor | None = None
         self.fatal_error: str | None = None
+        self.resolver: StorageResolver | None = None
+        self.invoker: Invoker | None = None
+        self.listeners = ListenerSet()
 
     # -- loading -------------------------------------------------------------------------
 
@@ -101,7 +108,13 @@ class HostInstance:
         self.executor = ThreadPoolExecutor(
             max_workers=default_thread_count(), thread_name_prefix="funchost-worker"
         )
-        invoker = Invoker(self.executor, extensions)
+        self.resolver = StorageResolver(self.root, self.settings)
+        invoker = Invoker(self.executor, extensions, StorageBindings(self.resolver, self.settings))
+        self.invoker = invoker
+        self.listeners = build_listeners(
+            self.index, invoker, self.resolver, self.settings, self.host_config, self.host_id(),
+            development=not self.options.production,
+        )
         keys = KeyStore(self.secrets_folder())
         options = self.http_options()
         if options.enforce_auth:
@@ -212,6 +225,7 @@ class HostInstance:
         errors: list[Any] = list(self.index.errors)
         if self.http_app is not None:
             errors += [f"The '{n}' function is in error: {m}" for n, m in self.http_app.route_errors.items()]
+        errors += [f"The '{n}' function is in error: {m}" for n, m in self.listeners.errors.items()]
         return errors
 
     # -- console -------------------------------------------------------------------------
@@ -232,6 +246,8 @@ class HostInstance:
                 shown = f"[{','.join(str(m).upper() for m in methods)}] " if methods else " "
                 url = self.http_app.function_url(spec, base)
                 lines += [f"\t{spec.name}: {shown}{paint(url, GREEN)}", ""]
+            elif spec.name in self.listeners.errors:
+                continue
             else:
                 lines += [f"\t{spec.name}: {spec.trigger_type}", ""]
         if not self.index.functions:
@@ -239,9 +255,36 @@ class HostInstance:
         out.write("\n".join(lines) + "\n")
         for error in self.index.errors:
             out.write(paint(str(error), RED) + "\n")
-        for name, message in self.http_app.route_errors.items():
+        for name, message in {**self.http_app.route_errors, **self.listeners.errors}.items():
             out.write(paint(f"The '{name}' function is in error: {message}", RED) + "\n")
+        for name, trigger in self.listeners.unsupported.items():
+            out.write(paint(
+                f"The '{name}' function uses a {trigger}, which funchost does not listen to yet; "
+                f"run it by hand with POST /admin/functions/{name}.", YELLOW) + "\n")
+        for provider in self.listeners.providers:
+            folder = getattr(provider, "folder", None)
+            where = f" ({folder})" if folder is not None else ""
+            out.write(f"Storage: {provider.name}{where}\n")
         out.flush()
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run_listeners(self) -> None:
+        """Open the storage the listeners need and start them; StorageError when it is unusable."""
+        for provider in self.listeners.providers:
+            await provider.open()
+        for listener in self.listeners.listeners:
+            await listener.start()
+
+    async def stop_listeners(self, drain_timeout: float | None = None) -> None:
+        """Stop fetching new work, wait for what is running, then close storage."""
+        for listener in self.listeners.listeners:
+            try:
+                await listener.stop(drain_timeout)
+            except StorageError as error:
+                logger.warning("Stopping a listener failed: %s", error)
+        if self.resolver is not None:
+            await self.resolver.close()
 
 
 def _hsts_value(hsts: dict[str, Any]) -> str:

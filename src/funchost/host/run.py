@@ -11,6 +11,7 @@ from funchost.config import EncryptedSettingsError, HostConfigError
 from funchost.host.console import RED, console, paint, real_stream
 from funchost.host.instance import HostInstance, HostOptions
 from funchost.host.server import PortInUseError, UvicornServer, bind_socket, install_fast_loop
+from funchost.storage.base import StorageError
 
 
 def _fail(message: str) -> int:
@@ -47,13 +48,26 @@ def start(options: HostOptions) -> int:
         instance.display_base_url(),
     )
     try:
-        asyncio.run(server.serve())
+        return asyncio.run(_serve(instance, server))
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
         if instance.executor is not None:
             instance.executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+async def _serve(instance: HostInstance, server: UvicornServer) -> int:
+    try:
+        await instance.run_listeners()
+    except StorageError as error:
+        await instance.stop_listeners(0)
+        return _fail(str(error))
+    try:
+        await server.serve()
+    finally:
+        await instance.stop_listeners()
     return 0
 
 

@@ -1,0 +1,188 @@
+"""Blob trigger: scan containers for new and changed blobs, run each version once.
+
+As in the real host, one instance at a time scans (it holds a lease), and what it finds goes
+to a queue every instance consumes (``azure-webjobs-blobtrigger-<hostid>``). A receipt per
+function and ETag (``blobreceipts/<hostid>/<function>/<etag>/<container>/<blob>``) marks a
+version as done, so it survives restarts; after ``poisonBlobThreshold`` failures a message
+goes to ``webjobs-blobtrigger-poison``. Scanning lists the container every
+``SCAN_INTERVAL`` seconds, so a new blob is picked up within about that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from azure.functions import meta
+
+from funchost.app.model import FunctionSpec
+from funchost.bindings.expressions import compile_blob_pattern, split_blob_path
+from funchost.config import AppSettings
+from funchost.invoke import Invocation, Invoker
+from funchost.storage.auto import StorageResolver
+from funchost.storage.base import BlobProperties, QueueMessage, StorageError, StorageProvider
+from funchost.triggers.manual import dotnet_time
+from funchost.triggers.queue import QueueConsumer, QueueOptions
+
+logger = logging.getLogger("funchost.blob")
+
+SCAN_INTERVAL = 1.0
+LEASE_PERIOD = 15.0
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+
+
+@dataclass
+class BlobFunction:
+    spec: FunctionSpec
+    container: str
+    pattern_text: str
+    provider: StorageProvider
+    function_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.function_id = f"Host.Functions.{self.spec.name}"
+        self.pattern = compile_blob_pattern(self.pattern_text)
+
+
+class BlobTriggerListener:
+    """All blob-triggered functions of one host: the scanner and the work queue consumer."""
+
+    def __init__(self, specs: list[FunctionSpec], resolver: StorageResolver, invoker: Invoker,
+                 settings: AppSettings, host_id: str, options: QueueOptions,
+                 poison_threshold: int = 5) -> None:
+        self.invoker = invoker
+        self.host_id = host_id
+        self.host_store = resolver.for_connection(None)
+        self.functions: dict[str, BlobFunction] = {}
+        for spec in specs:
+            path = settings.resolve(str(spec.trigger.setting("path") or "")).strip("/")
+            container, _ = split_blob_path(path)
+            if not container:
+                raise ValueError(f"the blob trigger of function '{spec.name}' has no container in its path")
+            function = BlobFunction(spec, container, path, resolver.for_connection(spec.trigger.setting("connection")))
+            self.functions[function.function_id] = function
+        self.owner = f"{host_id}:{uuid.uuid4().hex}"
+        self.lease_name = f"locks/{host_id}/WebJobs.Internal.Blobs.Listener"
+        self.work_queue = f"azure-webjobs-blobtrigger-{host_id}".lower()[:63]
+        consumer_options = QueueOptions(
+            batch_size=options.batch_size, new_batch_threshold=options.new_batch_threshold,
+            max_polling_interval=min(options.max_polling_interval, 2.0), visibility_timeout=0.0,
+            max_dequeue_count=poison_threshold)
+        self.consumer = QueueConsumer(self.work_queue, self.host_store, consumer_options, self._handle,
+                                      self._poison, "blob triggers")
+        self._stopping = asyncio.Event()
+        self._scanner: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self._scanner = asyncio.create_task(self._scan_loop(), name="blob-scanner")
+
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        self._stopping.set()
+        if self._scanner is not None:
+            await asyncio.wait([self._scanner])
+        await self.consumer.stop(drain_timeout)
+        await self.host_store.release_lease(self.lease_name, self.owner)
+
+    def _key(self, kind: str, function: BlobFunction, container: str, name: str, etag: str) -> str:
+        """``blobreceipts/...`` (done) or ``blobqueued/...`` (waiting in the work queue)."""
+        return f"{kind}/{self.host_id}/{function.function_id}/{etag.strip(chr(34))}/{container}/{name}"
+
+    def _receipt_key(self, function: BlobFunction, blob: BlobProperties) -> str:
+        return self._key("blobreceipts", function, blob.container, blob.name, blob.etag)
+
+    async def _scan_loop(self) -> None:
+        holding = False
+        while not self._stopping.is_set():
+            try:
+                if holding:
+                    holding = await self.host_store.renew_lease(self.lease_name, self.owner, LEASE_PERIOD)
+                if not holding:
+                    holding = await self.host_store.acquire_lease(self.lease_name, self.owner, LEASE_PERIOD)
+                if holding:
+                    await self.scan_once()
+            except StorageError as error:
+                logger.error("Scanning for new blobs failed: %s", error)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=SCAN_INTERVAL)
+
+    async def scan_once(self) -> int:
+        """Queue every blob version no function has handled yet; returns how many."""
+        queued = 0
+        for function in self.functions.values():
+            for blob in await function.provider.list_blobs(function.container):
+                if not function.pattern.match(f"{blob.container}/{blob.name}"):
+                    continue
+                receipt = self._receipt_key(function, blob)
+                if await self.host_store.get_state(receipt) is not None:
+                    continue
+                queued_key = self._key("blobqueued", function, blob.container, blob.name, blob.etag)
+                if not await self.host_store.add_state(queued_key, "1"):
+                    continue  # already queued, not finished yet
+                body = json.dumps({"Type": "BlobTrigger", "FunctionId": function.function_id,
+                                   "BlobType": "BlockBlob", "ContainerName": blob.container,
+                                   "BlobName": blob.name, "ETag": blob.etag})
+                await self.host_store.put(self.work_queue, body.encode())
+                queued += 1
+        return queued
+
+    async def _handle(self, message: QueueMessage) -> bool:
+        request = json.loads(message.body)
+        function = self.functions.get(request.get("FunctionId", ""))
+        if function is None:
+            logger.warning("Dropping a blob trigger message for unknown function %s", request.get("FunctionId"))
+            return True
+        found = await function.provider.get_blob(request["ContainerName"], request["BlobName"])
+        if found is None:
+            return True  # deleted since it was found: nothing to do
+        data, blob = found
+        receipt = self._receipt_key(function, blob)
+        if await self.host_store.get_state(receipt) is not None:
+            return True
+        outcome = await self.invoker.invoke(self.invocation(function, data, blob))
+        if outcome.succeeded:
+            await self.host_store.set_state(receipt, "done")
+            await self._forget_queued(function, request)
+        return outcome.succeeded
+
+    async def _forget_queued(self, function: BlobFunction, request: dict[str, str]) -> None:
+        await self.host_store.delete_state(
+            self._key("blobqueued", function, request["ContainerName"], request["BlobName"], request["ETag"]))
+
+    def invocation(self, function: BlobFunction, data: bytes, blob: BlobProperties) -> Invocation:
+        path = f"{blob.container}/{blob.name}"
+        captures = function.pattern.match(path)
+        properties = {"ContentLength": blob.length, "Length": blob.length, "ETag": blob.etag,
+                      "ContentType": blob.content_type, "LastModified": dotnet_time(blob.last_modified)}
+        metadata = {
+            "BlobTrigger": meta.Datum(path, "string"),
+            "Uri": meta.Datum(f"embedded://{path}", "string"),
+            "Properties": meta.Datum(json.dumps(properties), "json"),
+            "Metadata": meta.Datum(json.dumps(blob.metadata), "json"),
+        }
+        for name, value in (captures.groupdict() if captures else {}).items():
+            metadata[name] = meta.Datum(value, "string")
+        spec = function.spec
+        if spec.trigger.data_type == "string":
+            datum = meta.Datum(data.decode("utf-8"), "string")
+        else:
+            datum = meta.Datum(data, "bytes")
+        return Invocation(function=spec, trigger_data=datum, trigger_metadata=metadata,
+                          reason=f"New blob detected: {path}")
+
+    async def _poison(self, message: QueueMessage) -> None:
+        request = json.loads(message.body)
+        function = self.functions.get(request.get("FunctionId", ""))
+        logger.error("Blob '%s/%s' failed %d times; moving it to queue '%s'.", request.get("ContainerName"),
+                     request.get("BlobName"), message.dequeue_count, POISON_QUEUE)
+        await self.host_store.put(POISON_QUEUE, message.body)
+        if function is not None:
+            # this version is done with; a new version of the blob triggers again
+            await self.host_store.set_state(
+                self._key("blobreceipts", function, request["ContainerName"], request["BlobName"], request["ETag"]),
+                "poisoned")
+            await self._forget_queued(function, request)
