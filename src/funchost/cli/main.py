@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow credentials in cross-origin requests")
     start.add_argument("--functions", nargs="+", help="only load these functions")
     start.add_argument("--verbose", action="store_true", help="show host internals in the log")
+
+    from funchost.cli import storage
+
+    storage.add_parser(commands)
     return parser
 
 
@@ -68,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             functions=args.functions,
         )
         return start(options)
+    if args.command == "storage":
+        from funchost.cli import storage
+
+        return storage.run(args)
     parser.print_help(sys.stderr)
     return 2
 

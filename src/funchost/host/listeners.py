@@ -53,7 +53,7 @@ def build_listeners(
     if "queuetrigger" in by_type:
         from funchost.triggers.queue import QueueOptions, QueueTriggerListener
 
-        options = QueueOptions.from_host_config(host_config, development)
+        options = QueueOptions.from_host_config(host_config, development, settings)
         for spec in by_type.pop("queuetrigger"):
             def make_queue(spec: FunctionSpec = spec) -> Any:
                 provider = resolver.for_connection(spec.trigger.setting("connection"))
@@ -72,7 +72,7 @@ def build_listeners(
 
         def make_blob() -> Any:
             listener = BlobTriggerListener(specs, resolver, invoker, settings, host_id,
-                                           QueueOptions.from_host_config(host_config, development),
+                                           QueueOptions.from_host_config(host_config, development, settings),
                                            int(threshold))
             for function in listener.functions.values():
                 _remember(result, function.provider)

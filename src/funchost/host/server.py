@@ -6,8 +6,11 @@ uvicorn with uvloop and httptools today; another server (granian) would plug in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import signal
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -46,10 +49,20 @@ def install_fast_loop() -> None:
 
 
 class UvicornServer:
-    """uvicorn on an already-bound socket, with the settings that make it fast."""
+    """uvicorn on an already-bound socket, with the settings that make it fast.
+
+    The host owns SIGTERM/SIGINT (uvicorn would re-raise them when it stops, killing the
+    process before the listeners drain): a signal asks the server to stop, and ``serve``
+    returns so the host can finish in-flight work and exit 0.
+    """
 
     def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5) -> None:
         import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
 
         try:
             import httptools  # noqa: F401
@@ -71,10 +84,16 @@ class UvicornServer:
             proxy_headers=False,
             h11_max_incomplete_event_size=16 * 1024,
         )
-        self.server = uvicorn.Server(self.config)
+        self.server = Server(self.config)
 
     async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
         await self.server.serve(sockets=[self.sock])
 
     def stop(self) -> None:
+        if self.server.should_exit:
+            self.server.force_exit = True  # a second signal: stop waiting for open connections
         self.server.should_exit = True

@@ -71,7 +71,7 @@ class BlobTriggerListener:
         consumer_options = QueueOptions(
             batch_size=options.batch_size, new_batch_threshold=options.new_batch_threshold,
             max_polling_interval=min(options.max_polling_interval, 2.0), visibility_timeout=0.0,
-            max_dequeue_count=poison_threshold)
+            max_dequeue_count=poison_threshold, processing_visibility=options.processing_visibility)
         self.consumer = QueueConsumer(self.work_queue, self.host_store, consumer_options, self._handle,
                                       self._poison, "blob triggers")
         self._stopping = asyncio.Event()

@@ -41,9 +41,13 @@ class QueueOptions:
     visibility_timeout: float = 0.0
     max_dequeue_count: int = 5
     message_encoding: str = "base64"
+    # how long a message being processed stays hidden (renewed at half); the real host's
+    # fixed 10 minutes, changeable with FUNCHOST_QUEUE_PROCESSING_VISIBILITY (seconds)
+    processing_visibility: float = PROCESSING_VISIBILITY
 
     @classmethod
-    def from_host_config(cls, config: HostConfig, development: bool) -> QueueOptions:
+    def from_host_config(cls, config: HostConfig, development: bool,
+                         settings: AppSettings | None = None) -> QueueOptions:
         section = config.section("extensions.queues")
 
         def get(key: str, default: object) -> object:
@@ -56,7 +60,9 @@ class QueueOptions:
         polling = config.timespan("extensions.queues.maxPollingInterval", None)
         max_polling = polling.total_seconds() if polling else (2.0 if development else 60.0)
         visibility = config.timespan("extensions.queues.visibilityTimeout", None)
+        processing = (settings.get("FUNCHOST_QUEUE_PROCESSING_VISIBILITY") if settings else None) or ""
         return cls(
+            processing_visibility=float(processing) if processing.strip() else PROCESSING_VISIBILITY,
             batch_size=batch_size,
             new_batch_threshold=max(0, threshold),
             max_polling_interval=max(MIN_POLL, max_polling),
@@ -125,7 +131,8 @@ class QueueConsumer:
                 await self._slot.wait()
                 continue
             try:
-                batch = await self.provider.get_batch(self.queue, self.options.batch_size, PROCESSING_VISIBILITY)
+                batch = await self.provider.get_batch(
+                    self.queue, self.options.batch_size, self.options.processing_visibility)
                 self._errors_logged = 0
             except StorageError as error:
                 self._log_poll_error(error)
@@ -182,10 +189,10 @@ class QueueConsumer:
         await self.provider.delete(self.queue, message.id, receipt)
 
     async def _keep_invisible(self, message: QueueMessage, receipt: list[str]) -> None:
+        period = self.options.processing_visibility
         while True:
-            await asyncio.sleep(PROCESSING_VISIBILITY / 2)
-            receipt[0] = await self.provider.update_visibility(
-                self.queue, message.id, receipt[0], PROCESSING_VISIBILITY)
+            await asyncio.sleep(period / 2)
+            receipt[0] = await self.provider.update_visibility(self.queue, message.id, receipt[0], period)
 
 
 def queue_trigger_invocation(spec: FunctionSpec, queue: str, message: QueueMessage) -> Invocation:

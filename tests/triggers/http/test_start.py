@@ -107,6 +107,7 @@ def test_examples_v1_and_v2_over_http(host):
     assert "Functions:" in output
     assert "\thello: [GET,POST] http://localhost:" in output and "/api/hello" in output
     assert "\tdefault_template:  http://localhost:" in output
+    assert v2.stop() == 0  # SIGTERM: a graceful stop
 
 
 def test_start_logs_each_invocation_with_user_logs_between(host):
