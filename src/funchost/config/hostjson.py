@@ -96,7 +96,7 @@ def parse_timespan(text: str) -> timedelta | None:
     if text == "-1":
         return None
     match = _TIMESPAN.match(text)
-    if not match:
+    if not match or int(match["h"]) > 23 or int(match["m"]) > 59 or float(match["s"] or 0) >= 60:
         raise ValueError(f"'{text}' is not a valid time span (expected hh:mm:ss)")
     return timedelta(
         days=int(match["days"] or 0),

@@ -81,6 +81,22 @@ def build_listeners(
             return listener
 
         add([s.name for s in specs], make_blob)
+    if "timertrigger" in by_type:
+        from funchost.invoke.retry import parse_retry_policy
+        from funchost.triggers.schedule import parse_schedule
+        from funchost.triggers.timer import TimerListener
+
+        period = host_config.timespan("singleton.listenerLockPeriod", None)
+        lock_period = period.total_seconds() if period else (15.0 if development else 60.0)
+        for spec in by_type.pop("timertrigger"):
+            def make_timer(spec: FunctionSpec = spec) -> Any:
+                schedule = parse_schedule(str(spec.trigger.setting("schedule") or ""), settings)
+                store = resolver.for_connection(None)
+                _remember(result, store)
+                retry = parse_retry_policy(spec.retry or host_config.get("retry"))
+                return TimerListener(spec, schedule, store, invoker, host_id, lock_period, retry)
+
+            add([spec.name], make_timer)
     for specs in by_type.values():
         for spec in specs:
             result.unsupported[spec.name] = spec.trigger_type

@@ -1,0 +1,197 @@
+"""Timer trigger: fire on schedule, once per tick across every instance of the app.
+
+Each timer function has a listener lease (``locks/<hostid>/Host.Functions.<name>.Listener``,
+``singleton.listenerLockPeriod``: 15 s in development, 60 s otherwise). Only the holder fires;
+the others try to take the lease over as it expires. With monitoring on, ``Last``, ``Next`` and
+``LastUpdated`` are kept in the store (``timers/<hostid>/Host.Functions.<name>/status``), so a
+host that starts after a missed tick runs once at once with ``past_due`` set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from azure.functions import meta
+
+from funchost.app.model import FunctionSpec
+from funchost.invoke import Invocation, Invoker
+from funchost.invoke.retry import RetryPolicy, invoke_with_retries
+from funchost.storage.base import StorageError, StorageProvider
+from funchost.triggers.manual import dotnet_time, timer_payload
+from funchost.triggers.schedule import Schedule
+
+logger = logging.getLogger("funchost.timer")
+
+
+def _is_true(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+_FRACTION = re.compile(r"\.(\d{1,6})\d*")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    """Read back an ISO time as .NET writes it (up to 7 fractional digits)."""
+    if not text:
+        return None
+    cleaned = _FRACTION.sub(lambda m: "." + m.group(1).ljust(6, "0"), text.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+
+
+class TimerListener:
+    """Runs one timer function while this instance holds its listener lease."""
+
+    def __init__(self, spec: FunctionSpec, schedule: Schedule, store: StorageProvider, invoker: Invoker,
+                 host_id: str, lock_period: float, retry: RetryPolicy | None) -> None:
+        self.spec = spec
+        self.schedule = schedule
+        self.store = store
+        self.invoker = invoker
+        self.retry = retry
+        self.lock_period = lock_period
+        self.run_on_startup = _is_true(spec.trigger.setting("runOnStartup"), False)
+        self.use_monitor = _is_true(spec.trigger.setting("useMonitor"), True) and \
+            not schedule.fires_more_than_once_a_minute()
+        self.function_id = f"Host.Functions.{spec.name}"
+        self.lease_name = f"locks/{host_id}/{self.function_id}.Listener"
+        self.status_key = f"timers/{host_id}/{self.function_id}/status"
+        self.owner = f"{host_id}:{uuid.uuid4().hex}"
+        self.function_logger = logging.getLogger(f"Function.{spec.name}")
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[Any]] = set()
+        self._first_start = True
+
+    def describe(self, count: int = 5) -> str:
+        """The start-up lines listing the next occurrences, like the real host's."""
+        now = datetime.now(timezone.utc)
+        lines = [f"The next {count} occurrences of the '{self.spec.name}' schedule "
+                 f"({self.schedule.kind}: '{self.schedule.expression}') will be:"]
+        for moment in self.schedule.occurrences(now, count):
+            lines.append(f"{moment.isoformat()} ({moment.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ})")
+        return "\n".join(lines)
+
+    async def start(self) -> None:
+        logging.getLogger("funchost.console").info("%s", self.describe())
+        self._task = asyncio.create_task(self._run(), name=f"timer:{self.spec.name}")
+
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.wait([self._task])
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=drain_timeout)
+        with contextlib.suppress(StorageError):
+            await self.store.release_lease(self.lease_name, self.owner)
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopping; True when asked to stop."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, seconds))
+        return self._stopping.is_set()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                held = await self.store.acquire_lease(self.lease_name, self.owner, self.lock_period)
+            except StorageError as error:
+                logger.error("Timer '%s': cannot reach the lease store: %s", self.spec.name, error)
+                held = False
+            if not held:
+                if await self._sleep(self.lock_period / 3):
+                    return
+                continue
+            logger.info("Timer '%s': listener lease acquired by %s", self.spec.name, self.owner)
+            renewer = asyncio.create_task(self._renew())
+            try:
+                await self._fire_while_held(renewer)
+            finally:
+                renewer.cancel()
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lock_period / 3)
+            try:
+                if not await self.store.renew_lease(self.lease_name, self.owner, self.lock_period):
+                    logger.warning("Timer '%s': lost the listener lease", self.spec.name)
+                    return
+            except StorageError as error:
+                logger.error("Timer '%s': renewing the lease failed: %s", self.spec.name, error)
+                return
+
+    async def _fire_while_held(self, renewer: asyncio.Task[None]) -> None:
+        status = await self._read_status() if self.use_monitor else None
+        now = datetime.now(timezone.utc)
+        if self._first_start:
+            self._first_start = False
+            recorded_next = _parse_time(status.get("Next")) if status else None
+            if recorded_next is not None and now > recorded_next:
+                self.function_logger.info("Function '%s' is past due on startup. Executing now.", self.spec.name)
+                await self._fire(now, past_due=True, status=status)
+                status = await self._read_status()
+            elif self.run_on_startup:
+                self.function_logger.info(
+                    "Function '%s' is configured to run on startup. Executing now.", self.spec.name)
+                await self._fire(now, past_due=False, status=status)
+                status = await self._read_status() if self.use_monitor else None
+        last_due: datetime | None = None
+        while not self._stopping.is_set() and not renewer.done():
+            now = datetime.now(timezone.utc)
+            # timers may wake a little early: never compute the same tick twice
+            due = self.schedule.next_after(max(now, last_due) if last_due else now)
+            if self.use_monitor:
+                await self._write_status(last=_parse_time(status.get("Last")) if status else None, next_=due)
+            wait = (due - datetime.now(timezone.utc)).total_seconds()
+            stop_waiter = asyncio.ensure_future(self._stopping.wait())
+            done, _ = await asyncio.wait([stop_waiter, renewer], timeout=max(0.0, wait),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            stop_waiter.cancel()
+            if done:
+                return
+            early = (due - datetime.now(timezone.utc)).total_seconds()
+            if early > 0:
+                await asyncio.sleep(early)
+            last_due = due
+            await self._fire(due, past_due=False, status=status)
+            status = await self._read_status() if self.use_monitor else None
+
+    async def _fire(self, scheduled: datetime, *, past_due: bool, status: dict[str, str] | None) -> None:
+        last = _parse_time(status.get("Last")) if status else None
+        next_time = _parse_time(status.get("Next")) if status else None
+        payload = timer_payload(past_due, last, next_time, _parse_time(status.get("LastUpdated")) if status else None)
+        invocation = Invocation(function=self.spec, trigger_data=meta.Datum(payload, "json"),
+                                reason=f"Timer fired at {datetime.now(timezone.utc).isoformat()}")
+        if self.use_monitor:
+            after = self.schedule.next_after(max(scheduled, datetime.now(timezone.utc)))
+            await self._write_status(last=scheduled, next_=after)
+        # a slow run must not delay the next tick: run it beside the schedule loop
+        task = asyncio.create_task(invoke_with_retries(self.invoker, invocation, self.retry))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _read_status(self) -> dict[str, str] | None:
+        try:
+            raw = await self.store.get_state(self.status_key)
+        except StorageError:
+            return None
+        return json.loads(raw) if raw else None
+
+    async def _write_status(self, *, last: datetime | None, next_: datetime) -> None:
+        value = {"Last": dotnet_time(last) if last else None, "Next": dotnet_time(next_),
+                 "LastUpdated": dotnet_time(datetime.now(timezone.utc))}
+        with contextlib.suppress(StorageError):
+            await self.store.set_state(self.status_key, json.dumps(value))

@@ -1,0 +1,133 @@
+"""Timer trigger end to end: real host processes sharing one embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from tests.triggers.test_queue import store_of, wait_until
+
+TIMER_APP = {
+    "host.json": {"version": "2.0", "singleton": {"listenerLockPeriod": "00:00:03"}},
+    "function_app.py": """
+        import logging
+        import os
+        from datetime import datetime, timezone
+        import azure.functions as func
+
+        app = func.FunctionApp()
+
+        @app.timer_trigger(schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False)
+        def ticker(timer: func.TimerRequest) -> None:
+            now = datetime.now(timezone.utc)
+            logging.info("tick %s pid=%d past_due=%s", now.strftime("%H:%M:%S"), os.getpid(), timer.past_due)
+    """,
+}
+
+MONITORED_APP = {
+    "function_app.py": """
+        import logging
+        import azure.functions as func
+
+        app = func.FunctionApp()
+
+        @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=False, use_monitor=True)
+        def yearly(timer: func.TimerRequest) -> None:
+            status = timer.schedule_status
+            logging.info("yearly past_due=%s last=%s", timer.past_due, status.get("Last") if status else None)
+
+        @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
+        def at_start(timer: func.TimerRequest) -> None:
+            logging.info("at_start ran past_due=%s", timer.past_due)
+
+        @app.timer_trigger(schedule="not a cron", arg_name="timer")
+        def broken(timer: func.TimerRequest) -> None:
+            pass
+    """,
+}
+
+
+def ticks(output: str) -> list[tuple[str, str]]:
+    return re.findall(r"tick (\d\d:\d\d:\d\d) pid=(\d+)", output)
+
+
+def test_every_second_timer_ticks_once_per_second(host, app_dir):
+    process = host(app_dir(TIMER_APP), env={"TICK_SCHEDULE": "*/1 * * * * *"})
+    time.sleep(4.5)
+    seconds = [second for second, _ in ticks(process.output)]
+    assert len(seconds) >= 3
+    assert len(seconds) == len(set(seconds))  # never twice in one second
+    assert "The next 5 occurrences of the 'ticker' schedule (Cron: '*/1 * * * * *') will be:" in process.output
+
+
+def test_three_hosts_one_tick_each_and_lease_takeover(host, app_dir):
+    app = app_dir(TIMER_APP)
+    env = {"TICK_SCHEDULE": "*/1 * * * * *"}
+    processes = [host(app, env=env) for _ in range(3)]
+    time.sleep(5)
+    everything = [t for p in processes for t in ticks(p.output)]
+    per_second = Counter(second for second, _ in everything)
+    assert len(per_second) >= 3 and max(per_second.values()) == 1
+    holders = {pid for _, pid in everything}
+    assert len(holders) == 1
+    (holder_pid,) = holders
+    holder = next(p for p in processes if str(p.process.pid) == holder_pid)
+    holder.process.send_signal(signal.SIGKILL)
+    holder.process.wait()
+    killed_at = time.monotonic()
+    survivors = [p for p in processes if p is not holder]
+    wait_until(lambda: any(ticks(p.output) for p in survivors), 10, "no instance took the timer over")
+    assert time.monotonic() - killed_at < 3 + 2  # within the lease period (plus one poll)
+    time.sleep(2)
+    after = Counter(second for p in survivors for second, _ in ticks(p.output))
+    assert max(after.values()) == 1
+
+
+def _seed_status(app, host_id_key: str, status: dict) -> None:
+    async def seed() -> None:
+        store = store_of(app)
+        await store.open()
+        await store.set_state(host_id_key, json.dumps(status))
+        await store.close()
+
+    asyncio.run(seed())
+
+
+def _status_keys(app) -> dict[str, dict]:
+    async def read() -> dict[str, dict]:
+        store = store_of(app)
+        await store.open()
+        rows = await store._run(lambda c: c.execute("SELECT key, value FROM state WHERE key LIKE 'timers/%'")
+                                .fetchall())
+        await store.close()
+        return {key: json.loads(value) for key, value in rows}
+
+    return asyncio.run(read())
+
+
+def test_monitoring_past_due_catch_up_and_run_on_startup(host, app_dir):
+    app = app_dir(MONITORED_APP)
+    first = host(app)
+    first.wait_for_output("at_start ran past_due=False")
+    assert "Function 'at_start' is configured to run on startup. Executing now." in first.output
+    assert ("The 'broken' function is in error: The schedule expression 'not a cron' was not recognized as a "
+            "valid cron expression or timespan string.") in first.output
+    wait_until(lambda: any(k.endswith("Host.Functions.yearly/status") for k in _status_keys(app)), 10,
+               "no schedule status written")
+    assert "yearly past_due" not in first.output
+    assert first.stop() == 0
+    key, status = next((k, v) for k, v in _status_keys(app).items() if k.endswith("Host.Functions.yearly/status"))
+    assert status["Next"].startswith(f"{datetime.now(timezone.utc).year + 1}-01-01T00:00:00")
+    # the host was down when the recorded Next passed: it runs once at start, past due
+    missed = datetime.now(timezone.utc) - timedelta(days=2)
+    _seed_status(app, key, {"Last": None, "Next": missed.isoformat(), "LastUpdated": missed.isoformat()})
+    second = host(app)
+    second.wait_for_output("yearly past_due=True")
+    assert "Function 'yearly' is past due on startup. Executing now." in second.output
+    time.sleep(1)
+    assert second.output.count("yearly past_due=True") == 1
