@@ -16,3 +16,8 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="hello_async", methods=["GET"])
 async def hello_async(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("Hello World!")
+
+
+@app.route(route="echo_async", methods=["POST"])
+async def echo_async(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(req.get_body(), mimetype="application/json")

@@ -1,0 +1,477 @@
+"""``python -m benchmarks``: where funchost stands, measured side by side in one run.
+
+Prints a Markdown table and writes it to ``benchmarks/results/latest.md``. Every process it
+starts listens on 127.0.0.1 and is stopped by its PID. ``--quick`` shortens every loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+APPS = HERE / "apps"
+PEERS_VENV = HERE / ".venv-peers"
+PYTHON = sys.executable
+ECHO_BODY = json.dumps({"items": ["x" * 20] * 40}).encode()[:1024]
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", "", "| " + " | ".join(self.header) + " |",
+                 "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        lines += [""] + [f"- {note}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+# -- processes ----------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, path: str, timeout: float = 1.0) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+class Server:
+    """A server process, stopped by PID."""
+
+    def __init__(self, command: list[str], port: int, cwd: Path | None = None, env: dict[str, str] | None = None):
+        self.port = port
+        self.started = time.perf_counter()
+        self.output = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
+                                        stdout=self.output, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        self.output.seek(0)
+        return self.output.read().decode(errors="replace")
+
+    def wait_ok(self, path: str, timeout: float = 30) -> float:
+        """Seconds from launch to the first 200 on ``path``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log()[-2000:]}")
+            try:
+                if get(self.port, path, timeout=0.5) == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.005)
+        raise RuntimeError(f"no 200 from {path} within {timeout}s")
+
+    def rss_mb(self) -> float:
+        """Resident memory of the process and its children."""
+        pids = [self.process.pid]
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in children.split()]
+        total = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def funchost_server(app: Path, port: int, *extra: str, env: dict[str, str] | None = None) -> Server:
+    return Server([PYTHON, "-m", "funchost", "start", "--script-root", str(app), "--port", str(port), *extra],
+                  port, env={"NO_COLOR": "1", **(env or {})})
+
+
+def ff_server(port: int, asgi: bool = False) -> Server | None:
+    binary = PEERS_VENV / "bin" / "functions-framework"
+    if not binary.exists():
+        return None
+    command = [str(binary), "--target", "hello", "--source", str(APPS / "ff" / "main.py"),
+               "--host", "127.0.0.1", "--port", str(port)]
+    return Server(command + (["--asgi"] if asgi else []), port)
+
+
+def bare_server(port: int) -> Server:
+    return Server([PYTHON, str(APPS / "bare" / "serve.py"), str(port)], port, cwd=APPS / "bare")
+
+
+# -- set-up -------------------------------------------------------------------------------
+
+def ensure_peers() -> None:
+    """functions-framework in its own venv, and wrk from Debian when we are allowed to install it."""
+    if not (PEERS_VENV / "bin" / "functions-framework").exists():
+        print("installing functions-framework into benchmarks/.venv-peers ...", flush=True)
+        subprocess.run([PYTHON, "-m", "venv", str(PEERS_VENV)], check=True)
+        subprocess.run([str(PEERS_VENV / "bin" / "pip"), "install", "-q", "functions-framework"], check=False)
+    if shutil.which("wrk") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk (Debian package) ...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL)
+
+
+# -- measurements -------------------------------------------------------------------------
+
+def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[float, str, str]:
+    """requests/s, p50 and p99 from wrk (1 thread, 32 connections) after a 2 s warm-up."""
+    url = f"http://127.0.0.1:{port}{path}"
+    script_args: list[str] = []
+    script = None
+    if body is not None:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                     f"wrk.body = {json.dumps(body.decode())}\n")
+        script.close()
+        script_args = ["-s", script.name]
+    try:
+        subprocess.run(["wrk", "-t1", "-c32", "-d2s", *script_args, url], capture_output=True, check=True)
+        out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", *script_args, url],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        if script is not None:
+            os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        p99 += f" ({errors.group(1)} non-2xx)"
+    return rps, p50, p99
+
+
+def http_table(seconds: int) -> Table:
+    table = Table("HTTP hello world (wrk -t1 -c32, one server process each)",
+                  ["server", "GET rps", "GET p50", "GET p99", "POST 1 KB echo rps", "POST p50", "POST p99"])
+    if shutil.which("wrk") is None:
+        table.notes.append("wrk is not installed: HTTP rows skipped (apt-get install wrk)")
+        return table
+    hello = APPS / "funchost_hello"
+    candidates: list[tuple[str, Callable[[int], Server | None], str, str]] = [
+        ("bare ASGI on funchost's uvicorn settings (ceiling)", bare_server, "/", "/"),
+        ("funchost, sync function (thread pool)", lambda p: funchost_server(hello, p), "/api/hello", "/api/echo"),
+        ("funchost, async function", lambda p: funchost_server(hello, p), "/api/hello_async", "/api/echo_async"),
+        ("functions-framework (gunicorn gthread)", ff_server, "/", "/"),
+        ("functions-framework --asgi", lambda p: ff_server(p, asgi=True), "/", "/"),
+    ]
+    results: dict[str, float] = {}
+    for label, start, get_path, post_path in candidates:
+        port = free_port()
+        server = start(port)
+        if server is None:
+            table.notes.append(f"{label}: not installed, skipped")
+            continue
+        try:
+            server.wait_ok(get_path)
+            get_result = wrk(port, get_path, seconds)
+            post_result = wrk(port, post_path, seconds, ECHO_BODY)
+        finally:
+            server.stop()
+        results[label] = get_result[0]
+        table.rows.append([label, f"{get_result[0]:,.0f}", get_result[1], get_result[2],
+                           f"{post_result[0]:,.0f}", post_result[1], post_result[2]])
+    ceiling = results.get("bare ASGI on funchost's uvicorn settings (ceiling)")
+    for label in ("funchost, sync function (thread pool)", "funchost, async function"):
+        if label in results and ceiling:
+            table.notes.append(f"{label}: {results[label] / ceiling:.0%} of the bare ceiling (GET)")
+        for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
+            if label in results and peer in results:
+                table.notes.append(f"{label} / {peer}: {results[label] / results[peer]:.1f}x (GET)")
+    table.notes.append("funchost's benchmark app logs at Warning (no per-request console lines).")
+    return table
+
+
+def cold_start_table(runs: int) -> Table:
+    table = Table(f"Cold start: process launch to first 200 (median of {runs}, after one warm-up)",
+                  ["server", "median ms", "min ms", "max ms", "idle RSS MB"])
+    hello = APPS / "funchost_hello"
+    for label, start, path in [
+        ("funchost start (v2 hello app)", lambda p: funchost_server(hello, p), "/api/hello"),
+        ("functions-framework", ff_server, "/"),
+    ]:
+        times = []
+        rss = 0.0
+        for attempt in range(runs + 1):
+            port = free_port()
+            server = start(port)
+            if server is None:
+                break
+            try:
+                elapsed = server.wait_ok(path)
+                if attempt == runs:
+                    for _ in range(200):
+                        get(server.port, path)
+                    time.sleep(1)
+                    rss = server.rss_mb()
+            finally:
+                server.stop()
+            if attempt:
+                times.append(elapsed * 1000)
+        if times:
+            table.rows.append([label, f"{statistics.median(times):.0f}", f"{min(times):.0f}",
+                               f"{max(times):.0f}", f"{rss:.1f}"])
+    return table
+
+
+def generated_app(folder: Path, count: int) -> Path:
+    lines = ["import azure.functions as func", "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)"]
+    for i in range(count):
+        lines += ["", f'@app.route(route="f{i}/{{id:int}}")', f"def f{i}(req: func.HttpRequest) -> func.HttpResponse:",
+                  f'    return func.HttpResponse("f{i}")']
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "function_app.py").write_text("\n".join(lines) + "\n")
+    (folder / "host.json").write_text('{"version": "2.0"}')
+    return folder
+
+
+LOAD_SNIPPET = """
+import sys, time
+from pathlib import Path
+started = time.perf_counter()
+import azure.functions
+imported = time.perf_counter()
+from funchost.app import load_app
+from funchost.config import AppSettings, HostConfig
+index = load_app(Path(sys.argv[1]), AppSettings({}), HostConfig())
+done = time.perf_counter()
+assert len(index.functions) == int(sys.argv[2]), index.errors
+print((done - imported) * 1000)
+"""
+
+
+def load_table(runs: int) -> Table:
+    table = Table(f"Loading an app (index only, fresh process, median of {runs})",
+                  ["functions", "load_app ms (after `import azure.functions`)"])
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in (50, 100):
+            app = generated_app(Path(scratch) / f"app{count}", count)
+            times = [float(subprocess.run([PYTHON, "-c", LOAD_SNIPPET, str(app), str(count)], capture_output=True,
+                                          text=True, check=True).stdout) for _ in range(runs)]
+            table.rows.append([str(count), f"{statistics.median(times):.1f}"])
+    return table
+
+
+INVOKER_SNIPPET = """
+import asyncio, statistics, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import azure.functions as func
+from funchost.app import load_app
+from funchost.config import AppSettings, HostConfig
+from funchost.invoke import Invoker
+from funchost.triggers.http import messages
+from funchost.invoke import Invocation
+
+app = Path(sys.argv[1])
+index = load_app(app, AppSettings({}), HostConfig())
+N = int(sys.argv[2])
+
+def invocation(spec):
+    headers = {"host": "localhost"}
+    return Invocation(spec, messages.trigger_datum("GET", "http://localhost/api/x", headers, {}, {}, b""),
+                      messages.trigger_metadata(headers, {}, {}))
+
+async def run(spec):
+    invoker = Invoker(ThreadPoolExecutor(4))
+    for _ in range(200):
+        await invoker.invoke(invocation(spec))
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(N):
+            await invoker.invoke(invocation(spec))
+        samples.append((time.perf_counter() - started) / N * 1e6)
+    return statistics.median(samples)
+
+def direct(fn):
+    req = func.HttpRequest("GET", "http://localhost/api/x", body=b"")
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(N):
+            fn(req)
+        samples.append((time.perf_counter() - started) / N * 1e6)
+    return statistics.median(samples)
+
+async def direct_async(fn):
+    req = func.HttpRequest("GET", "http://localhost/api/x", body=b"")
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(N):
+            await fn(req)
+        samples.append((time.perf_counter() - started) / N * 1e6)
+    return statistics.median(samples)
+
+sync_spec = index.functions["hello"]
+async_spec = index.functions["hello_async"]
+print(asyncio.run(run(sync_spec)), direct(sync_spec.func), asyncio.run(run(async_spec)),
+      asyncio.run(direct_async(async_spec.func)))
+"""
+
+
+def invoker_table(count: int) -> Table:
+    table = Table(f"Invoker overhead, no network (median of 5 x {count} invocations)",
+                  ["function", "invoker us/call", "direct call us/call", "overhead us"])
+    out = subprocess.run([PYTHON, "-c", INVOKER_SNIPPET, str(APPS / "funchost_hello"), str(count)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    sync_invoke, sync_direct, async_invoke, async_direct = (float(x) for x in out)
+    table.rows.append(["sync hello (thread pool hop)", f"{sync_invoke:.1f}", f"{sync_direct:.2f}",
+                       f"{sync_invoke - sync_direct:.1f}"])
+    table.rows.append(["async hello (on the loop)", f"{async_invoke:.1f}", f"{async_direct:.2f}",
+                       f"{async_invoke - async_direct:.1f}"])
+    table.notes.append("The invoker decodes an HTTP trigger Datum with the library's converter, builds the "
+                       "Context and logs; the direct call gets a ready func.HttpRequest.")
+    return table
+
+
+def _store(app: Path):  # noqa: ANN202
+    from funchost.storage.embedded import EmbeddedStorage
+
+    return EmbeddedStorage(app / ".funchost" / "storage")
+
+
+def queue_table(messages: int, ticks: int) -> Table:
+    table = Table("Non-HTTP triggers on the embedded store (one host process)", ["measure", "result"])
+    with tempfile.TemporaryDirectory() as scratch:
+        app = Path(scratch) / "queue_app"
+        shutil.copytree(APPS / "queue_app", app)
+        port = free_port()
+        server = funchost_server(app, port, env={"BENCH_TIMER": "*/1 * * * * *" if ticks else "0 0 0 1 1 *"})
+        try:
+            server.wait_ok("/admin/host/ping")
+
+            async def fill_and_wait() -> float:
+                store = _store(app)
+                await store.open()
+                started = time.perf_counter()
+                for i in range(messages):
+                    await store.put("bench", f"m{i}".encode())
+                while await store.length("bench"):
+                    await asyncio.sleep(0.01)
+                elapsed = time.perf_counter() - started
+                await store.close()
+                return elapsed
+
+            elapsed = asyncio.run(fill_and_wait())
+            table.rows.append([f"queue trigger, {messages} messages through a no-op function (put + handled)",
+                               f"{messages / elapsed:,.0f} messages/s"])
+
+            async def blob_latency() -> list[float]:
+                store = _store(app)
+                await store.open()
+                samples = []
+                for i in range(5):
+                    started = time.perf_counter()
+                    await store.put_blob("bench-in", f"b{i}.txt", b"x")
+                    while not await store.length("bench-blob-seen"):
+                        await asyncio.sleep(0.01)
+                    batch = await store.get_batch("bench-blob-seen", 32, 30)
+                    for message in batch:
+                        await store.delete("bench-blob-seen", message.id, message.pop_receipt)
+                    samples.append((time.perf_counter() - started) * 1000)
+                await store.close()
+                return samples
+
+            samples = asyncio.run(blob_latency())
+            table.rows.append(["blob trigger latency, upload to function output (median of 5)",
+                               f"{statistics.median(samples):.0f} ms (scan every 1 s)"])
+            if ticks:
+                time.sleep(ticks + 1.5)
+        finally:
+            server.stop()
+            log = server.log()
+        if ticks:
+            jitters = []
+            for stamp in re.findall(r"tick-at (\S+)", log):
+                moment = datetime.fromisoformat(stamp)
+                jitters.append(moment.microsecond / 1000)
+            if jitters:
+                jitters.sort()
+                p99 = jitters[min(len(jitters) - 1, int(len(jitters) * 0.99))]
+                table.rows.append([f"timer firing jitter, every-second timer, {len(jitters)} ticks",
+                                   f"p50 {statistics.median(jitters):.1f} ms, p99 {p99:.1f} ms after the second"])
+    return table
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short loops (a smoke run, not for numbers)")
+    parser.add_argument("--only", choices=["http", "cold", "load", "invoker", "queue"], action="append")
+    args = parser.parse_args()
+    seconds, runs, invocations, messages, ticks = (3, 3, 2000, 500, 5) if args.quick else (10, 5, 20000, 2000, 60)
+    ensure_peers()
+    sections: dict[str, Callable[[], Table]] = {
+        "invoker": lambda: invoker_table(invocations),
+        "load": lambda: load_table(runs),
+        "cold": lambda: cold_start_table(runs),
+        "http": lambda: http_table(seconds),
+        "queue": lambda: queue_table(messages, ticks),
+    }
+    report = [f"## funchost benchmarks\n\n{machine()}\n"]
+    for name, section in sections.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"running {name} ...", flush=True)
+        table = section()
+        print(table.markdown(), flush=True)
+        report.append(table.markdown())
+    output = HERE / "results" / "latest.md"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text("\n".join(report))
+    print(f"written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""The bare ASGI app on funchost's own server seam: same uvicorn settings, no functions layer."""
+
+import asyncio
+import sys
+
+from raw_app import app
+
+from funchost.host.server import UvicornServer, bind_socket, install_fast_loop
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    sock = bind_socket("127.0.0.1", port)
+    install_fast_loop()
+    asyncio.run(UvicornServer(app, sock).serve())
+
+
+if __name__ == "__main__":
+    main()
