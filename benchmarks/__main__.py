@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -73,7 +74,7 @@ class Server:
     def __init__(self, command: list[str], port: int, cwd: Path | None = None, env: dict[str, str] | None = None):
         self.port = port
         self.started = time.perf_counter()
-        self.output = tempfile.TemporaryFile()
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
                                         stdout=self.output, stderr=subprocess.STDOUT)
 
@@ -158,7 +159,7 @@ def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[
     script_args: list[str] = []
     script = None
     if body is not None:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
         script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                      f"wrk.body = {json.dumps(body.decode())}\n")
         script.close()
@@ -435,11 +436,9 @@ def queue_table(messages: int, ticks: int) -> Table:
 
 def machine() -> str:
     cpu = "unknown CPU"
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
             f"Python {platform.python_version()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
 
