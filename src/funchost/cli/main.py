@@ -1,4 +1,4 @@
-"""The ``funchost`` command: turns arguments into options and calls the host."""
+"""The ``funchost`` command: turns arguments into options and calls the right verb."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from funchost.cli import inspect, project, settings, storage
+
 START_EXAMPLES = """examples:
   funchost start                          serve the app in the current folder on port 7071
   funchost start --script-root examples/v2_app -p 8080
   funchost start --enableAuth             enforce function keys, as in production
   funchost start --cors http://localhost:3000 --cors-credentials
+  funchost start --debug-port 5678 --wait-for-client    attach VS Code (needs 'funchost[debug]')
 """
 
 
@@ -23,11 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="<command>")
 
     start = commands.add_parser(
-        "start",
-        help="serve the app's functions (like 'func start')",
-        epilog=START_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "start", aliases=["host"], help="serve the app's functions (like 'func start')",
+        epilog=START_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    start.add_argument("verb", nargs="?", choices=["start"], help=argparse.SUPPRESS)  # 'funchost host start'
     start.add_argument("--script-root", "--prefix", dest="script_root", default=".",
                        help="the function app folder (default: the current folder)")
     start.add_argument("-p", "--port", type=int, help="port to listen on (default 7071 or Host.LocalHttpPort)")
@@ -41,9 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow credentials in cross-origin requests")
     start.add_argument("--functions", nargs="+", help="only load these functions")
     start.add_argument("--verbose", action="store_true", help="show host internals in the log")
+    start.add_argument("--debug-port", dest="debug_port", type=int,
+                       help="listen for a debugger (debugpy) on this port")
+    start.add_argument("--wait-for-client", dest="wait_for_client", action="store_true",
+                       help="with --debug-port: wait for the debugger before loading the app")
 
-    from funchost.cli import storage
-
+    project.add_parsers(commands)
+    inspect.add_parsers(commands)
+    settings.add_parser(commands)
     storage.add_parser(commands)
     return parser
 
@@ -56,28 +63,51 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"funchost {__version__}")
         return 0
-    if args.command == "start":
-        from funchost.host.instance import HostOptions
-        from funchost.host.run import start
-
-        options = HostOptions(
-            script_root=Path(args.script_root),
-            port=args.port,
-            address=args.address,
-            enable_auth=args.enable_auth,
-            production=args.production,
-            cors=[o for o in args.cors.split(",")] if args.cors else None,
-            cors_credentials=args.cors_credentials,
-            verbose=args.verbose,
-            functions=args.functions,
-        )
-        return start(options)
-    if args.command == "storage":
-        from funchost.cli import storage
-
-        return storage.run(args)
+    command = args.command
+    if command in ("start", "host"):
+        return _start(args)
+    handlers = {
+        "init": project.run_init, "new": project.run_new, "templates": project.run_templates,
+        "list": inspect.run_list, "functions": inspect.run_list, "check": inspect.run_check,
+        "invoke": inspect.run_invoke, "settings": settings.run, "storage": storage.run,
+    }
+    if command in handlers:
+        return handlers[command](args)
     parser.print_help(sys.stderr)
     return 2
+
+
+def _start(args: argparse.Namespace) -> int:
+    from funchost.host.instance import HostOptions
+    from funchost.host.run import start
+
+    if args.debug_port is not None and not _listen_for_debugger(args.debug_port, args.wait_for_client):
+        return 1
+    options = HostOptions(
+        script_root=Path(args.script_root),
+        port=args.port,
+        address=args.address,
+        enable_auth=args.enable_auth,
+        production=args.production,
+        cors=list(args.cors.split(",")) if args.cors else None,
+        cors_credentials=args.cors_credentials,
+        verbose=args.verbose,
+        functions=args.functions,
+    )
+    return start(options)
+
+
+def _listen_for_debugger(port: int, wait: bool) -> bool:
+    try:
+        import debugpy
+    except ImportError:
+        print("--debug-port needs debugpy: pip install 'funchost[debug]'", file=sys.stderr)
+        return False
+    debugpy.listen(("127.0.0.1", port))
+    print(f"Debugger listening on 127.0.0.1:{port}" + (" (waiting for it to attach)" if wait else ""))
+    if wait:
+        debugpy.wait_for_client()
+    return True
 
 
 if __name__ == "__main__":

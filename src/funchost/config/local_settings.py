@@ -77,21 +77,38 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def decrypted_values(settings: LocalSettings) -> dict[str, str]:
+    """The values of an ``IsEncrypted`` file in clear; EncryptedSettingsError when unreadable."""
+    from funchost.config.encryption import EncryptionError, decrypt_value, is_ours
+
+    clear: dict[str, str] = {}
+    for name, value in settings.values.items():
+        if not value:
+            clear[name] = value
+        elif is_ours(value):
+            try:
+                clear[name] = decrypt_value(value)
+            except EncryptionError as error:
+                raise EncryptedSettingsError(f"Failed to decrypt settings in '{settings.path}': {error}") from None
+        else:
+            raise EncryptedSettingsError(
+                f"Failed to decrypt settings in '{settings.path}': '{name}' is marked IsEncrypted and was "
+                "encrypted by Core Tools (.NET Data Protection, which only .NET on the machine that wrote it "
+                "can read). Run 'func settings decrypt' where it was encrypted, or set IsEncrypted to false "
+                "and enter the values again."
+            )
+    return clear
+
+
 def apply_to_environ(settings: LocalSettings, environ: MutableMapping[str, str]) -> list[str]:
     """Set each value as an environment variable unless it is already set.
 
     Returns the warning lines for the values that were skipped (Core Tools' wording).
     Raises EncryptedSettingsError when the values are encrypted (``IsEncrypted: true``).
     """
-    if settings.is_encrypted and settings.values:
-        raise EncryptedSettingsError(
-            f"Failed to decrypt settings in '{settings.path}': they are marked IsEncrypted "
-            "and were encrypted by Core Tools (.NET Data Protection, which only .NET on the "
-            "machine that wrote them can read). Run 'func settings decrypt' where they were "
-            "encrypted, or set IsEncrypted to false and enter the values again."
-        )
+    values = decrypted_values(settings) if settings.is_encrypted else settings.values
     skipped = []
-    for name, value in settings.values.items():
+    for name, value in values.items():
         if name in environ:
             skipped.append(
                 f"Skipping '{name}' from local settings as it's already defined in "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from importlib import metadata
@@ -19,9 +20,24 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _install_breakpoint_hook() -> None:
+    """``breakpoint()`` in a function opens pdb on the terminal, not in the captured log."""
+    if os.environ.get("PYTHONBREAKPOINT"):
+        return
+
+    def hook(*args: object, **kwargs: object) -> None:
+        import pdb
+
+        debugger = pdb.Pdb(stdin=sys.__stdin__, stdout=real_stream(sys.stdout))
+        debugger.set_trace(sys._getframe(1))
+
+    sys.breakpointhook = hook
+
+
 def start(options: HostOptions) -> int:
     """Run one host instance in this process; returns the exit code."""
     launched = time.perf_counter()
+    _install_breakpoint_hook()
     if not options.script_root.is_dir():
         return _fail(f"The folder '{options.script_root}' does not exist (--script-root).")
     instance = HostInstance(options)

@@ -105,6 +105,11 @@ class InvocationStream(io.TextIOBase):
         return self._target.fileno()
 
     @property
+    def buffer(self) -> object:
+        """Binary writes go straight to the stream (user code's print() is text)."""
+        return self._target.buffer  # type: ignore[attr-defined]
+
+    @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._target, "encoding", "utf-8")
 

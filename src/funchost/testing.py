@@ -1,0 +1,138 @@
+"""A test client that drives an app in-process: real loading, routing and invoker, no socket.
+
+    from funchost.testing import TestClient
+
+    def test_hello():
+        with TestClient("path/to/app") as client:
+            response = client.get("/api/hello?name=Ann")
+            assert response.status_code == 200
+            assert response.text == "Hello, Ann."
+
+``client.invoke("name", "data")`` runs any function (a queue trigger, a timer, ...) the way
+``POST /admin/functions/{name}`` does, and waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from funchost.host.instance import HostInstance, HostOptions
+from funchost.invoke import Outcome
+from funchost.triggers.manual import manual_invocation
+
+
+@dataclass
+class TestResponse:
+    status_code: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+class TestClient:
+    """Loads the app at ``app_root`` as ``funchost start`` would and calls it in-process."""
+
+    __test__ = False
+
+    def __init__(self, app_root: str | Path, *, enable_auth: bool = False) -> None:
+        self.instance = HostInstance(HostOptions(script_root=Path(app_root), enable_auth=enable_auth))
+        self.instance.load()
+        assert self.instance.http_app is not None
+        self.app = self.instance.http_app
+        self.loop = asyncio.new_event_loop()
+
+    @property
+    def errors(self) -> list[str]:
+        """Every load error, as ``funchost check`` prints them."""
+        return [str(e) for e in self.instance.load_errors()]
+
+    def __enter__(self) -> TestClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            if self.instance.resolver is not None:
+                self.loop.run_until_complete(self.instance.resolver.close())
+            self.loop.close()
+        if self.instance.executor is not None:
+            self.instance.executor.shutdown(wait=True)
+
+    def request(self, method: str, url: str, *, body: bytes | str | None = None,
+                headers: dict[str, str] | None = None, json_body: Any = None) -> TestResponse:
+        if json_body is not None:
+            body = json.dumps(json_body)
+            headers = {"content-type": "application/json", **(headers or {})}
+        payload = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+        parts = urlsplit(url)
+        raw_headers = [(b"host", b"localhost")] + [
+            (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
+        if payload:
+            raw_headers.append((b"content-length", str(len(payload)).encode()))
+        scope = {
+            "type": "http", "http_version": "1.1", "method": method.upper(), "scheme": "http",
+            "path": parts.path or "/", "raw_path": (parts.path or "/").encode("latin-1"),
+            "query_string": parts.query.encode("latin-1"), "headers": raw_headers,
+            "server": ("localhost", 80), "client": ("127.0.0.1", 0), "root_path": "",
+        }
+        response = TestResponse(0)
+        chunks: list[bytes] = []
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                response.status_code = message["status"]
+                response.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        self.loop.run_until_complete(self.app(scope, receive, send))
+        response.body = b"".join(chunks)
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("DELETE", url, **kwargs)
+
+    def invoke(self, function_name: str, data: str = "") -> Outcome:
+        """Run a function with ``data`` as its trigger value and return the outcome."""
+        index = self.instance.index
+        invoker = self.instance.invoker
+        assert index is not None and invoker is not None
+        spec = index.get(function_name)
+        if spec is None:
+            raise KeyError(f"no function named '{function_name}' (found: {', '.join(index.functions)})")
+        return self.loop.run_until_complete(invoker.invoke(manual_invocation(spec, data)))
