@@ -43,8 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow credentials in cross-origin requests")
     start.add_argument("--functions", nargs="+", help="only load these functions")
     start.add_argument("--verbose", action="store_true", help="show host internals in the log")
+    start.add_argument("--workers", type=int,
+                       help="host instances (processes) sharing the port (default FUNCTIONS_WORKER_PROCESS_COUNT, "
+                            "else 1, or the number of cores with --production)")
+    start.add_argument("--no-reload", dest="reload", action="store_false",
+                       help="do not reload when app files change (reload is on by default, off with --production)")
+    start.add_argument("--drain-timeout", dest="drain_timeout", type=float, default=30.0,
+                       help="seconds to let in-flight work finish on SIGTERM (default 30)")
     start.add_argument("--debug-port", dest="debug_port", type=int,
-                       help="listen for a debugger (debugpy) on this port")
+                       help="listen for a debugger (debugpy) on this port (runs one instance, no reload)")
     start.add_argument("--wait-for-client", dest="wait_for_client", action="store_true",
                        help="with --debug-port: wait for the debugger before loading the app")
 
@@ -56,8 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["_instance"]:  # an instance started by the supervisor
+        from funchost.host.run import run_child
+
+        return run_child(arguments[1])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.version:
         from funchost import __version__
 
@@ -78,11 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from funchost.host.instance import HostOptions
-    from funchost.host.run import start
+    from funchost.host.options import HostOptions
+    from funchost.host.run import run_in_process, start
 
-    if args.debug_port is not None and not _listen_for_debugger(args.debug_port, args.wait_for_client):
-        return 1
     options = HostOptions(
         script_root=Path(args.script_root),
         port=args.port,
@@ -93,7 +103,14 @@ def _start(args: argparse.Namespace) -> int:
         cors_credentials=args.cors_credentials,
         verbose=args.verbose,
         functions=args.functions,
+        workers=args.workers,
+        reload=args.reload,
+        drain_timeout=args.drain_timeout,
     )
+    if args.debug_port is not None:
+        if not _listen_for_debugger(args.debug_port, args.wait_for_client):
+            return 1
+        return run_in_process(options)
     return start(options)
 
 

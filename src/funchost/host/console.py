@@ -8,15 +8,13 @@ import sys
 from datetime import datetime, timezone
 from typing import TextIO
 
-from funchost.invoke.logs import InvocationStream, level_from_name
-
 RED, YELLOW, GREEN, GREY, RESET = "\033[31m", "\033[33m", "\033[32m", "\033[90m", "\033[0m"
 
 
 def real_stream(stream: TextIO) -> TextIO:
     """The terminal behind our print-capturing wrapper (the console must not write into it)."""
-    while isinstance(stream, InvocationStream):
-        stream = stream._target  # noqa: SLF001 - our own wrapper
+    while hasattr(stream, "_target"):
+        stream = stream._target
     return stream
 
 
@@ -71,6 +69,8 @@ class CategoryFilter(logging.Filter):
 
 def configure_logging(log_level_name: str, verbose: bool, stream: TextIO | None = None) -> logging.Handler:
     """Send every log record (user code's root logger included) to the console."""
+    from funchost.invoke.logs import level_from_name
+
     target = real_stream(stream or sys.stdout)
     handler = logging.StreamHandler(target)
     handler.setFormatter(ConsoleFormatter(use_colour(target)))

@@ -7,8 +7,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,16 @@ from funchost.bindings.storage_io import StorageBindings
 from funchost.config import (
     AppSettings,
     HostConfig,
+    HostConfigError,
     LocalSettings,
     apply_to_environ,
     load_host_json,
     load_local_settings,
 )
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
+from funchost.host.control import Control
 from funchost.host.listeners import ListenerSet, build_listeners
+from funchost.host.options import HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import StorageError
@@ -39,21 +43,6 @@ DEFAULT_PORT = 7071
 STATE_DIR = ".funchost"
 
 
-@dataclass
-class HostOptions:
-    """Everything the command line decides about a host instance."""
-
-    script_root: Path = field(default_factory=Path.cwd)
-    port: int | None = None
-    address: str | None = None
-    enable_auth: bool = False
-    production: bool = False
-    cors: list[str] | None = None
-    cors_credentials: bool | None = None
-    verbose: bool = False
-    functions: list[str] | None = None
-
-
 def default_thread_count() -> int:
     """``PYTHON_THREADPOOL_THREAD_COUNT``, else the worker's default for Python 3.9+."""
     value = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
@@ -65,8 +54,11 @@ def default_thread_count() -> int:
 class HostInstance:
     """Loads an app folder and serves it; everything a single process needs."""
 
-    def __init__(self, options: HostOptions) -> None:
+    def __init__(self, options: HostOptions, control: Control | None = None) -> None:
         self.options = options
+        self.control = control or Control()
+        self.request_stop: Callable[[], None] | None = None
+        self.recycling = False
         self.root = options.script_root.resolve()
         self.started = time.monotonic()
         self.local_settings = LocalSettings()
@@ -109,7 +101,8 @@ class HostInstance:
             max_workers=default_thread_count(), thread_name_prefix="funchost-worker"
         )
         self.resolver = StorageResolver(self.root, self.settings)
-        invoker = Invoker(self.executor, extensions, StorageBindings(self.resolver, self.settings))
+        invoker = Invoker(self.executor, extensions, StorageBindings(self.resolver, self.settings),
+                          timeout=self.function_timeout(), on_sync_timeout=self.on_sync_timeout)
         self.invoker = invoker
         self.listeners = build_listeners(
             self.index, invoker, self.resolver, self.settings, self.host_config, self.host_id(),
@@ -127,6 +120,35 @@ class HostInstance:
         self.http_app.admin = AdminApi(
             self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url
         )
+
+    def function_timeout(self) -> float | None:
+        """host.json ``functionTimeout``; 30 minutes by default (as the real host locally and on
+        Dedicated plans), ``-1`` for none."""
+        try:
+            span = self.host_config.timespan("functionTimeout", timedelta(minutes=30))
+        except ValueError as error:
+            raise HostConfigError(f"host.json functionTimeout: {error}") from None
+        if span is not None and span < timedelta(seconds=1):
+            raise HostConfigError("FunctionTimeout must be greater than 00:00:01.")
+        return span.total_seconds() if span is not None else None
+
+    def on_sync_timeout(self, invocation_id: str) -> None:
+        """A sync function overran functionTimeout: its thread cannot be stopped, so this instance
+        is replaced (drained and restarted), as the real host restarts its worker."""
+        logger.error("A function timeout has occurred. Restarting worker process executing invocationId '%s'.",
+                     invocation_id)
+        self.recycle(f"functionTimeout exceeded by invocation {invocation_id}")
+
+    def recycle(self, reason: str) -> None:
+        if self.recycling:
+            return
+        if not self.control.supervised:
+            logger.error("Cannot recycle this instance without a supervisor (%s); it keeps running.", reason)
+            return
+        self.recycling = True
+        self.control.send(f"recycle {reason}")
+        if self.request_stop is not None:
+            self.request_stop()
 
     def secrets_folder(self) -> Path:
         configured = self.settings.get("FUNCTIONS_SECRETS_PATH")

@@ -10,7 +10,7 @@ import contextlib
 import errno
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -56,7 +56,7 @@ class UvicornServer:
     returns so the host can finish in-flight work and exit 0.
     """
 
-    def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5, drain_timeout: float = 30.0) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -81,19 +81,35 @@ class UvicornServer:
             access_log=False,
             timeout_keep_alive=keep_alive,
             server_header=False,
+            timeout_graceful_shutdown=int(drain_timeout) if drain_timeout else None,
             proxy_headers=False,
             h11_max_incomplete_event_size=16 * 1024,
         )
         self.server = Server(self.config)
+        self.on_started: Callable[[], None] | None = None
+        self._interrupted = False
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stop)
-        await self.server.serve(sockets=[self.sock])
+                loop.add_signal_handler(signum, self.stop, signum)
+        watcher = asyncio.create_task(self._announce_start())
+        try:
+            await self.server.serve(sockets=[self.sock])
+        finally:
+            watcher.cancel()
 
-    def stop(self) -> None:
-        if self.server.should_exit:
-            self.server.force_exit = True  # a second signal: stop waiting for open connections
+    async def _announce_start(self) -> None:
+        while not self.server.started:
+            await asyncio.sleep(0.005)
+        if self.on_started is not None:
+            self.on_started()
+
+    def stop(self, signum: int | None = None) -> None:
+        # Ctrl-C reaches the supervisor and the instances at once, and the supervisor then sends
+        # SIGTERM: only a second Ctrl-C means "stop waiting for open connections"
+        if signum == signal.SIGINT and self._interrupted:
+            self.server.force_exit = True
+        self._interrupted = self._interrupted or signum == signal.SIGINT
         self.server.should_exit = True

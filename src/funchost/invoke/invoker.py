@@ -76,6 +76,10 @@ class InvocationError(Exception):
     """An invocation failed for a reason outside the user function (bindings, conversion)."""
 
 
+class FunctionTimeoutError(InvocationError):
+    """The function ran past functionTimeout."""
+
+
 @dataclass
 class _Plan:
     """What the invoker needs per function, worked out once instead of per call."""
@@ -95,10 +99,14 @@ class Invoker:
         executor: Executor,
         extensions: Extensions | None = None,
         binding_io: BindingIO | None = None,
+        timeout: float | None = None,
+        on_sync_timeout: Callable[[str], None] | None = None,
     ) -> None:
         self.executor = executor
         self.extensions = extensions or Extensions(enabled=False)
         self.binding_io = binding_io
+        self.timeout = timeout  # functionTimeout in seconds; None: no limit
+        self.on_sync_timeout = on_sync_timeout
         self._plans: dict[int, _Plan] = {}
 
     def _plan(self, spec: FunctionSpec) -> _Plan:
@@ -196,11 +204,27 @@ class Invoker:
                 outs[name] = args[name] = Out()
 
         if spec.is_async:
-            result = await self._call_async(spec, plan, context, args)
+            call_async = self._call_async(spec, plan, context, args)
+            if self.timeout is None:
+                result = await call_async
+            else:
+                try:
+                    result = await asyncio.wait_for(call_async, self.timeout)
+                except asyncio.TimeoutError:
+                    raise FunctionTimeoutError(self._timeout_message(spec, invocation)) from None
         else:
             loop = asyncio.get_running_loop()
             call = contextvars.copy_context().run
-            result = await loop.run_in_executor(self.executor, call, self._call_sync, spec, plan, context, args)
+            future = loop.run_in_executor(self.executor, call, self._call_sync, spec, plan, context, args)
+            if self.timeout is None:
+                result = await future
+            else:
+                try:
+                    result = await asyncio.wait_for(future, self.timeout)
+                except asyncio.TimeoutError:
+                    if self.on_sync_timeout is not None:
+                        self.on_sync_timeout(invocation.invocation_id)
+                    raise FunctionTimeoutError(self._timeout_message(spec, invocation)) from None
 
         outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
         for name, binding, converter, pytype in plan.outputs:
@@ -232,6 +256,13 @@ class Invoker:
                 f"cannot convert the value of type {type(value).__name__} set for the "
                 f"'{binding.name}' binding ({binding.type})"
             ) from None
+
+    def _timeout_message(self, spec: FunctionSpec, invocation: Invocation) -> str:
+        from funchost.invoke.retry import format_timespan
+
+        assert self.timeout is not None
+        return (f"Timeout value of {format_timespan(self.timeout)} exceeded by function 'Functions.{spec.name}' "
+                f"(Id: '{invocation.invocation_id}'). Initiating cancellation.")
 
     async def _read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
         if self.binding_io is None:

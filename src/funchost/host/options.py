@@ -1,0 +1,28 @@
+"""What the command line decides about a host (kept light: the supervisor imports it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class HostOptions:
+    script_root: Path = field(default_factory=Path.cwd)
+    port: int | None = None
+    address: str | None = None
+    enable_auth: bool = False
+    production: bool = False
+    cors: list[str] | None = None
+    cors_credentials: bool | None = None
+    verbose: bool = False
+    functions: list[str] | None = None
+    workers: int | None = None  # None: FUNCTIONS_WORKER_PROCESS_COUNT, else 1 (start) or cores (production)
+    reload: bool = True
+    drain_timeout: float = 30.0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> HostOptions:
+        values = dict(values)
+        values["script_root"] = Path(values["script_root"])
+        return cls(**values)
