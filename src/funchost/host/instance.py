@@ -27,6 +27,7 @@ from funchost.config import (
 )
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
 from funchost.host.control import Control
+from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
 from funchost.host.listeners import ListenerSet, build_listeners
 from funchost.host.options import HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
@@ -36,6 +37,7 @@ from funchost.triggers.http.admin import AdminApi
 from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyStore
+from funchost.triggers.http.throttle import throttle_from
 
 logger = logging.getLogger("funchost.host")
 
@@ -162,6 +164,10 @@ class HostInstance:
         if str(hsts.get("isEnabled", "")).lower() == "true":
             headers.append((b"strict-transport-security", _hsts_value(hsts).encode("latin-1")))
         limit = self.settings.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT") or ""
+        try:
+            throttle = throttle_from(config)
+        except ValueError as error:
+            raise HostConfigError(f"host.json: {error}") from None
         return HttpOptions(
             route_prefix=config.route_prefix,
             enforce_auth=self.options.enable_auth or self.options.production,
@@ -169,6 +175,7 @@ class HostInstance:
             custom_headers=headers,
             disable_homepage=self.settings.is_true("AzureWebJobsDisableHomepage"),
             cors=self.cors_policy(),
+            throttle=throttle,
         )
 
     def cors_policy(self) -> CorsPolicy | None:
@@ -226,6 +233,9 @@ class HostInstance:
         }
         if errors:
             status["errors"] = errors
+        instances = instances_status()
+        if instances is not None:
+            status["instances"] = instances
         if self.http_app is not None and self.options.enable_auth:
             status["masterKey"] = self.http_app.keys.master_key()
         return status
@@ -290,6 +300,15 @@ class HostInstance:
         out.flush()
 
     # -- running -------------------------------------------------------------------------
+
+    def load_monitor(self) -> LoadMonitor:
+        assert self.invoker is not None and self.http_app is not None
+        return LoadMonitor(
+            self.invoker, default_thread_count(), self.http_app.options.throttle,
+            HealthPolicy.from_config(self.host_config),
+            report=lambda sample: self.control.send("status " + json.dumps(sample)),
+            on_unhealthy=self.recycle,
+        )
 
     async def run_listeners(self) -> None:
         """Open the storage the listeners need and start them; StorageError when it is unusable."""

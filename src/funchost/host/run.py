@@ -107,6 +107,7 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     try:
         instance.load()
     except (HostConfigError, EncryptedSettingsError, CorsConfigError) as error:
+        control.send("failed")
         return _fail(str(error))
     if banner:
         real_stream(sys.stdout).write(
@@ -146,11 +147,14 @@ async def _serve(instance: object, server: object, control: Control) -> int:
         await instance.run_listeners()
     except StorageError as error:
         await instance.stop_listeners(0)
+        control.send("failed")
         return _fail(str(error))
-    server.on_started = lambda: control.send("ready")
+    server.on_started = lambda: control.send(f"ready {len(instance.load_errors())}")
+    monitor = asyncio.create_task(instance.load_monitor().run())
     try:
         await server.serve()
     finally:
+        monitor.cancel()
         await instance.stop_listeners(instance.options.drain_timeout)
     return 0
 

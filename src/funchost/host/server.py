@@ -64,11 +64,12 @@ class UvicornServer:
             def capture_signals(self) -> Iterator[None]:
                 yield
 
+        http: Any
         try:
-            import httptools  # noqa: F401
+            from funchost.host.protocol import guarded_protocol
 
-            http = "httptools"
-        except ImportError:
+            http = guarded_protocol()
+        except ImportError:  # no httptools: h11 bounds header size itself (below)
             http = "h11"
         self.sock = sock
         self.config = uvicorn.Config(

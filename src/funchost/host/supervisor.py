@@ -6,7 +6,10 @@ overran ``functionTimeout``, or the health monitor gave up on it), reloads the a
 changes in development, and on SIGTERM/SIGINT lets every instance drain, then exits 0.
 
 It imports nothing heavy: the instances load the app, the supervisor only manages them.
-Instances talk back on a pipe, one line per message: ``ready`` and ``recycle <reason>``.
+Instances talk back on a pipe, one line per message: ``ready``, ``failed`` (could not start,
+and printed why), ``recycle <reason>`` and
+``status <json>`` (their load samples, see health.py). The supervisor keeps what it knows of
+every instance in a JSON file (``FUNCHOST_STATUS_FILE``) that ``/admin/host/status`` shows.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import dataclasses
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -57,6 +62,14 @@ class Instance:
     buffer: bytes = b""
     ready: bool = False
     retiring: bool = False
+    failed: bool = False  # it said it could not start (a load error it printed)
+    errors: int = 0  # functions in error when it was ready
+    sample: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        state = "Draining" if self.retiring else "Running" if self.ready else "Starting"
+        return {"instance": self.slot, "pid": self.process.pid, "state": state,
+                "uptimeSeconds": round(time.monotonic() - self.started, 1), **self.sample}
 
 
 def relevant_change(path: str, root: Path) -> bool:
@@ -86,6 +99,9 @@ class Supervisor:
         self.generation = 0
         self.fatal: int | None = None
         self.ever_ready = False
+        self.restarts: dict[int, int] = {}
+        self.status_dir = tempfile.mkdtemp(prefix="funchost-status-")
+        self.status_file = os.path.join(self.status_dir, "instances.json")
 
     # -- instances -----------------------------------------------------------------------
 
@@ -97,6 +113,7 @@ class Supervisor:
             "FUNCHOST_CONTROL_FD": str(write_end),
             "FUNCHOST_INSTANCE": str(slot),
             "FUNCHOST_BANNER": "1" if banner else "",
+            "FUNCHOST_STATUS_FILE": self.status_file,
         }
         options = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self.options).items()}
         process = subprocess.Popen(
@@ -109,19 +126,39 @@ class Supervisor:
         instance = Instance(slot, process, read_end, time.monotonic())
         self.instances[process.pid] = instance
         self.selector.register(read_end, selectors.EVENT_READ, instance)
+        self.write_status()
         return instance
+
+    def write_status(self) -> None:
+        """Every instance (and every slot waiting for a restart) for ``/admin/host/status``."""
+        now = time.monotonic()
+        entries = [{**i.describe(), "restarts": self.restarts.get(i.slot, 0)}
+                   for i in sorted(self.instances.values(), key=lambda i: (i.slot, i.started))]
+        for slot in range(self.workers):
+            if slot not in self.active_slots():
+                wait = self.next_start.get(slot)
+                entries.append({"instance": slot, "state": "Stopped", "restarts": self.restarts.get(slot, 0),
+                                "restartInSeconds": None if wait in (None, float("inf"))
+                                else round(max(0.0, wait - now), 1)})
+        temporary = self.status_file + ".tmp"
+        with contextlib.suppress(OSError):
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(entries, handle)
+            os.replace(temporary, self.status_file)
 
     def forget(self, instance: Instance) -> None:
         self.instances.pop(instance.process.pid, None)
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(instance.control)
         os.close(instance.control)
+        self.write_status()
 
     def retire(self, instance: Instance) -> None:
         """Ask an instance to drain and stop (SIGTERM)."""
         if not instance.retiring and instance.process.poll() is None:
             instance.retiring = True
             instance.process.send_signal(signal.SIGTERM)
+            self.write_status()
 
     def active_slots(self) -> set[int]:
         return {i.slot for i in self.instances.values() if not i.retiring}
@@ -145,16 +182,33 @@ class Supervisor:
                 self.on_message(instance, line.decode("utf-8", "replace"))
 
     def on_message(self, instance: Instance, message: str) -> None:
-        if message == "ready":
+        if message.startswith("status "):
+            with contextlib.suppress(ValueError):
+                instance.sample = json.loads(message[7:])
+                self.write_status()
+        elif message == "failed":
+            instance.failed = True
+        elif message.startswith("ready"):
             instance.ready = True
+            instance.errors = int(message[6:] or 0) if message[6:].isdigit() else 0
             self.ever_ready = True
-            # a reload: the new generation is up, the one it replaces can go
-            for other in list(self.instances.values()):
-                if other.slot == instance.slot and other is not instance and not other.retiring:
+            # a reload: the new generation is up, the one it replaces can go, unless the change
+            # broke what loaded before: then the previous version keeps serving until a fix
+            previous = [other for other in self.instances.values()
+                        if other.slot == instance.slot and other is not instance and not other.retiring]
+            if any(other.ready and other.errors < instance.errors for other in previous):
+                if instance.slot == 0:
+                    say("The change did not load (errors above); the previous version keeps serving. "
+                        "Save a fix to reload.", error=True)
+                self.retire(instance)
+            else:
+                for other in previous:
                     self.retire(other)
+            self.write_status()
         elif message.startswith("recycle"):
             say(f"Recycling instance {instance.slot} (pid {instance.process.pid}): {message[8:]}")
             instance.retiring = True  # it drains and exits by itself
+            self.restarts[instance.slot] = self.restarts.get(instance.slot, 0) + 1
             if not self.stopping:
                 self.spawn(instance.slot, banner=False)
 
@@ -169,12 +223,13 @@ class Supervisor:
             if self.stopping or instance.retiring or code == RECYCLE_EXIT_CODE:
                 continue
             self.on_crash(instance, code)
+            self.write_status()
 
     def on_crash(self, instance: Instance, code: int) -> None:
         reason = f"signal {-code}" if code < 0 else f"exit code {code}"
         if instance.slot in self.active_slots():
             return  # the instance it was replacing still serves (a reload that failed to start)
-        if not instance.ready and code == 1:
+        if instance.failed:
             # it could not start (host.json, settings, ...): it printed why; restarting won't help
             if self.reload and self.ever_ready:
                 say("The app could not start; fix the error above and save to reload.", error=True)
@@ -182,6 +237,7 @@ class Supervisor:
             else:
                 self.fatal = 1
             return
+        self.restarts[instance.slot] = self.restarts.get(instance.slot, 0) + 1
         history = self.crashes.setdefault(instance.slot, deque(maxlen=CRASH_LIMIT))
         now = time.monotonic()
         history.append(now)
@@ -205,7 +261,7 @@ class Supervisor:
                 continue
             if self.next_start.get(slot, 0) <= now:
                 self.next_start.pop(slot, None)
-                self.spawn(slot, banner=slot == 0)
+                self.spawn(slot, banner=False)
 
     def on_change(self, changed: list[str]) -> None:
         shown = ", ".join(sorted({str(Path(c).name) for c in changed}))
@@ -265,6 +321,7 @@ class Supervisor:
                 instance.process.kill()
                 instance.process.wait()
             self.forget(instance)
+        shutil.rmtree(self.status_dir, ignore_errors=True)
         return 0
 
 

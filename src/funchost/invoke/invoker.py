@@ -108,6 +108,8 @@ class Invoker:
         self.timeout = timeout  # functionTimeout in seconds; None: no limit
         self.on_sync_timeout = on_sync_timeout
         self._plans: dict[int, _Plan] = {}
+        self.running = 0  # invocations in progress (read by the load monitor and the status)
+        self.sync_running = 0  # of which sync ones, in a thread or waiting for one
 
     def _plan(self, spec: FunctionSpec) -> _Plan:
         plan = self._plans.get(id(spec))
@@ -150,6 +152,7 @@ class Invoker:
                 invocation.reason,
                 invocation.invocation_id,
             )
+        self.running += 1
         try:
             outcome = await self._run(invocation, plan)
         except BaseException as error:  # user code may raise anything; report, never crash
@@ -157,6 +160,8 @@ class Invoker:
                 current_scope.reset(token)
                 raise
             outcome = Outcome(invocation.invocation_id, False, 0.0, error=error)
+        finally:
+            self.running -= 1
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         flush_invocation_output(scope)
         if outcome.succeeded:
@@ -216,15 +221,19 @@ class Invoker:
             loop = asyncio.get_running_loop()
             call = contextvars.copy_context().run
             future = loop.run_in_executor(self.executor, call, self._call_sync, spec, plan, context, args)
-            if self.timeout is None:
-                result = await future
-            else:
-                try:
-                    result = await asyncio.wait_for(future, self.timeout)
-                except asyncio.TimeoutError:
-                    if self.on_sync_timeout is not None:
-                        self.on_sync_timeout(invocation.invocation_id)
-                    raise FunctionTimeoutError(self._timeout_message(spec, invocation)) from None
+            self.sync_running += 1
+            try:
+                if self.timeout is None:
+                    result = await future
+                else:
+                    try:
+                        result = await asyncio.wait_for(future, self.timeout)
+                    except asyncio.TimeoutError:
+                        if self.on_sync_timeout is not None:
+                            self.on_sync_timeout(invocation.invocation_id)
+                        raise FunctionTimeoutError(self._timeout_message(spec, invocation)) from None
+            finally:
+                self.sync_running -= 1
 
         outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
         for name, binding, converter, pytype in plan.outputs:

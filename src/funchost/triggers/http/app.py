@@ -14,6 +14,7 @@ from funchost.triggers.http import messages
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyLevel, KeyStore
 from funchost.triggers.http.routing import Router, RouteTemplateError, compile_route
+from funchost.triggers.http.throttle import RequestThrottle
 
 logger = logging.getLogger("funchost.http")
 
@@ -40,6 +41,7 @@ class HttpOptions:
     custom_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     disable_homepage: bool = False
     cors: CorsPolicy | None = None
+    throttle: RequestThrottle | None = None
 
 
 @dataclass
@@ -176,9 +178,23 @@ class HttpApp:
             if not _authorized(target.auth_level, level):
                 await self._send(headers, send, 401, [], b"")
                 return
+        throttle = self.options.throttle
+        if throttle is None:
+            await self._invoke(spec, route_values, scope, headers, receive, send)
+        else:
+            await throttle.run(
+                lambda: self._invoke(spec, route_values, scope, headers, receive, send),
+                lambda: self._send(headers, send, 429, [], b""),
+            )
+
+    async def _invoke(
+        self, spec: FunctionSpec, route_values: dict[str, str | None], scope: Scope, headers: dict[str, str],
+        receive: Receive, send: Send,
+    ) -> None:
         body = await self._read_body(headers, receive, send)
         if body is None:
             return
+        method: str = scope["method"]
         query = messages.query_to_dict(scope["query_string"])
         invocation = Invocation(
             function=spec,

@@ -1,0 +1,285 @@
+"""The process model with real processes: crashes, timeouts, drains, back-pressure, reload, limits."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import Response, request
+
+APP = '''
+import asyncio
+import ctypes
+import os
+import time
+
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="hello")
+def hello(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(f"hello from {os.getpid()}")
+
+
+@app.route(route="exit")
+def exit_now(req: func.HttpRequest) -> func.HttpResponse:
+    os._exit(1)
+
+
+@app.route(route="segfault")
+def segfault(req: func.HttpRequest) -> func.HttpResponse:
+    ctypes.string_at(0)
+    return func.HttpResponse("unreachable")
+
+
+@app.route(route="stuck")
+def stuck(req: func.HttpRequest) -> func.HttpResponse:
+    time.sleep(30)
+    return func.HttpResponse("woke up")
+
+
+@app.route(route="slow")
+async def slow(req: func.HttpRequest) -> func.HttpResponse:
+    await asyncio.sleep(float(req.params.get("s", "1.5")))
+    return func.HttpResponse(f"done {req.params.get('n')}")
+
+
+@app.route(route="block")
+async def block(req: func.HttpRequest) -> func.HttpResponse:
+    time.sleep(1.5)  # blocks the event loop: what the health monitor looks for
+    return func.HttpResponse("blocked")
+'''
+
+
+def make_app(app_dir, host_json: dict | None = None) -> Path:
+    return app_dir({"function_app.py": APP, "host.json": {"version": "2.0", **(host_json or {})}})
+
+
+def get_until(port: int, path: str, accept, timeout: float = 15) -> Response:
+    """Ask until the answer is acceptable (a restarting instance takes a moment)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = request(port, "GET", path, timeout=5)
+            if accept(last):
+                return last  # type: ignore[return-value]
+        except OSError as error:
+            last = error
+        time.sleep(0.1)
+    raise AssertionError(f"GET {path}: last answer {last!r}")
+
+
+def crash(port: int, path: str) -> None:
+    """Call a function that kills its instance; the client sees the connection close."""
+    with contextlib.suppress(OSError):
+        request(port, "GET", path, timeout=5)
+
+
+def status(port: int) -> dict:
+    return request(port, "GET", "/admin/host/status").json()
+
+
+def test_a_function_killing_its_process_does_not_take_the_service_down(app_dir, host):
+    process = host(make_app(app_dir))
+    first_pid = process.request("GET", "/api/hello").text.split()[-1]
+    crash(process.port, "/api/exit")
+    answer = process.request("GET", "/api/hello")  # queued on the shared socket until the restart
+    assert answer.status == 200 and answer.text.split()[-1] != first_pid
+    process.wait_for_output("stopped unexpectedly (exit code 1); restarting it")
+
+    crash(process.port, "/api/segfault")
+    assert process.request("GET", "/api/hello").status == 200
+    process.wait_for_output("stopped unexpectedly (signal 11)")
+    assert process.stop() == 0
+
+
+def test_with_two_workers_the_other_one_keeps_serving_during_a_crash(app_dir, host):
+    process = host(make_app(app_dir), "--workers", "2")
+    get_until(process.port, "/admin/host/status",
+              lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"])
+    pids = {i["pid"] for i in status(process.port)["instances"]}
+    assert len(pids) == 2
+    crash(process.port, "/api/exit")
+    answers = [process.request("GET", "/api/hello") for _ in range(5)]
+    assert all(a.status == 200 for a in answers)
+    after = get_until(process.port, "/admin/host/status",
+                      lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"])
+    entries = after.json()["instances"]
+    assert sum(e["restarts"] for e in entries) == 1
+    assert len({e["pid"] for e in entries} - pids) == 1
+
+
+def test_a_sync_function_past_function_timeout_gets_its_instance_recycled(app_dir, host):
+    process = host(make_app(app_dir, {"functionTimeout": "00:00:02"}))
+    before = process.request("GET", "/api/hello").text
+    started = time.monotonic()
+    answer = process.request("GET", "/api/stuck")
+    assert answer.status == 500 and time.monotonic() - started < 10
+    output = process.wait_for_output("Recycling instance 0")
+    assert "Timeout value of 00:00:02 exceeded by function 'Functions.stuck'" in output
+    assert "A function timeout has occurred. Restarting worker process" in output
+    after = get_until(process.port, "/api/hello", lambda r: r.status == 200 and r.text != before)
+    assert after.text.startswith("hello from")
+    assert process.stop() == 0
+
+
+def test_sigterm_during_fifty_in_flight_requests_completes_all_of_them(app_dir, host):
+    process = host(make_app(app_dir))
+    answers: list[Response | Exception] = []
+
+    def call(n: int) -> None:
+        try:
+            answers.append(request(process.port, "GET", f"/api/slow?s=2&n={n}", timeout=30))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            answers.append(error)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 15
+    while process.output.count("Executing 'Functions.slow'") < 50 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.output.count("Executing 'Functions.slow'") == 50
+    code = process.stop()
+    for thread in threads:
+        thread.join()
+    assert code == 0
+    assert sorted(a.text for a in answers if isinstance(a, Response) and a.status == 200) == sorted(
+        f"done {n}" for n in range(50)), answers
+
+
+def test_requests_beyond_max_outstanding_get_429_and_admin_is_never_throttled(app_dir, host):
+    limits = {"extensions": {"http": {"maxConcurrentRequests": 1, "maxOutstandingRequests": 2}}}
+    process = host(make_app(app_dir, limits))
+    answers: list[Response] = []
+    threads = [threading.Thread(target=lambda: answers.append(process.request("GET", "/api/slow?s=1")))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    assert process.request("GET", "/admin/host/ping").status == 200
+    for thread in threads:
+        thread.join()
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    assert "Http request queue limit of 2 has been exceeded." in process.output
+    assert process.request("GET", "/api/hello").status == 200  # the queue drained
+
+
+def test_editing_a_function_changes_the_response_within_two_seconds(app_dir, host):
+    app = make_app(app_dir)
+    process = host(app)
+    assert process.request("GET", "/api/hello").text.startswith("hello from")
+    source = app / "function_app.py"
+    source.write_text(source.read_text().replace('f"hello from {os.getpid()}"', '"edited"'))
+    edited = time.monotonic()
+    get_until(process.port, "/api/hello", lambda r: r.text == "edited", timeout=10)
+    assert time.monotonic() - edited < 2.0
+
+    # a save that breaks the app keeps the running one serving and shows the error
+    source.write_text(source.read_text().replace("def hello(", "def hello(:"))
+    process.wait_for_output("SyntaxError")
+    time.sleep(0.5)
+    assert process.request("GET", "/api/hello").text == "edited"
+    source.write_text(source.read_text().replace("def hello(:", "def hello(").replace('"edited"', '"fixed"'))
+    get_until(process.port, "/api/hello", lambda r: r.text == "fixed", timeout=10)
+    assert process.stop() == 0
+
+
+def test_no_reload_leaves_the_app_alone(app_dir, host):
+    app = make_app(app_dir)
+    process = host(app, "--no-reload")
+    source = app / "function_app.py"
+    source.write_text(source.read_text().replace('f"hello from {os.getpid()}"', '"edited"'))
+    time.sleep(1.0)
+    assert process.request("GET", "/api/hello").text.startswith("hello from")
+
+
+def test_health_monitor_recycles_an_instance_whose_event_loop_is_blocked(app_dir, host):
+    monitor = {"healthMonitor": {"healthCheckInterval": "00:00:01", "healthCheckWindow": "00:00:30",
+                                 "healthCheckThreshold": 2}}
+    process = host(make_app(app_dir, monitor))
+    first = process.request("GET", "/api/hello").text
+    for _ in range(3):
+        assert process.request("GET", "/api/block").text == "blocked"
+        time.sleep(1.1)
+    process.wait_for_output("health monitor: 2 unhealthy samples")
+    get_until(process.port, "/api/hello", lambda r: r.status == 200 and r.text != first)
+
+
+def test_a_crash_loop_is_reported_and_paused(app_dir, host):
+    crashing = APP + '''
+import threading
+threading.Timer(0.3, lambda: os._exit(3)).start()
+'''
+    app = app_dir({"function_app.py": crashing})
+    process = host(app, "--no-reload", ready=False)
+    output = process.wait_for_output("keeps crashing (5 times in the last 60 s, last: exit code 3)", timeout=30)
+    assert "Not restarting it for 30 s" in output
+    assert process.process.poll() is None  # the supervisor waits; it does not spin or give up
+
+
+def raw_exchange(port: int, payload: bytes, wait: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(payload)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return b"".join(chunks)
+
+
+def test_oversized_headers_and_urls_are_refused(app_dir, host):
+    process = host(make_app(app_dir))
+    huge_header = b"GET /api/hello HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 40000 + b"\r\n\r\n"
+    assert raw_exchange(process.port, huge_header).startswith(b"HTTP/1.1 431 ")
+    many = b"".join(b"X-H%d: %s\r\n" % (n, b"b" * 100) for n in range(400))
+    assert raw_exchange(process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n").startswith(
+        b"HTTP/1.1 431 ")
+    long_url = b"GET /api/hello?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert raw_exchange(process.port, long_url).startswith(b"HTTP/1.1 414 ")
+    assert process.request("GET", "/api/hello").status == 200
+
+
+def test_slow_clients_cannot_hold_a_connection(app_dir, host):
+    process = host(make_app(app_dir), env={"FUNCHOST_HTTP_REQUEST_TIMEOUT": "1"})
+    started = time.monotonic()
+    # headers that never finish
+    assert raw_exchange(process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\n").startswith(b"HTTP/1.1 408 ")
+    # a body that stalls half way
+    stalled = b"POST /api/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10
+    assert raw_exchange(process.port, stalled).startswith(b"HTTP/1.1 408 ")
+    # a connection that says nothing is closed
+    assert raw_exchange(process.port, b"") == b""
+    assert time.monotonic() - started < 4.5
+    assert process.request("GET", "/api/hello").status == 200
+
+
+def test_status_lists_every_instance(app_dir, host):
+    process = host(make_app(app_dir), "--workers", "2")
+    found = get_until(process.port, "/admin/host/status",
+                      lambda r: [i["state"] for i in r.json().get("instances", [])] == ["Running", "Running"]
+                      and all("runningInvocations" in i for i in r.json()["instances"]))
+    entries = found.json()["instances"]
+    assert [e["instance"] for e in entries] == [0, 1]
+    assert all(e["state"] == "Running" and e["healthy"] for e in entries)
+    assert json.dumps(entries)  # plain JSON for tools
+
+
+def test_dynamic_throttles_answer_429_while_the_instance_is_overloaded(app_dir, host):
+    process = host(make_app(app_dir, {"extensions": {"http": {"dynamicThrottlesEnabled": True}}}))
+    assert process.request("GET", "/api/block").text == "blocked"  # the loop stood still 1.5 s
+    seen = [get_until(process.port, "/api/hello", lambda r: r.status == 429, timeout=3).status]
+    seen.append(get_until(process.port, "/api/hello", lambda r: r.status == 200, timeout=5).status)
+    assert seen == [429, 200]
+    assert process.request("GET", "/admin/host/ping").status == 200
+    assert "The instance is overloaded (event loop lag" in process.output
