@@ -191,6 +191,10 @@ def http_table(seconds: int) -> Table:
         ("bare ASGI on funchost's uvicorn settings (ceiling)", bare_server, "/", "/"),
         ("funchost, sync function (thread pool)", lambda p: funchost_server(hello, p), "/api/hello", "/api/echo"),
         ("funchost, async function", lambda p: funchost_server(hello, p), "/api/hello_async", "/api/echo_async"),
+        ("funchost --workers 2, sync function", lambda p: funchost_server(hello, p, "--workers", "2"),
+         "/api/hello", "/api/echo"),
+        ("funchost --workers 2, async function", lambda p: funchost_server(hello, p, "--workers", "2"),
+         "/api/hello_async", "/api/echo_async"),
         ("functions-framework (gunicorn gthread)", ff_server, "/", "/"),
         ("functions-framework --asgi", lambda p: ff_server(p, asgi=True), "/", "/"),
     ]
@@ -217,6 +221,12 @@ def http_table(seconds: int) -> Table:
         for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
             if label in results and peer in results:
                 table.notes.append(f"{label} / {peer}: {results[label] / results[peer]:.1f}x (GET)")
+    for kind in ("sync", "async"):
+        one = results.get(f"funchost, {kind} function" + (" (thread pool)" if kind == "sync" else ""))
+        two = results.get(f"funchost --workers 2, {kind} function")
+        if one and two:
+            table.notes.append(f"funchost {kind}: 2 workers / 1 worker = {two / one:.2f}x (GET; wrk shares the "
+                               f"{os.cpu_count()} cores with the workers)")
     table.notes.append("funchost's benchmark app logs at Warning (no per-request console lines).")
     return table
 

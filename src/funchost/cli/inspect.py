@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -139,6 +138,8 @@ def run_invoke(args: argparse.Namespace) -> int:
     else:
         invocation = manual_invocation(spec, data.decode("utf-8"), reason="Invoked with funchost invoke.")
     assert instance.invoker is not None
+    import asyncio
+
     outcome = asyncio.run(_invoke(instance, invocation))
     if spec.is_http and outcome.succeeded:
         status, headers_out, body = messages.to_raw_response(outcome.http_response, 204 if spec.model == "v1" else 200)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -59,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     resolver = StorageResolver(root, AppSettings())
     try:
         provider = resolver.for_connection(args.connection)
+        import asyncio
+
         return asyncio.run(_run(provider, args))
     except StorageError as error:
         print(str(error), file=sys.stderr)

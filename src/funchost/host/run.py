@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import sys
 import time
-from importlib import metadata
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, paint, real_stream
 from funchost.host.control import Control
 from funchost.host.options import HostOptions
-from funchost.host.server import PortInUseError, bind_socket
+from funchost.host.sockets import PortInUseError, bind_socket
 
 DEFAULT_PORT = 7071
 
@@ -94,6 +92,8 @@ def _install_breakpoint_hook() -> None:
 
 def serve(options: HostOptions, sock: socket.socket, control: Control, banner: bool) -> int:
     """Load the app and serve it on ``sock`` until stopped; returns the exit code."""
+    import asyncio
+
     from funchost.host.console import console
     from funchost.host.instance import HostInstance
     from funchost.host.server import UvicornServer, install_fast_loop
@@ -138,6 +138,8 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
 
 
 async def _serve(instance: object, server: object, control: Control) -> int:
+    import asyncio
+
     from funchost.host.instance import HostInstance
     from funchost.host.server import UvicornServer
     from funchost.storage.base import StorageError
@@ -160,6 +162,8 @@ async def _serve(instance: object, server: object, control: Control) -> int:
 
 
 def _version(package: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
