@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 
 from funchost.storage.embedded import EmbeddedStorage
+from tests.conftest import Backend, wipe
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", "azurite"])
 async def provider(request, tmp_path):
-    store = EmbeddedStorage(tmp_path / "store")
+    if request.param == "embedded":
+        store = EmbeddedStorage(tmp_path / "store")
+    else:
+        store = Backend("azurite", request.getfixturevalue("azurite").connection_string).store(tmp_path)
     await store.open()
     yield store
-    await store.close()
+    if request.param == "azurite":
+        await wipe(store)  # Azurite serves the whole session: leave it empty
+    else:
+        await store.close()

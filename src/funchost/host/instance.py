@@ -102,7 +102,8 @@ class HostInstance:
         self.executor = ThreadPoolExecutor(
             max_workers=default_thread_count(), thread_name_prefix="funchost-worker"
         )
-        self.resolver = StorageResolver(self.root, self.settings)
+        self.resolver = StorageResolver(
+            self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
         invoker = Invoker(self.executor, extensions, StorageBindings(self.resolver, self.settings),
                           timeout=self.function_timeout(), on_sync_timeout=self.on_sync_timeout)
         self.invoker = invoker

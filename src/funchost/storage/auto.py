@@ -28,9 +28,10 @@ def embedded_folder(app_root: Path, settings: AppSettings) -> Path:
 class StorageResolver:
     """One provider per distinct connection, created on first use and shared."""
 
-    def __init__(self, app_root: Path, settings: AppSettings) -> None:
+    def __init__(self, app_root: Path, settings: AppSettings, message_encoding: str = "base64") -> None:
         self.app_root = app_root
         self.settings = settings
+        self.base64_messages = message_encoding.lower() != "none"  # host.json extensions.queues
         self._embedded: EmbeddedStorage | None = None
         self._providers: dict[str, StorageProvider] = {}
 
@@ -68,14 +69,14 @@ class StorageResolver:
 
     def _azure(self, name: str, value: str) -> StorageProvider:
         try:
-            from funchost.storage.azure import AzureStorage  # type: ignore[import-not-found]
+            from funchost.storage.azure import AzureStorage
         except ImportError as error:
             raise StorageError(
                 f"The connection '{name}' points at Azure Storage, but the Azure Storage provider "
                 f"cannot be loaded ({error}). Install it with: pip install 'funchost[azure]'; or set "
                 f"{FORCE_SETTING}=embedded to use the embedded store instead."
             ) from None
-        return AzureStorage.from_setting(name, value, self.settings)
+        return AzureStorage.from_setting(name, value, self.settings, self.base64_messages)
 
     def providers(self) -> list[StorageProvider]:
         found: list[StorageProvider] = list(self._providers.values())

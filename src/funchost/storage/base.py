@@ -128,6 +128,8 @@ class StorageProvider(QueueStore, BlobStore, LeaseStore, StateStore):
     """One storage account: queues, blobs, leases and state together."""
 
     name: str = "storage"
+    min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
+    time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)
 
     async def open(self) -> None:
         """Connect and check the connection; raise StorageError with a clear sentence."""
