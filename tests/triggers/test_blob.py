@@ -6,8 +6,7 @@ import asyncio
 import json
 from datetime import datetime, timezone
 
-from funchost.storage.embedded import EmbeddedStorage
-from tests.triggers.test_queue import store_of, wait_until
+from tests.triggers.test_queue import wait_until
 
 BLOB_APP = {
     "function_app.py": """
@@ -45,15 +44,15 @@ BLOB_APP = {
 }
 
 
-async def _upload(app, container: str, name: str, data: bytes) -> None:
-    store = EmbeddedStorage(app / ".funchost" / "storage")
+async def _upload(backend, app, container: str, name: str, data: bytes) -> None:
+    store = backend.store(app)
     await store.open()
     await store.put_blob(container, name, data)
     await store.close()
 
 
-async def _blobs(app, container: str) -> dict[str, bytes]:
-    store = store_of(app)
+async def _blobs(backend, app, container: str) -> dict[str, bytes]:
+    store = backend.store(app)
     await store.open()
     try:
         found = {}
@@ -65,30 +64,30 @@ async def _blobs(app, container: str) -> dict[str, bytes]:
         await store.close()
 
 
-def test_blob_trigger_once_per_version_across_restarts(host, app_dir):
+def test_blob_trigger_once_per_version_across_restarts(backend, host, app_dir):
     app = app_dir(BLOB_APP)
-    first = host(app)
-    asyncio.run(_upload(app, "uploads", "2024/report.txt", b"v1"))
-    asyncio.run(_upload(app, "uploads", "ignored.bin", b"no match"))
+    first = host(app, env=backend.env())
+    asyncio.run(_upload(backend, app, "uploads", "2024/report.txt", b"v1"))
+    asyncio.run(_upload(backend, app, "uploads", "ignored.bin", b"no match"))
     first.wait_for_output("saw uploads/2024/report.txt (2 bytes): v1")
     first.stop()
-    second = host(app)
-    asyncio.run(_upload(app, "uploads", "2024/other.txt", b"new"))
+    second = host(app, env=backend.env())
+    asyncio.run(_upload(backend, app, "uploads", "2024/other.txt", b"new"))
     second.wait_for_output("saw uploads/2024/other.txt (3 bytes): new")
     assert "report.txt" not in second.output  # already handled before the restart
-    asyncio.run(_upload(app, "uploads", "2024/report.txt", b"v2!"))
+    asyncio.run(_upload(backend, app, "uploads", "2024/report.txt", b"v2!"))
     second.wait_for_output("saw uploads/2024/report.txt (3 bytes): v2!")
     assert second.output.count("saw uploads/2024/report.txt") == 1
     assert "ignored.bin" not in second.output
 
 
-def test_failing_blob_goes_to_the_poison_queue(host, app_dir):
+def test_failing_blob_goes_to_the_poison_queue(backend, host, app_dir):
     app = app_dir(BLOB_APP)
-    process = host(app)
-    asyncio.run(_upload(app, "broken", "bad.txt", b"x"))
+    process = host(app, env=backend.env())
+    asyncio.run(_upload(backend, app, "broken", "bad.txt", b"x"))
 
     async def poison() -> list[dict]:
-        store = store_of(app)
+        store = backend.store(app)
         await store.open()
         try:
             return [json.loads(m.body) for m in await store.peek("webjobs-blobtrigger-poison", 10)]
@@ -102,13 +101,13 @@ def test_failing_blob_goes_to_the_poison_queue(host, app_dir):
     assert process.output.count("Exception: RuntimeError: cannot process broken/bad.txt") == 5
 
 
-def test_blob_input_and_output_with_expressions(host, app_dir):
+def test_blob_input_and_output_with_expressions(backend, host, app_dir):
     app = app_dir(BLOB_APP)
-    process = host(app)
-    asyncio.run(_upload(app, "inbox", "note.txt", b"hello"))
+    process = host(app, env=backend.env())
+    asyncio.run(_upload(backend, app, "inbox", "note.txt", b"hello"))
 
     async def put(queue: str, body: bytes) -> None:
-        store = store_of(app)
+        store = backend.store(app)
         await store.open()
         await store.put(queue, body)
         await store.close()
@@ -116,12 +115,27 @@ def test_blob_input_and_output_with_expressions(host, app_dir):
     asyncio.run(put("copy", b"note.txt"))
     asyncio.run(put("copy", b"absent.txt"))
     year = datetime.now(timezone.utc).year
-    wait_until(lambda: len(asyncio.run(_blobs(app, "outbox"))) == 2, 20, "outputs missing")
-    assert asyncio.run(_blobs(app, "outbox")) == {
+    wait_until(lambda: len(asyncio.run(_blobs(backend, app, "outbox"))) == 2, 20, "outputs missing")
+    assert asyncio.run(_blobs(backend, app, "outbox")) == {
         f"note.txt-{year}.txt": b"copied: hello", f"absent.txt-{year}.txt": b"copied: <missing>"}
     assert process.request("PUT", "/api/docs/42", '{"a": 1}').text == "stored"
-    docs = asyncio.run(_blobs(app, "docs"))
+    docs = asyncio.run(_blobs(backend, app, "docs"))
     (name,) = docs
     assert name.startswith("42/") and name.endswith(".json") and docs[name] == b'{"a": 1}'
     assert process.request("POST", "/api/docs-by-body", '{"file": "note.txt"}').text == "hello"
     assert process.request("POST", "/api/docs-by-body", '{"file": "nope.txt"}').text == "none"
+
+
+def test_two_hosts_process_each_blob_once(backend, host, app_dir):
+    app = app_dir(BLOB_APP)
+    first, second = host(app, env=backend.env()), host(app, env=backend.env())
+    for n in range(20):
+        asyncio.run(_upload(backend, app, "uploads", f"2024/file{n}.txt", b"data"))
+    wait_until(lambda: sum(p.output.count("saw uploads/2024/file") for p in (first, second)) >= 20, 30,
+               "not every blob was processed")
+    import time
+
+    time.sleep(2)  # a second scan must not process anything again
+    seen = [line for p in (first, second) for line in p.output.splitlines() if "saw uploads/2024/file" in line]
+    names = sorted(line.split("saw uploads/")[1].split()[0] for line in seen)
+    assert names == sorted(f"2024/file{n}.txt" for n in range(20))

@@ -1,4 +1,4 @@
-"""Timer trigger end to end: real host processes sharing one embedded store."""
+"""Timer trigger end to end: real host processes sharing one store (embedded, or Azurite)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from tests.triggers.test_queue import store_of, wait_until
+from tests.triggers.test_queue import wait_until
 
 TIMER_APP = {
     "host.json": {"version": "2.0", "singleton": {"listenerLockPeriod": "00:00:03"}},
@@ -65,9 +65,10 @@ def test_every_second_timer_ticks_once_per_second(host, app_dir):
     assert "The next 5 occurrences of the 'ticker' schedule (Cron: '*/1 * * * * *') will be:" in process.output
 
 
-def test_three_hosts_one_tick_each_and_lease_takeover(host, app_dir):
+def test_three_hosts_one_tick_each_and_lease_takeover(backend, host, app_dir):
     app = app_dir(TIMER_APP)
-    env = {"TICK_SCHEDULE": "*/1 * * * * *"}
+    env = backend.env(TICK_SCHEDULE="*/1 * * * * *")
+    period = 3 if backend.name == "embedded" else 15  # Azure blob leases last 15 s at least
     processes = [host(app, env=env) for _ in range(3)]
     time.sleep(5)
     everything = [t for p in processes for t in ticks(p.output)]
@@ -80,16 +81,16 @@ def test_three_hosts_one_tick_each_and_lease_takeover(host, app_dir):
     holder.process.wait()
     killed_at = time.monotonic()
     survivors = [p for p in processes if p is not holder]
-    wait_until(lambda: any(ticks(p.output) for p in survivors), 10, "no instance took the timer over")
-    assert time.monotonic() - killed_at < 3 + 2  # within the lease period (plus one poll)
+    wait_until(lambda: any(ticks(p.output) for p in survivors), period + 10, "no instance took the timer over")
+    assert time.monotonic() - killed_at < period + 2  # within the lease period (plus one poll)
     time.sleep(2)
     after = Counter(second for p in survivors for second, _ in ticks(p.output))
     assert max(after.values()) == 1
 
 
-def _seed_status(app, host_id_key: str, status: dict) -> None:
+def _seed_status(backend, app, host_id_key: str, status: dict) -> None:
     async def seed() -> None:
-        store = store_of(app)
+        store = backend.store(app)
         await store.open()
         await store.set_state(host_id_key, json.dumps(status))
         await store.close()
@@ -97,35 +98,42 @@ def _seed_status(app, host_id_key: str, status: dict) -> None:
     asyncio.run(seed())
 
 
-def _status_keys(app) -> dict[str, dict]:
+def _status_keys(backend, app) -> dict[str, dict]:
     async def read() -> dict[str, dict]:
-        store = store_of(app)
+        store = backend.store(app)
         await store.open()
-        rows = await store._run(lambda c: c.execute("SELECT key, value FROM state WHERE key LIKE 'timers/%'")
-                                .fetchall())
-        await store.close()
+        try:
+            if backend.name == "embedded":
+                rows = await store._run(
+                    lambda c: c.execute("SELECT key, value FROM state WHERE key LIKE 'timers/%'").fetchall())
+            else:  # blobs in azure-webjobs-hosts, named as the real host names them
+                names = [b.name for b in await store.list_blobs("azure-webjobs-hosts", "timers/")]
+                rows = [(name, await store.get_state(name)) for name in names]
+        finally:
+            await store.close()
         return {key: json.loads(value) for key, value in rows}
 
     return asyncio.run(read())
 
 
-def test_monitoring_past_due_catch_up_and_run_on_startup(host, app_dir):
+def test_monitoring_past_due_catch_up_and_run_on_startup(backend, host, app_dir):
     app = app_dir(MONITORED_APP)
-    first = host(app)
+    first = host(app, env=backend.env())
     first.wait_for_output("at_start ran past_due=False")
     assert "Function 'at_start' is configured to run on startup. Executing now." in first.output
     assert ("The 'broken' function is in error: The schedule expression 'not a cron' was not recognized as a "
             "valid cron expression or timespan string.") in first.output
-    wait_until(lambda: any(k.endswith("Host.Functions.yearly/status") for k in _status_keys(app)), 10,
+    wait_until(lambda: any(k.endswith("Host.Functions.yearly/status") for k in _status_keys(backend, app)), 10,
                "no schedule status written")
     assert "yearly past_due" not in first.output
     assert first.stop() == 0
-    key, status = next((k, v) for k, v in _status_keys(app).items() if k.endswith("Host.Functions.yearly/status"))
+    key, status = next((k, v) for k, v in _status_keys(backend, app).items()
+                       if k.endswith("Host.Functions.yearly/status"))
     assert status["Next"].startswith(f"{datetime.now(timezone.utc).year + 1}-01-01T00:00:00")
     # the host was down when the recorded Next passed: it runs once at start, past due
     missed = datetime.now(timezone.utc) - timedelta(days=2)
-    _seed_status(app, key, {"Last": None, "Next": missed.isoformat(), "LastUpdated": missed.isoformat()})
-    second = host(app)
+    _seed_status(backend, app, key, {"Last": None, "Next": missed.isoformat(), "LastUpdated": missed.isoformat()})
+    second = host(app, env=backend.env())
     second.wait_for_output("yearly past_due=True")
     assert "Function 'yearly' is past due on startup. Executing now." in second.output
     time.sleep(1)

@@ -49,6 +49,11 @@ class ConsoleFormatter(logging.Formatter):
         return text
 
 
+# host internals; the Azure SDKs count as such because the storage provider uses them (their
+# request logging would otherwise print every poll)
+HOST_CATEGORIES = ("funchost", "uvicorn", "asyncio", "watchfiles", "azure.core", "azure.storage", "azure.identity")
+
+
 class CategoryFilter(logging.Filter):
     """Core Tools' filtering: host internals from Warning (Information with --verbose),
     function and user logs from the host.json level (default Information)."""
@@ -62,7 +67,7 @@ class CategoryFilter(logging.Filter):
         name = record.name
         if name.startswith("funchost.console"):
             return True
-        if name.startswith(("funchost", "uvicorn", "asyncio", "watchfiles")):
+        if name.startswith(HOST_CATEGORIES):
             return record.levelno >= self.host_level
         return record.levelno >= self.function_level
 
@@ -86,6 +91,9 @@ def configure_logging(log_level_name: str, verbose: bool, stream: TextIO | None 
     # the root level is the real gate: records below it are never even created
     root.setLevel(min(function_level, logging.DEBUG) if verbose else function_level)
     logging.getLogger("funchost.console").setLevel(logging.INFO)
+    # one record per HTTP request to storage otherwise (skipped before it is even formatted)
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+        logging.INFO if verbose else logging.WARNING)
     return handler
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -156,9 +157,12 @@ class AzureStorage(StorageProvider):
             raise self._explain(error) from None
 
     async def _probe(self) -> None:
-        async for _ in self.queues.list_queues(results_per_page=1):
+        # no retries here: a refused connection at start is an answer, not a hiccup
+        async for _ in self.queues.list_queues(results_per_page=1, retry_total=0):
             break
-        await self._ensure_container(HOSTS_CONTAINER)
+        with contextlib.suppress(ResourceExistsError):
+            await self.blobs.get_container_client(HOSTS_CONTAINER).create_container(retry_total=0)
+        self._known_containers.add(HOSTS_CONTAINER)
 
     def _explain(self, error: AzureError) -> StorageError:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -223,10 +227,8 @@ class AzureStorage(StorageProvider):
     async def create_queue(self, queue: str) -> None:
         if queue in self._known_queues:
             return
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self._call(lambda: self.queues.get_queue_client(queue).create_queue())
-        except ResourceExistsError:
-            pass
         self._known_queues.add(queue)
 
     async def list_queues(self) -> list[str]:
@@ -308,10 +310,8 @@ class AzureStorage(StorageProvider):
     async def _ensure_container(self, container: str) -> None:
         if container in self._known_containers:
             return
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self._call(lambda: self.blobs.get_container_client(container).create_container())
-        except ResourceExistsError:
-            pass
         self._known_containers.add(container)
 
     @staticmethod
@@ -406,10 +406,8 @@ class AzureStorage(StorageProvider):
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         await self._ensure_container(HOSTS_CONTAINER)
         blob = self.blobs.get_blob_client(HOSTS_CONTAINER, name)
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self._call(lambda: blob.upload_blob(b"", overwrite=False))
-        except ResourceExistsError:
-            pass
         lease = self._lease(name, owner)
         try:
             await self._call(lambda: lease.acquire(lease_duration=self._lease_seconds(duration)))
@@ -430,10 +428,8 @@ class AzureStorage(StorageProvider):
 
     async def release_lease(self, name: str, owner: str) -> None:
         lease = self._lease(name, owner)
-        try:
+        with contextlib.suppress(ResourceExistsError, ResourceNotFoundError, StorageError, HttpResponseError):
             await self._call(lease.release)
-        except (ResourceExistsError, ResourceNotFoundError, StorageError, HttpResponseError):
-            pass
 
     # -- small state (blobs in azure-webjobs-hosts) --------------------------------------
 
