@@ -29,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
+ROOT = HERE.parent
 PEERS_VENV = HERE / ".venv-peers"
 PYTHON = sys.executable
 ECHO_BODY = json.dumps({"items": ["x" * 20] * 40}).encode()[:1024]
@@ -381,6 +382,96 @@ def _store(app: Path):  # noqa: ANN202
     return EmbeddedStorage(app / ".funchost" / "storage")
 
 
+def azurite_queue_table(messages: int) -> Table:
+    """funchost's queue trigger on Azurite against plain SDK consumer loops on the same Azurite."""
+    table = Table(f"Queue on Azurite: {messages} messages, from a full queue to an empty one",
+                  ["consumer", "messages/s", "vs funchost"])
+    sys.path.insert(0, str(ROOT))
+    from tests.azurite import Azurite, install_azurite
+
+    if not install_azurite():
+        table.notes.append("Azurite is not installed and npm is missing: skipped")
+        return table
+    from azure.storage.queue.aio import QueueClient
+
+    from funchost.config import AppSettings
+    from funchost.storage.azure import AzureStorage
+
+    with tempfile.TemporaryDirectory() as scratch:
+        azurite = Azurite(Path(scratch))
+        connection = azurite.connection_string
+        store_options = AzureStorage._client_options(emulator=True)
+
+        async def fill(queue: str) -> None:
+            store = AzureStorage.from_setting("AzureWebJobsStorage", connection, AppSettings())
+            await store.open()
+            for start in range(0, messages, 50):
+                await asyncio.gather(*(store.put(queue, f"m{i}".encode())
+                                       for i in range(start, min(messages, start + 50))))
+            await store.close()
+
+        async def naive_loop(queue: str) -> float:
+            client = QueueClient.from_connection_string(connection, queue, **store_options)
+            started = time.perf_counter()
+            async with client:
+                while True:
+                    got = [m async for m in client.receive_messages(max_messages=1, visibility_timeout=30)]
+                    if not got:
+                        break
+                    await client.delete_message(got[0])
+            return time.perf_counter() - started
+
+        async def batched_loop(queue: str) -> float:
+            client = QueueClient.from_connection_string(connection, queue, **store_options)
+            started = time.perf_counter()
+            async with client:
+                while True:
+                    got = []
+                    async for page in client.receive_messages(messages_per_page=32, visibility_timeout=30).by_page():
+                        got = [m async for m in page]
+                        break
+                    if not got:
+                        break
+                    await asyncio.gather(*(client.delete_message(m) for m in got))
+            return time.perf_counter() - started
+
+        try:
+            results: dict[str, float] = {}
+            for label, loop in (("plain SDK loop, receive 1 then delete (sequential)", naive_loop),
+                                ("plain SDK loop, receive 32, delete them concurrently", batched_loop)):
+                asyncio.run(fill("plain"))
+                results[label] = messages / asyncio.run(loop("plain"))
+            with tempfile.TemporaryDirectory() as app_scratch:
+                app = Path(app_scratch) / "queue_app"
+                shutil.copytree(APPS / "queue_app", app)
+                asyncio.run(fill("bench"))
+                server = funchost_server(app, free_port(), "--no-reload",
+                                         env={"AzureWebJobsStorage": connection, "BENCH_TIMER": "0 0 0 1 1 *"})
+                try:
+                    started = time.perf_counter()
+                    server.wait_ok("/admin/host/ping")
+
+                    async def drained() -> float:
+                        store = AzureStorage.from_setting("AzureWebJobsStorage", connection, AppSettings())
+                        await store.open()
+                        while await store.length("bench"):
+                            await asyncio.sleep(0.02)
+                        await store.close()
+                        return time.perf_counter() - started
+
+                    results["funchost, queue trigger, no-op function (1 worker, from process launch)"] = (
+                        messages / asyncio.run(drained()))
+                finally:
+                    server.stop()
+        finally:
+            azurite.stop()
+    ours = results["funchost, queue trigger, no-op function (1 worker, from process launch)"]
+    for label, rate in results.items():
+        table.rows.append([label, f"{rate:,.0f}", f"{ours / rate:.2f}x"])
+    table.notes.append("Messages are put beforehand (50 at a time); the funchost time includes its start.")
+    return table
+
+
 def queue_table(messages: int, ticks: int) -> Table:
     table = Table("Non-HTTP triggers on the embedded store (one host process)", ["measure", "result"])
     with tempfile.TemporaryDirectory() as scratch:
@@ -456,7 +547,7 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short loops (a smoke run, not for numbers)")
-    parser.add_argument("--only", choices=["http", "cold", "load", "invoker", "queue"], action="append")
+    parser.add_argument("--only", choices=["http", "cold", "load", "invoker", "queue", "azurite"], action="append")
     args = parser.parse_args()
     seconds, runs, invocations, messages, ticks = (3, 3, 2000, 500, 5) if args.quick else (10, 5, 20000, 2000, 60)
     ensure_peers()
@@ -466,6 +557,7 @@ def main() -> int:
         "cold": lambda: cold_start_table(runs),
         "http": lambda: http_table(seconds),
         "queue": lambda: queue_table(messages, ticks),
+        "azurite": lambda: azurite_queue_table(messages),
     }
     report = [f"## funchost benchmarks\n\n{machine()}\n"]
     for name, section in sections.items():

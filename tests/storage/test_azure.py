@@ -12,7 +12,8 @@ from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
 from funchost.storage.azure import EMULATOR_API_VERSION, AzureStorage
 from funchost.storage.base import StorageError
-from tests.conftest import AZURITE_KEY, free_port, wipe
+from tests.azurite import AZURITE_KEY
+from tests.conftest import free_port, wipe
 
 
 def test_development_storage_means_azurite_with_a_pinned_api_version():
