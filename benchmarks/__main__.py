@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,6 +29,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from tests.azurite import stop_process  # noqa: E402 - shared with the tests
+
 PEERS_VENV = HERE / ".venv-peers"
 PYTHON = sys.executable
 ECHO_BODY = json.dumps({"items": ["x" * 20] * 40}).encode()[:1024]
@@ -112,13 +114,7 @@ class Server:
         return total / 1024
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def funchost_server(app: Path, port: int, *extra: str, env: dict[str, str] | None = None) -> Server:
@@ -386,7 +382,6 @@ def azurite_queue_table(messages: int) -> Table:
     """funchost's queue trigger on Azurite against plain SDK consumer loops on the same Azurite."""
     table = Table(f"Queue on Azurite: {messages} messages, from a full queue to an empty one",
                   ["consumer", "messages/s", "vs funchost"])
-    sys.path.insert(0, str(ROOT))
     from tests.azurite import Azurite, install_azurite
 
     if not install_azurite():

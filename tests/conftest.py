@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.azurite import AZURITE, Azurite, install_azurite
+from tests.azurite import AZURITE, Azurite, install_azurite, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -129,15 +128,9 @@ class HostProcess:
         raise AssertionError(f"{text!r} not in output:\n{self.output}")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = stop_process(self.process)
         self.log_file.close()
-        return self.process.returncode
+        return code
 
 
 @pytest.fixture

@@ -27,6 +27,18 @@ def install_azurite() -> bool:
     return AZURITE.exists()
 
 
+def stop_process(process: subprocess.Popen, grace: float = 15) -> int:
+    """SIGTERM a process we started, by its PID; SIGKILL it after ``grace`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,13 +77,7 @@ class Azurite:
                 f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
         self.log.close()
 
 

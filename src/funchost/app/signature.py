@@ -63,7 +63,7 @@ class GenericConverter:
             return meta.Datum(obj, "int")
         if isinstance(obj, float):
             return meta.Datum(obj, "double")
-        raise NotImplementedError(f"cannot convert a {type(obj).__name__} for a generic binding")
+        raise TypeError(f"cannot convert a {type(obj).__name__} for a generic binding")
 
 
 def converter_for(binding_type: str) -> Any:

@@ -260,7 +260,7 @@ class Invoker:
             return
         try:
             outcome.outputs[binding.name] = converter.encode(value, expected_type=pytype)
-        except NotImplementedError:
+        except (NotImplementedError, TypeError):  # the library's converters say NotImplementedError
             raise InvocationError(
                 f"cannot convert the value of type {type(value).__name__} set for the "
                 f"'{binding.name}' binding ({binding.type})"
