@@ -153,6 +153,12 @@ def instances_status() -> list[dict[str, Any]] | None:
     if not path:
         return None
     try:
-        return list(json.loads(Path(path).read_text()))
+        entries = list(json.loads(Path(path).read_text()))
     except (OSError, ValueError):
         return []
+    now = time.time()
+    for entry in entries:  # the file changes only on events, so uptime is computed when read
+        started_at = entry.pop("startedAt", None)
+        if started_at is not None:
+            entry["uptimeSeconds"] = round(now - started_at, 1)
+    return entries

@@ -59,6 +59,7 @@ class Instance:
     process: subprocess.Popen[bytes]
     control: int  # read end of the pipe
     started: float
+    started_at: float = dataclasses.field(default_factory=time.time)  # wall clock, for uptime in status
     buffer: bytes = b""
     ready: bool = False
     retiring: bool = False
@@ -69,7 +70,7 @@ class Instance:
     def describe(self) -> dict[str, Any]:
         state = "Draining" if self.retiring else "Running" if self.ready else "Starting"
         return {"instance": self.slot, "pid": self.process.pid, "state": state,
-                "uptimeSeconds": round(time.monotonic() - self.started, 1), **self.sample}
+                "startedAt": self.started_at, **self.sample}
 
 
 def relevant_change(path: str, root: Path) -> bool:
