@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +47,19 @@ def app_dir(tmp_path: Path):
         return write_app(tmp_path / f"app{next(counter)}", files)
 
     return make
+
+
+@pytest.fixture
+def example(tmp_path: Path):
+    """Copy an example app into a temporary folder, so a host's store and keys stay out of the repo."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / "examples" / name
+        if not target.exists():
+            shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".funchost", "__pycache__"))
+        return target
+
+    return copy
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ import time
 from collections import Counter
 
 from funchost.storage.base import StorageProvider
-from tests.conftest import EXAMPLES
 
 QUEUE_APP = {
     "host.json": {"version": "2.0", "extensions": {"queues": {"maxPollingInterval": "00:00:00.500"}}},
@@ -87,8 +86,8 @@ def queue_length(backend, app, queue: str) -> int:
     return run(length())
 
 
-def test_guide_http_to_queue_example(host):
-    process = host(EXAMPLES / "v2_app")
+def test_guide_http_to_queue_example(host, example):
+    process = host(example("v2_app"))
     assert process.request("GET", "/api/HttpExample?name=Ann").status == 200
     output = process.wait_for_output("Python Queue trigger processed a message: Ann")
     assert "Executing 'Functions.queue_trigger' (Reason='New queue message detected on 'outqueue'.'" in output

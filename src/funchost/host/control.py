@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
 
 
 class Control:
@@ -23,3 +25,21 @@ class Control:
         # a failed write means the supervisor is gone; the instance is killed with it
         with contextlib.suppress(OSError):
             os.write(self.fd, message.replace("\n", " ").encode("utf-8") + b"\n")
+
+
+def die_with_supervisor() -> None:
+    """Linux: this instance gets SIGKILL when its supervisor dies, so none is left orphaned.
+
+    Set here in the child rather than through ``Popen(preexec_fn=...)``: the supervisor runs
+    the reloader thread, and code between fork and exec in a threaded process can deadlock
+    (seen: a spawn that never returned, freezing the supervisor).
+    """
+    supervisor = os.environ.pop("FUNCHOST_SUPERVISOR_PID", "")
+    if not supervisor.isdigit() or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(supervisor):  # it died before the line above took effect
+        os._exit(1)

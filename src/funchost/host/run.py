@@ -10,7 +10,7 @@ import time
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, paint, real_stream
-from funchost.host.control import Control
+from funchost.host.control import Control, die_with_supervisor
 from funchost.host.options import HostOptions
 from funchost.host.sockets import PortInUseError, bind_socket
 
@@ -57,6 +57,7 @@ def start(options: HostOptions) -> int:
 
 def run_child(raw_options: str) -> int:
     """An instance started by the supervisor: serve on the inherited socket."""
+    die_with_supervisor()
     options = HostOptions.from_dict(json.loads(raw_options))
     sock = socket.socket(fileno=int(os.environ.pop("FUNCHOST_LISTEN_FD")))
     banner = bool(os.environ.pop("FUNCHOST_BANNER", ""))

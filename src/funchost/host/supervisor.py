@@ -115,12 +115,12 @@ class Supervisor:
             "FUNCHOST_INSTANCE": str(slot),
             "FUNCHOST_BANNER": "1" if banner else "",
             "FUNCHOST_STATUS_FILE": self.status_file,
+            "FUNCHOST_SUPERVISOR_PID": str(os.getpid()),
         }
         options = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self.options).items()}
         process = subprocess.Popen(
             [sys.executable, "-m", "funchost", "_instance", json.dumps(options)],
             pass_fds=(self.sock.fileno(), write_end), env=env,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
         os.close(write_end)
         os.set_blocking(read_end, False)
@@ -325,10 +325,3 @@ class Supervisor:
         shutil.rmtree(self.status_dir, ignore_errors=True)
         return 0
 
-
-def _die_with_parent() -> None:
-    """Linux: an instance gets SIGKILL when the supervisor dies, so none is left orphaned."""
-    import ctypes
-
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import EXAMPLES, free_port
+from tests.conftest import free_port
 
 FEATURES_APP = {
     "host.json": {
@@ -88,8 +88,8 @@ def features(tmp_path_factory):
     process.stop()
 
 
-def test_examples_v1_and_v2_over_http(host):
-    v1 = host(EXAMPLES / "v1_app")
+def test_examples_v1_and_v2_over_http(host, example):
+    v1 = host(example("v1_app"))
     response = v1.request("GET", "/api/HttpTrigger?name=Ann")
     assert response.status == 200
     assert response.text == "Hello, Ann. This HTTP triggered function executed successfully."
@@ -97,7 +97,7 @@ def test_examples_v1_and_v2_over_http(host):
     assert v1.request("POST", "/api/httptrigger", json.dumps({"name": "Bo"})).text.startswith("Hello, Bo.")
     assert v1.request("GET", "/api/alt/5").text.startswith("id=5 fn=AltEntry")
     assert v1.request("GET", "/api/alt").text.startswith("id=None fn=AltEntry")
-    v2 = host(EXAMPLES / "v2_app")
+    v2 = host(example("v2_app"))
     assert v2.request("GET", "/api/hello?name=Cy").text.startswith("Hello, Cy.")
     assert v2.request("POST", "/api/echo", '{"a": [1, 2]}').json() == {"a": [1, 2]}
     assert v2.request("GET", "/api/default_template").text == "Hello from a blueprint."
@@ -110,8 +110,8 @@ def test_examples_v1_and_v2_over_http(host):
     assert v2.stop() == 0  # SIGTERM: a graceful stop
 
 
-def test_start_logs_each_invocation_with_user_logs_between(host):
-    v2 = host(EXAMPLES / "v2_app")
+def test_start_logs_each_invocation_with_user_logs_between(host, example):
+    v2 = host(example("v2_app"))
     v2.request("GET", "/api/hello")
     output = v2.wait_for_output("Executed 'Functions.hello' (Succeeded")
     lines = output.splitlines()
@@ -212,13 +212,13 @@ def test_route_prefix_from_host_json_may_be_empty(host, app_dir):
     assert process.request("GET", "/api/hello").status == 404
 
 
-def test_port_in_use_is_one_clear_line(app_dir):
+def test_port_in_use_is_one_clear_line(example):
     port = free_port()
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "funchost", "start", "--script-root", str(EXAMPLES / "v2_app"),
+            [sys.executable, "-m", "funchost", "start", "--script-root", str(example("v2_app")),
              "--port", str(port)],
             capture_output=True, text=True, timeout=30,
         )
