@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
 import threading
 import time
@@ -116,6 +117,28 @@ def test_with_two_workers_the_other_one_keeps_serving_during_a_crash(app_dir, ho
     entries = after.json()["instances"]
     assert sum(e["restarts"] for e in entries) == 1
     assert len({e["pid"] for e in entries} - pids) == 1
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit status may wait for pid 1 to collect it)."""
+    try:
+        return "\tZ" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1].splitlines()[0]
+    except (OSError, IndexError):
+        return False
+
+
+def test_instances_die_with_a_killed_supervisor(app_dir, host):
+    process = host(make_app(app_dir), "--workers", "2")
+    found = get_until(process.port, "/admin/host/status",
+                      lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"])
+    pids = [i["pid"] for i in found.json()["instances"]]
+    assert all(running(pid) for pid in pids)
+    process.process.send_signal(signal.SIGKILL)
+    process.process.wait()
+    deadline = time.monotonic() + 5
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in pids), "an instance outlived its supervisor"
 
 
 def test_a_sync_function_past_function_timeout_gets_its_instance_recycled(app_dir, host):

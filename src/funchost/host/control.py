@@ -14,6 +14,8 @@ class Control:
     def __init__(self) -> None:
         raw = os.environ.pop("FUNCHOST_CONTROL_FD", "")
         self.fd = int(raw) if raw.isdigit() else None
+        supervisor = os.environ.pop("FUNCHOST_SUPERVISOR_PID", "")
+        self.supervisor_pid = int(supervisor) if supervisor.isdigit() else None
 
     @property
     def supervised(self) -> bool:
@@ -27,19 +29,20 @@ class Control:
             os.write(self.fd, message.replace("\n", " ").encode("utf-8") + b"\n")
 
 
-def die_with_supervisor() -> None:
-    """Linux: this instance gets SIGKILL when its supervisor dies, so none is left orphaned.
+    def die_with_supervisor(self) -> None:
+        """Linux: this instance gets SIGKILL when its supervisor dies, so none is left orphaned.
 
-    Set here in the child rather than through ``Popen(preexec_fn=...)``: the supervisor runs
-    the reloader thread, and code between fork and exec in a threaded process can deadlock
-    (seen: a spawn that never returned, freezing the supervisor).
-    """
-    supervisor = os.environ.pop("FUNCHOST_SUPERVISOR_PID", "")
-    if not supervisor.isdigit() or not sys.platform.startswith("linux"):
-        return
-    import ctypes
+        Set here in the instance rather than through ``Popen(preexec_fn=...)``: the supervisor
+        runs the reloader thread, and code between fork and exec in a threaded process can
+        deadlock (seen: a spawn that never returned, freezing the supervisor). Called once
+        the instance serves, so ctypes stays off the cold-start path; the parent check
+        covers a supervisor that died before.
+        """
+        if self.supervisor_pid is None or not sys.platform.startswith("linux"):
+            return
+        import ctypes
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != int(supervisor):  # it died before the line above took effect
-        os._exit(1)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != self.supervisor_pid:
+            os._exit(1)

@@ -10,7 +10,7 @@ import time
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, paint, real_stream
-from funchost.host.control import Control, die_with_supervisor
+from funchost.host.control import Control
 from funchost.host.options import HostOptions
 from funchost.host.sockets import PortInUseError, bind_socket
 
@@ -57,7 +57,6 @@ def start(options: HostOptions) -> int:
 
 def run_child(raw_options: str) -> int:
     """An instance started by the supervisor: serve on the inherited socket."""
-    die_with_supervisor()
     options = HostOptions.from_dict(json.loads(raw_options))
     sock = socket.socket(fileno=int(os.environ.pop("FUNCHOST_LISTEN_FD")))
     banner = bool(os.environ.pop("FUNCHOST_BANNER", ""))
@@ -152,7 +151,11 @@ async def _serve(instance: object, server: object, control: Control) -> int:
         await instance.stop_listeners(0)
         control.send("failed")
         return _fail(str(error))
-    server.on_started = lambda: control.send(f"ready {len(instance.load_errors())}")
+    def on_started() -> None:
+        control.die_with_supervisor()
+        control.send(f"ready {len(instance.load_errors())}")
+
+    server.on_started = on_started
     monitor = asyncio.create_task(instance.load_monitor().run())
     try:
         await server.serve()

@@ -54,34 +54,19 @@ class KeyStore:
         os.replace(temporary, path)
 
     def host_secrets(self) -> dict[str, Any]:
-        path = self.folder / "host.json"
-        with self._lock:
-            data = self._read(path)
-            if data is None:
-                data = {
-                    "masterKey": _key("master"),
-                    "functionKeys": [_key("default")],
-                    "systemKeys": [],
-                    "hostName": None,
-                    "instanceId": secrets.token_hex(16),
-                    "source": "runtime",
-                    "decryptionKeyId": "",
-                }
-                self._write(path, data)
-            return data
+        return self._read_or_create(self.folder / "host.json", {
+            "masterKey": _key("master"), "functionKeys": [_key("default")], "systemKeys": []})
 
     def function_secrets(self, function_name: str) -> dict[str, Any]:
-        path = self._function_path(function_name)
+        return self._read_or_create(self._function_path(function_name), {"keys": [_key("default")]})
+
+    def _read_or_create(self, path: Path, keys: dict[str, Any]) -> dict[str, Any]:
+        """A secrets file, created with fresh keys in the real host's format when absent."""
         with self._lock:
             data = self._read(path)
             if data is None:
-                data = {
-                    "keys": [_key("default")],
-                    "hostName": None,
-                    "instanceId": secrets.token_hex(16),
-                    "source": "runtime",
-                    "decryptionKeyId": "",
-                }
+                data = {**keys, "hostName": None, "instanceId": secrets.token_hex(16), "source": "runtime",
+                        "decryptionKeyId": ""}
                 self._write(path, data)
             return data
 
