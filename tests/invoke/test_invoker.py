@@ -270,3 +270,49 @@ def test_contextvars_reach_sync_functions(app_dir, value):
     })
     outcome = run(manual_invocation(index_of(root).functions["read"], value))
     assert outcome.outputs["$return"].value == value
+
+
+TIMEOUT_APP = {
+    "function_app.py": """
+        import asyncio
+        import time
+
+        import azure.functions as func
+
+        app = func.FunctionApp()
+
+
+        @app.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
+        async def sleepy(msg: func.QueueMessage) -> None:
+            await asyncio.sleep(30)
+
+
+        @app.queue_trigger(arg_name="msg", queue_name="q2", connection="AzureWebJobsStorage")
+        async def raises_timeout(msg: func.QueueMessage) -> None:
+            raise TimeoutError("the function's own timeout")
+
+
+        @app.queue_trigger(arg_name="msg", queue_name="q3", connection="AzureWebJobsStorage")
+        def stuck(msg: func.QueueMessage) -> None:
+            time.sleep(2)
+    """,
+}
+
+
+def test_function_timeout_cancels_async_and_reports_sync_overruns(app_dir):
+    index = index_of(app_dir(TIMEOUT_APP))
+    overruns: list[str] = []
+
+    async def invoke_all():
+        with ThreadPoolExecutor(2) as executor:
+            invoker = Invoker(executor, timeout=1.0, on_sync_timeout=overruns.append)
+            return [await invoker.invoke(manual_invocation(index.functions[name], "x"))
+                    for name in ("sleepy", "raises_timeout", "stuck")]
+
+    sleepy, raises_timeout, stuck = asyncio.run(invoke_all())
+    assert not sleepy.succeeded and sleepy.duration_ms < 5000
+    assert str(sleepy.error) == (f"Timeout value of 00:00:01 exceeded by function 'Functions.sleepy' "
+                                 f"(Id: '{sleepy.invocation_id}'). Initiating cancellation.")
+    assert type(raises_timeout.error) is TimeoutError and str(raises_timeout.error) == "the function's own timeout"
+    assert not stuck.succeeded and "exceeded by function 'Functions.stuck'" in str(stuck.error)
+    assert overruns == [stuck.invocation_id]
