@@ -316,3 +316,15 @@ def test_function_timeout_cancels_async_and_reports_sync_overruns(app_dir):
     assert type(raises_timeout.error) is TimeoutError and str(raises_timeout.error) == "the function's own timeout"
     assert not stuck.succeeded and "exceeded by function 'Functions.stuck'" in str(stuck.error)
     assert overruns == [stuck.invocation_id]
+
+
+def test_invocation_ids_are_distinct_version_4_uuids():
+    import uuid
+
+    from funchost.invoke.invoker import new_invocation_id
+
+    ids = [new_invocation_id() for _ in range(2000)]  # crosses several refills of the random pool
+    assert len(set(ids)) == len(ids)
+    for text in ids[:600]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

@@ -94,12 +94,14 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
     if isinstance(result, str):
         return 200, [TEXT_PLAIN], result.encode("utf-8")
     if isinstance(result, azf_abc.HttpResponse):
-        headers = result.headers
-        raw_headers = [
-            (name.lower().encode("latin-1"), str(value).encode("latin-1"))
-            for name, value in headers.items()
-        ]
-        if "content-type" not in headers:
+        raw_headers = []
+        has_content_type = False
+        for name, value in result.headers.items():
+            lowered = name.lower()
+            # compared here: ``in`` on the library's (werkzeug) headers raises and catches a KeyError
+            has_content_type = has_content_type or lowered == "content-type"
+            raw_headers.append((lowered.encode("latin-1"), str(value).encode("latin-1")))
+        if not has_content_type:
             mimetype: str = result.mimetype or "text/plain"
             if mimetype.startswith("text/"):
                 content_type = f"{mimetype}; charset={result.charset or 'utf-8'}"
