@@ -148,6 +148,17 @@ def ensure_peers() -> None:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL)
 
 
+def compile_sources() -> None:
+    """Bytecode for funchost's own modules, as a regular (non-editable) pip install writes it.
+
+    With the editable install and ``PYTHONDONTWRITEBYTECODE`` set (as on this machine), every
+    start would compile funchost from source while the peers, installed normally, would not.
+    """
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "src" / "funchost"), quiet=1)
+
+
 # -- measurements -------------------------------------------------------------------------
 
 def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[float, str, str]:
@@ -546,6 +557,7 @@ def main() -> int:
     args = parser.parse_args()
     seconds, runs, invocations, messages, ticks = (3, 3, 2000, 500, 5) if args.quick else (10, 5, 20000, 2000, 60)
     ensure_peers()
+    compile_sources()
     sections: dict[str, Callable[[], Table]] = {
         "invoker": lambda: invoker_table(invocations),
         "load": lambda: load_table(runs),

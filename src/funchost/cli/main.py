@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from funchost.cli import inspect, project, settings, storage
-
 START_EXAMPLES = """examples:
   funchost start                          serve the app in the current folder on port 7071
   funchost start --script-root examples/v2_app -p 8080
@@ -18,6 +16,8 @@ START_EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from funchost.cli import inspect, project, settings, storage
+
     parser = argparse.ArgumentParser(
         prog="funchost",
         description="Run Azure Functions Python apps (v1 and v2) without the .NET host.",
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command
     if command in ("start", "host"):
         return _start(args)
+    from funchost.cli import inspect, project, settings, storage
+
     handlers = {
         "init": project.run_init, "new": project.run_new, "templates": project.run_templates,
         "list": inspect.run_list, "functions": inspect.run_list, "check": inspect.run_check,

@@ -7,9 +7,10 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from funchost.cli.templates import TEMPLATES, Template, find_template, v1_files, v2_function
+if TYPE_CHECKING:
+    from funchost.cli.templates import Template
 
 HOST_JSON = {
     "version": "2.0",
@@ -119,6 +120,8 @@ def fail(message: str) -> int:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from funchost.cli.templates import TEMPLATES, v1_files, v2_function
+
     if args.worker_runtime.lower() != "python":
         return fail(f"Only the python worker runtime is supported, not '{args.worker_runtime}'.")
     root = Path(args.directory)
@@ -180,6 +183,7 @@ def _pick(prompt: str, options: list[str]) -> str | None:
 
 def run_new(args: argparse.Namespace) -> int:
     from funchost.app.build import FUNCTION_NAME
+    from funchost.cli.templates import TEMPLATES, find_template, v1_files, v2_function
 
     root = Path(args.script_root)
     if not root.is_dir():
@@ -220,6 +224,8 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def _new_in_blueprint(root: Path, blueprint: str, template: Template, name: str, auth_level: str) -> int:
+    from funchost.cli.templates import v2_function
+
     module = blueprint.removesuffix(".py")
     if not module.isidentifier():
         return fail(f"'{blueprint}' is not a valid module name for a blueprint.")
@@ -248,6 +254,8 @@ def _new_in_blueprint(root: Path, blueprint: str, template: Template, name: str,
 
 
 def run_templates(args: argparse.Namespace) -> int:
+    from funchost.cli.templates import TEMPLATES
+
     print("Python Templates:")
     for template in TEMPLATES:
         print(f"  {template.name}")
