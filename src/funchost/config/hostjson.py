@@ -66,6 +66,12 @@ class HostConfig:
     def log_level(self) -> str:
         return str(self.get("logging.logLevel.default", "Information"))
 
+    @property
+    def log_levels(self) -> dict[str, str]:
+        """``logging.logLevel``: category (``default``, ``Function``, ``Function.<name>.User``,
+        ``Host.Results``, ...) to level name."""
+        return {str(category): str(level) for category, level in self.section("logging.logLevel").items()}
+
     def timespan(self, dotted_path: str, default: timedelta | None) -> timedelta | None:
         """A TimeSpan setting (``hh:mm:ss``, ``d.hh:mm:ss``); ``-1`` means none."""
         value = self.get(dotted_path)

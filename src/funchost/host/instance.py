@@ -90,7 +90,7 @@ class HostInstance:
         self.host_config = load_host_json(self.root)
         self.settings = AppSettings()
         install_log_capture()
-        configure_logging(self.host_config.log_level, self.options.verbose)
+        configure_logging(self.host_config.log_levels, self.options.verbose)
         for line in self.local_settings.warnings:
             logger.warning(line)
         for line in skipped:

@@ -264,3 +264,36 @@ def test_local_settings_port_and_values(host, app_dir):
     finally:
         subprocess_env_process.terminate()
         subprocess_env_process.wait(timeout=15)
+
+
+def test_host_json_log_levels_per_category(host, app_dir):
+    app = app_dir({
+        "host.json": {"version": "2.0", "logging": {"logLevel": {
+            "default": "Information", "Function": "Warning", "Function.loud": "Information",
+            "Function.loud.User": "Debug", "Host.Results": "Error"}}},
+        "function_app.py": """
+            import logging
+            import azure.functions as func
+            app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+            @app.route(route="quiet")
+            def quiet(req):
+                logging.info("quiet info")
+                logging.warning("quiet warning")
+                return "q"
+
+            @app.route(route="loud")
+            def loud(req):
+                logging.getLogger("my.module").debug("loud debug")
+                print("loud print")
+                return "l"
+        """,
+    })
+    process = host(app)
+    assert process.request("GET", "/api/quiet").text == "q"
+    assert process.request("GET", "/api/loud").text == "l"
+    output = process.wait_for_output("Executed 'Functions.loud' (Succeeded")
+    process.wait_for_output("quiet warning")
+    assert "loud debug" in output and "loud print" in output
+    assert "quiet info" not in output
+    assert "Executing 'Functions.quiet'" not in output  # Function.quiet is below Warning
