@@ -8,7 +8,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
 from funchost.host.listeners import ListenerSet, build_listeners
 from funchost.host.options import HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
+from funchost.invoke.threads import FunctionThreads
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import StorageError
 from funchost.triggers.http.admin import AdminApi
@@ -68,7 +68,7 @@ class HostInstance:
         self.settings = AppSettings()
         self.index: AppIndex | None = None
         self.http_app: HttpApp | None = None
-        self.executor: ThreadPoolExecutor | None = None
+        self.executor: FunctionThreads | None = None
         self.fatal_error: str | None = None
         self.resolver: StorageResolver | None = None
         self.invoker: Invoker | None = None
@@ -99,9 +99,7 @@ class HostInstance:
         self.index = load_app(self.root, self.settings, self.host_config)
         for spec in self.index.functions.values():
             extensions.post_function_load(spec.name, str(spec.directory))
-        self.executor = ThreadPoolExecutor(
-            max_workers=default_thread_count(), thread_name_prefix="funchost-worker"
-        )
+        self.executor = FunctionThreads(default_thread_count())
         self.resolver = StorageResolver(
             self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
         invoker = Invoker(self.executor, extensions, StorageBindings(self.resolver, self.settings),

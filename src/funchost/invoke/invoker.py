@@ -20,6 +20,7 @@ from funchost.app.signature import GenericConverter, converter_for
 from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
 from funchost.invoke.extensions import Extensions
 from funchost.invoke.logs import InvocationScope, current_scope, flush_invocation_output
+from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Watchdog
 
 Datum = meta.Datum
@@ -244,9 +245,12 @@ class Invoker:
             else:
                 result = await self._within_timeout(call_async, spec, invocation)
         else:
-            loop = asyncio.get_running_loop()
             call = contextvars.copy_context().run
-            future = loop.run_in_executor(self.executor, call, self._call_sync, spec, plan, context, args)
+            if isinstance(self.executor, FunctionThreads):
+                future = self.executor.run(call, self._call_sync, spec, plan, context, args)
+            else:
+                future = asyncio.get_running_loop().run_in_executor(
+                    self.executor, call, self._call_sync, spec, plan, context, args)
             self.sync_running += 1
             try:
                 if self.timeout is None:
