@@ -118,6 +118,7 @@ class _Plan:
     function_logger: logging.Logger
     user_logger: logging.Logger
     hooks: bool
+    return_converter: Any = None  # for the $return binding, when there is one
 
 
 class Invoker:
@@ -163,6 +164,8 @@ class Invoker:
                 function_logger=logging.getLogger(f"Function.{spec.name}"),
                 user_logger=logging.getLogger(f"Function.{spec.name}.User"),
                 hooks=self.extensions.enabled and self.extensions.has_invocation_hooks(spec.name),
+                return_converter=None if spec.return_binding is None else
+                GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
             )
             self._plans[id(spec)] = plan
         return plan
@@ -267,8 +270,7 @@ class Invoker:
                 self._collect(outcome, binding, value, pytype, converter)
         if spec.return_binding is not None:
             if result is not None:
-                converter = GenericConverter if spec.return_generic else converter_for(spec.return_binding.type)
-                self._collect(outcome, spec.return_binding, result, None, converter)
+                self._collect(outcome, spec.return_binding, result, None, plan.return_converter)
         elif result is not None and spec.http_type == "function":
             raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
         if self.binding_io is not None and outcome.outputs:
