@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, paint, real_stream
@@ -119,11 +120,17 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     instance.request_stop = server.stop
     install_fast_loop()
     console.info("Worker process started and initialized.")
-    if banner:
-        console.info("Host started (%dms), listening on %s", (time.perf_counter() - launched) * 1000,
-                     instance.display_base_url())
+
+    def on_started() -> None:
+        # after the listeners started and the socket serves: a storage error stops us before this
+        if banner:
+            console.info("Host started (%dms), listening on %s", (time.perf_counter() - launched) * 1000,
+                         instance.display_base_url())
+        control.die_with_supervisor()
+        control.send(f"ready {len(instance.load_errors())}")
+
     try:
-        code = asyncio.run(_serve(instance, server, control))
+        code = asyncio.run(_serve(instance, server, control, on_started))
     except KeyboardInterrupt:
         code = 0
     finally:
@@ -137,7 +144,7 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     return code
 
 
-async def _serve(instance: object, server: object, control: Control) -> int:
+async def _serve(instance: object, server: object, control: Control, on_started: Callable[[], None]) -> int:
     import asyncio
 
     from funchost.host.instance import HostInstance
@@ -151,10 +158,6 @@ async def _serve(instance: object, server: object, control: Control) -> int:
         await instance.stop_listeners(0)
         control.send("failed")
         return _fail(str(error))
-    def on_started() -> None:
-        control.die_with_supervisor()
-        control.send(f"ready {len(instance.load_errors())}")
-
     server.on_started = on_started
     monitor = asyncio.create_task(instance.load_monitor().run())
     try:

@@ -169,7 +169,8 @@ class AzureStorage(StorageProvider):
         if isinstance(error, ServiceRequestError):
             return StorageError(
                 f"Cannot reach Azure Storage of connection '{self.setting}' at {self.queues.url}: {text}. "
-                + ("Is Azurite running? Start it, or remove the setting to use the embedded store."
+                + ("Is Azurite running? Start it, or remove the setting (or set FUNCHOST_STORAGE=embedded) "
+                   "to use the embedded store."
                    if self.emulator else "Check the endpoint and the network."))
         code = getattr(error, "error_code", None)
         if code == "InvalidHeaderValue" and "API version" in str(error):
