@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import HostProcess, write_app
+from tests.conftest import HostProcess, free_port, write_app
 
 AUTH_APP = {
     "function_app.py": """
@@ -149,7 +149,7 @@ def test_cors_from_local_settings_and_star_with_credentials_refused(host, tmp_pa
     response = process.request("GET", "/api/open", headers={"Origin": "https://any.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     result = subprocess.run(
-        [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", "1",
+        [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(free_port()),
          "--cors-credentials"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "CORS cannot allow credentials for every origin ('*')" in result.stderr
