@@ -240,9 +240,16 @@ class HostInstance:
         return status
 
     def host_id(self) -> str:
+        """What instances of one app share (leases, timer status, blob receipts), as the real host
+        derives it: ``AzureFunctionsWebHost__hostid``, else the site name (``WEBSITE_SITE_NAME``,
+        set on the platform; set it on every machine of a cluster), else, like Core Tools, the
+        machine name and a hash of the app folder."""
         configured = self.settings.get("AzureFunctionsWebHost__hostid")
         if configured:
             return configured.lower()[:32]
+        site = (self.settings.get("WEBSITE_SITE_NAME") or "").strip().lower()
+        if site:
+            return site[:32].rstrip("-")
         import hashlib
         import socket
 
