@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,24 +31,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from tests.azurite import stop_process  # noqa: E402 - shared with the tests
 
+from benchmarks.inprocess import asgi_table, invoker_table, load_table  # noqa: E402
+from benchmarks.table import Table  # noqa: E402
+
 PEERS_VENV = HERE / ".venv-peers"
 PYTHON = sys.executable
 ECHO_BODY = json.dumps({"items": ["x" * 20] * 40}).encode()[:1024]
-
-
-@dataclass
-class Table:
-    title: str
-    header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.header) + " |",
-                 "|" + "---|" * len(self.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        lines += [""] + [f"- {note}" for note in self.notes]
-        return "\n".join(lines) + "\n"
 
 
 # -- processes ----------------------------------------------------------------------------
@@ -271,120 +258,6 @@ def cold_start_table(runs: int) -> Table:
     return table
 
 
-def generated_app(folder: Path, count: int) -> Path:
-    lines = ["import azure.functions as func", "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)"]
-    for i in range(count):
-        lines += ["", f'@app.route(route="f{i}/{{id:int}}")', f"def f{i}(req: func.HttpRequest) -> func.HttpResponse:",
-                  f'    return func.HttpResponse("f{i}")']
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "function_app.py").write_text("\n".join(lines) + "\n")
-    (folder / "host.json").write_text('{"version": "2.0"}')
-    return folder
-
-
-LOAD_SNIPPET = """
-import sys, time
-from pathlib import Path
-started = time.perf_counter()
-import azure.functions
-imported = time.perf_counter()
-from funchost.app import load_app
-from funchost.config import AppSettings, HostConfig
-index = load_app(Path(sys.argv[1]), AppSettings({}), HostConfig())
-done = time.perf_counter()
-assert len(index.functions) == int(sys.argv[2]), index.errors
-print((done - imported) * 1000)
-"""
-
-
-def load_table(runs: int) -> Table:
-    table = Table(f"Loading an app (index only, fresh process, median of {runs})",
-                  ["functions", "load_app ms (after `import azure.functions`)"])
-    with tempfile.TemporaryDirectory() as scratch:
-        for count in (50, 100):
-            app = generated_app(Path(scratch) / f"app{count}", count)
-            times = [float(subprocess.run([PYTHON, "-c", LOAD_SNIPPET, str(app), str(count)], capture_output=True,
-                                          text=True, check=True).stdout) for _ in range(runs)]
-            table.rows.append([str(count), f"{statistics.median(times):.1f}"])
-    return table
-
-
-INVOKER_SNIPPET = """
-import asyncio, statistics, sys, time
-from funchost.invoke.threads import FunctionThreads
-from pathlib import Path
-import azure.functions as func
-from funchost.app import load_app
-from funchost.config import AppSettings, HostConfig
-from funchost.invoke import Invoker
-from funchost.triggers.http import messages
-from funchost.invoke import Invocation
-
-app = Path(sys.argv[1])
-index = load_app(app, AppSettings({}), HostConfig())
-N = int(sys.argv[2])
-
-def invocation(spec):
-    headers = {"host": "localhost"}
-    return Invocation(spec, messages.trigger_datum("GET", "http://localhost/api/x", headers, {}, {}, b""),
-                      messages.trigger_metadata(headers, {}, {}))
-
-async def run(spec):
-    invoker = Invoker(FunctionThreads(4))
-    for _ in range(200):
-        await invoker.invoke(invocation(spec))
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(N):
-            await invoker.invoke(invocation(spec))
-        samples.append((time.perf_counter() - started) / N * 1e6)
-    return statistics.median(samples)
-
-def direct(fn):
-    req = func.HttpRequest("GET", "http://localhost/api/x", body=b"")
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(N):
-            fn(req)
-        samples.append((time.perf_counter() - started) / N * 1e6)
-    return statistics.median(samples)
-
-async def direct_async(fn):
-    req = func.HttpRequest("GET", "http://localhost/api/x", body=b"")
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(N):
-            await fn(req)
-        samples.append((time.perf_counter() - started) / N * 1e6)
-    return statistics.median(samples)
-
-sync_spec = index.functions["hello"]
-async_spec = index.functions["hello_async"]
-print(asyncio.run(run(sync_spec)), direct(sync_spec.func), asyncio.run(run(async_spec)),
-      asyncio.run(direct_async(async_spec.func)))
-"""
-
-
-def invoker_table(count: int) -> Table:
-    table = Table(f"Invoker overhead, no network (median of 5 x {count} invocations)",
-                  ["function", "invoker us/call", "direct call us/call", "overhead us"])
-    out = subprocess.run([PYTHON, "-c", INVOKER_SNIPPET, str(APPS / "funchost_hello"), str(count)],
-                         capture_output=True, text=True, check=True).stdout.split()
-    sync_invoke, sync_direct, async_invoke, async_direct = (float(x) for x in out)
-    table.rows.append(["sync hello (thread pool hop)", f"{sync_invoke:.1f}", f"{sync_direct:.2f}",
-                       f"{sync_invoke - sync_direct:.1f}"])
-    table.rows.append(["async hello (on the loop)", f"{async_invoke:.1f}", f"{async_direct:.2f}",
-                       f"{async_invoke - async_direct:.1f}"])
-    table.notes.append("The invoker decodes an HTTP trigger Datum with the library's converter, builds the "
-                       "Context and logs; the direct call gets a ready func.HttpRequest.")
-    table.notes.append("One invocation at a time: the sync row is mostly a pool thread waking up (latency); under "
-                       "load the hop costs far less per request, see the HTTP table.")
-    return table
-
-
 def _store(app: Path):  # noqa: ANN202
     from funchost.storage.embedded import EmbeddedStorage
 
@@ -555,13 +428,15 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short loops (a smoke run, not for numbers)")
-    parser.add_argument("--only", choices=["http", "cold", "load", "invoker", "queue", "azurite"], action="append")
+    parser.add_argument("--only", action="append",
+                        choices=["http", "cold", "load", "invoker", "asgi", "queue", "azurite"])
     args = parser.parse_args()
     seconds, runs, invocations, messages, ticks = (3, 3, 2000, 500, 5) if args.quick else (10, 5, 20000, 2000, 60)
     ensure_peers()
     compile_sources()
     sections: dict[str, Callable[[], Table]] = {
         "invoker": lambda: invoker_table(invocations),
+        "asgi": lambda: asgi_table(invocations),
         "load": lambda: load_table(runs),
         "cold": lambda: cold_start_table(runs),
         "http": lambda: http_table(seconds),
@@ -576,7 +451,8 @@ def main() -> int:
         table = section()
         print(table.markdown(), flush=True)
         report.append(table.markdown())
-    output = HERE / "results" / "latest.md"
+    # a partial run (--only, --quick) must not replace the full table the team compares against
+    output = HERE / "results" / ("latest.md" if not (args.only or args.quick) else "partial.md")
     output.parent.mkdir(exist_ok=True)
     output.write_text("\n".join(report))
     print(f"written to {output}")
