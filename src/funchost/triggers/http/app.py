@@ -48,6 +48,8 @@ class HttpOptions:
 class RouteTarget:
     function: FunctionSpec
     auth_level: str  # anonymous | function | admin
+    # other bindings may use {query} or {route} values: build the trigger metadata only then
+    needs_metadata: bool = True
 
 
 class HttpApp:
@@ -104,7 +106,8 @@ class HttpApp:
             full = f"{prefix}/{trimmed}" if prefix else trimmed
             auth_level = str(spec.trigger.setting("authLevel") or "function").lower()
             try:
-                route = compile_route(full, RouteTarget(spec, auth_level), method_set)
+                needs_metadata = any(not b.is_trigger and b.type.lower() != "http" for b in spec.bindings)
+                route = compile_route(full, RouteTarget(spec, auth_level, needs_metadata), method_set)
             except RouteTemplateError as error:
                 self.route_errors[spec.name] = str(error)
                 continue
@@ -180,17 +183,18 @@ class HttpApp:
                 return
         throttle = self.options.throttle
         if throttle is None:
-            await self._invoke(spec, route_values, scope, headers, receive, send)
+            await self._invoke(target, route_values, scope, headers, receive, send)
         else:
             await throttle.run(
-                lambda: self._invoke(spec, route_values, scope, headers, receive, send),
+                lambda: self._invoke(target, route_values, scope, headers, receive, send),
                 lambda: self._send(headers, send, 429, [], b""),
             )
 
     async def _invoke(
-        self, spec: FunctionSpec, route_values: dict[str, str | None], scope: Scope, headers: dict[str, str],
+        self, target: RouteTarget, route_values: dict[str, str | None], scope: Scope, headers: dict[str, str],
         receive: Receive, send: Send,
     ) -> None:
+        spec = target.function
         body = await self._read_body(headers, receive, send)
         if body is None:
             return
@@ -199,7 +203,7 @@ class HttpApp:
         invocation = Invocation(
             function=spec,
             trigger_data=messages.trigger_datum(method, _url(scope, headers), headers, query, route_values, body),
-            trigger_metadata=messages.trigger_metadata(headers, query, route_values),
+            trigger_metadata=messages.trigger_metadata(headers, query, route_values) if target.needs_metadata else {},
             reason=REASON,
             trace_parent=headers.get("traceparent"),
             trace_state=headers.get("tracestate"),
@@ -232,7 +236,10 @@ class HttpApp:
         """The whole request body, or None after answering 413 when it is over the limit."""
         limit = self.options.max_body_size
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is None or declared == "0":
+            if "transfer-encoding" not in headers:
+                return b""  # HTTP/1.1: no length and no chunks means no body; no need to ask the server
+        elif declared.isdigit() and int(declared) > limit:
             await self._send(headers, send, 413, [], b"")
             return None
         chunks: list[bytes] = []
