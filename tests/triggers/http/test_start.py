@@ -140,6 +140,21 @@ def test_request_reaches_the_function_intact(features):
     assert features.request("GET", "/api/inspect").json()["route"] == {"id": None}
 
 
+def test_chunked_and_empty_bodies(features):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", features.port, timeout=10)
+    try:
+        connection.request("PUT", "/api/inspect", body=iter([b"first ", b"second ", b"third"]),
+                           headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+        chunked = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    assert bytes.fromhex(chunked["body_hex"]) == b"first second third"
+    assert features.request("POST", "/api/inspect", b"").json()["body_hex"] == ""  # Content-Length: 0
+    assert features.request("GET", "/api/inspect").json()["body_hex"] == ""  # no length at all
+
+
 def test_responses(features):
     cookies = features.request("GET", "/api/cookies")
     assert cookies.status == 201
