@@ -50,7 +50,8 @@ def _forget_random_pool() -> None:
     _random_pool = b""  # a forked child must not repeat its parent's ids
 
 
-os.register_at_fork(after_in_child=_forget_random_pool)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forget_random_pool)
 
 
 @dataclass
