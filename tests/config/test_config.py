@@ -28,7 +28,7 @@ def write(folder: Path, name: str, content: str | dict) -> Path:
 def test_a_missing_host_json_means_defaults(tmp_path):
     config = load_host_json(tmp_path, environ={})
     assert config.route_prefix == "api"
-    assert config.log_level == "Information"
+    assert config.log_levels == {}  # the console then logs from Information
     assert config.function_allow_list is None
     assert config.path is None
 
@@ -54,7 +54,7 @@ def test_unknown_keys_are_kept_and_lookups_ignore_case(tmp_path):
     })
     config = load_host_json(app, environ={})
     assert config.route_prefix == "v1"
-    assert config.log_level == "Warning"
+    assert config.log_levels == {"default": "Warning"}
     assert config.get("extensionBundle.id") == "Microsoft.Azure.Functions.ExtensionBundle"
 
 

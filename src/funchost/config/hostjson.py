@@ -63,10 +63,6 @@ class HostConfig:
         return [str(v) for v in value]
 
     @property
-    def log_level(self) -> str:
-        return str(self.get("logging.logLevel.default", "Information"))
-
-    @property
     def log_levels(self) -> dict[str, str]:
         """``logging.logLevel``: category (``default``, ``Function``, ``Function.<name>.User``,
         ``Host.Results``, ...) to level name."""

@@ -28,7 +28,6 @@ class Control:
         with contextlib.suppress(OSError):
             os.write(self.fd, message.replace("\n", " ").encode("utf-8") + b"\n")
 
-
     def die_with_supervisor(self) -> None:
         """Linux: this instance gets SIGKILL when its supervisor dies, so none is left orphaned.
 

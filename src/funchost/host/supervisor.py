@@ -58,8 +58,7 @@ class Instance:
     slot: int
     process: subprocess.Popen[bytes]
     control: int  # read end of the pipe
-    started: float
-    started_at: float = dataclasses.field(default_factory=time.time)  # wall clock, for uptime in status
+    started: float  # wall clock (time.time()): the instances compute their uptime from it
     buffer: bytes = b""
     ready: bool = False
     retiring: bool = False
@@ -70,7 +69,7 @@ class Instance:
     def describe(self) -> dict[str, Any]:
         state = "Draining" if self.retiring else "Running" if self.ready else "Starting"
         return {"instance": self.slot, "pid": self.process.pid, "state": state,
-                "startedAt": self.started_at, **self.sample}
+                "startedAt": self.started, **self.sample}
 
 
 def relevant_change(path: str, root: Path) -> bool:
@@ -124,7 +123,7 @@ class Supervisor:
         )
         os.close(write_end)
         os.set_blocking(read_end, False)
-        instance = Instance(slot, process, read_end, time.monotonic())
+        instance = Instance(slot, process, read_end, time.time())
         self.instances[process.pid] = instance
         self.selector.register(read_end, selectors.EVENT_READ, instance)
         self.write_status()

@@ -105,8 +105,8 @@ class HttpApp:
             prefix = self.options.route_prefix
             full = f"{prefix}/{trimmed}" if prefix else trimmed
             auth_level = str(spec.trigger.setting("authLevel") or "function").lower()
+            needs_metadata = any(not b.is_trigger and b.type.lower() != "http" for b in spec.bindings)
             try:
-                needs_metadata = any(not b.is_trigger and b.type.lower() != "http" for b in spec.bindings)
                 route = compile_route(full, RouteTarget(spec, auth_level, needs_metadata), method_set)
             except RouteTemplateError as error:
                 self.route_errors[spec.name] = str(error)
