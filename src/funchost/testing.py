@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from funchost.host.instance import HostInstance, HostOptions
-from funchost.invoke import Outcome
-from funchost.triggers.manual import manual_invocation
+from funchost.invoke import Outcome, logs
+from funchost.triggers.manual import invocation_by_hand
 
 
 @dataclass
@@ -51,11 +54,19 @@ class TestClient:
     __test__ = False
 
     def __init__(self, app_root: str | Path, *, enable_auth: bool = False) -> None:
+        # loading sets the app's settings in os.environ, captures print() and configures logging
+        # as a host does; close() puts all of it back, so clients of several apps can follow each other
+        self._saved = _ProcessState.save()
         self.instance = HostInstance(HostOptions(script_root=Path(app_root), enable_auth=enable_auth))
-        self.instance.load()
+        try:
+            self.instance.load()
+        except BaseException:
+            self._saved.restore()
+            raise
         assert self.instance.http_app is not None
         self.app = self.instance.http_app
         self.loop = asyncio.new_event_loop()
+        self._closed = False
 
     @property
     def errors(self) -> list[str]:
@@ -69,12 +80,18 @@ class TestClient:
         self.close()
 
     def close(self) -> None:
-        if not self.loop.is_closed():
-            if self.instance.resolver is not None:
-                self.loop.run_until_complete(self.instance.resolver.close())
-            self.loop.close()
-        if self.instance.executor is not None:
-            self.instance.executor.shutdown(wait=True)
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self.loop.is_closed():
+                if self.instance.resolver is not None:
+                    self.loop.run_until_complete(self.instance.resolver.close())
+                self.loop.close()
+            if self.instance.executor is not None:
+                self.instance.executor.shutdown(wait=True)
+        finally:
+            self._saved.restore()
 
     def request(self, method: str, url: str, *, body: bytes | str | None = None,
                 headers: dict[str, str] | None = None, json_body: Any = None) -> TestResponse:
@@ -83,13 +100,15 @@ class TestClient:
             headers = {"content-type": "application/json", **(headers or {})}
         payload = body.encode("utf-8") if isinstance(body, str) else (body or b"")
         parts = urlsplit(url)
+        # as the server does: raw_path as sent (percent-encoded), path decoded once
+        raw_path = quote(parts.path or "/", safe="/:@!$&'()*+,;=%~")
         raw_headers = [(b"host", b"localhost")] + [
             (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
         if payload:
             raw_headers.append((b"content-length", str(len(payload)).encode()))
         scope = {
             "type": "http", "http_version": "1.1", "method": method.upper(), "scheme": "http",
-            "path": parts.path or "/", "raw_path": (parts.path or "/").encode("latin-1"),
+            "path": unquote(raw_path), "raw_path": raw_path.encode("ascii"),
             "query_string": parts.query.encode("latin-1"), "headers": raw_headers,
             "server": ("localhost", 80), "client": ("127.0.0.1", 0), "root_path": "",
         }
@@ -135,4 +154,45 @@ class TestClient:
         spec = index.get(function_name)
         if spec is None:
             raise KeyError(f"no function named '{function_name}' (found: {', '.join(index.functions)})")
-        return self.loop.run_until_complete(invoker.invoke(manual_invocation(spec, data)))
+        resolver = self.instance.resolver
+        assert resolver is not None
+        invocation = self.loop.run_until_complete(invocation_by_hand(spec, data, resolver, self.instance.settings))
+        return self.loop.run_until_complete(invoker.invoke(invocation))
+
+
+@dataclass
+class _ProcessState:
+    """What loading an app changes in this process, saved to be put back."""
+
+    environ: dict[str, str]
+    path: list[str]
+    root_handlers: list[logging.Handler]
+    root_level: int
+    logger_levels: dict[str, int]
+    capture_was_installed: bool
+
+    LOGGERS = ("funchost.console", "azure.core.pipeline.policies.http_logging_policy")
+
+    @classmethod
+    def save(cls) -> _ProcessState:
+        root = logging.getLogger()
+        return cls(dict(os.environ), list(sys.path), list(root.handlers), root.level,
+                   {name: logging.getLogger(name).level for name in cls.LOGGERS},
+                   logs.capture_installed())
+
+    def restore(self) -> None:
+        os.environ.clear()
+        os.environ.update(self.environ)
+        sys.path[:] = self.path
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if handler not in self.root_handlers:
+                root.removeHandler(handler)
+        for handler in self.root_handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(self.root_level)
+        for name, level in self.logger_levels.items():
+            logging.getLogger(name).setLevel(level)
+        if not self.capture_was_installed:
+            logs.uninstall_log_capture()

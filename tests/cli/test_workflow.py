@@ -26,8 +26,9 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     assert settings["Values"] == {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": ""}
     assert ".funchost/" in (app / ".gitignore").read_text()
     assert "azure-functions" in (app / "requirements.txt").read_text()
+    assert not (app / "function_app.py").exists() or "@app." not in (app / "function_app.py").read_text()
     again = funchost("init", "app", "--model", model, cwd=tmp_path)
-    assert again.returncode == 1 and "already exists; use --force" in again.stderr
+    assert again.returncode == 0 and "host.json already exists. Skipped!" in again.stdout
     for template, name in [("HTTP trigger", "orders"), ("Timer trigger", "nightly"),
                            ("Queue trigger", "process_order"), ("Blob trigger", "on_blob")]:
         result = funchost("new", "--template", template, "--name", name, "--authlevel", "anonymous", cwd=app)

@@ -113,12 +113,21 @@ def test_local_settings_values_go_to_the_environment_unless_already_set(tmp_path
 
 
 def test_invalid_local_settings_is_one_warning_and_no_settings(tmp_path):
-    app = write(tmp_path, "local.settings.json", '{"Values": {"A": "1",}}')
+    app = write(tmp_path, "local.settings.json", '{"Values": {"A": "1"\n  "B": }}')
     settings = load_local_settings(app)
     assert settings.values == {}
     assert len(settings.warnings) == 1
     assert settings.warnings[0].startswith("Failed to read app settings file at '")
     assert "Ensure it is a valid JSON file." in settings.warnings[0]
+    assert "line 2, column 3" in settings.warnings[0]
+
+
+def test_local_settings_and_host_json_are_read_as_leniently_as_json_net(tmp_path):
+    app = write(tmp_path, "local.settings.json",
+                '\ufeff{\n  // dev values\n  "Values": {"A": "1", /* b */ "B": "2",},\n}')
+    assert load_local_settings(app).values == {"A": "1", "B": "2"}
+    write(tmp_path, "host.json", '{"version": "2.0", // v\n "extensions": {"http": {"routePrefix": "x",},},}')
+    assert load_host_json(tmp_path, environ={}).route_prefix == "x"
 
 
 def test_a_missing_local_settings_file_means_no_settings(tmp_path):

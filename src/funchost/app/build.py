@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from funchost.app.binding_types import is_supported, unsupported_reason
 from funchost.app.model import BindingSpec, Direction, FunctionSpec
 from funchost.app.signature import SignatureError, analyse_signature
 
@@ -99,6 +100,10 @@ def make_function_spec(
         if binding.name.lower() in seen:
             raise FunctionError("two bindings have the same name", binding=binding.name)
         seen.add(binding.name.lower())
+    reason = unsupported_reason([b.type for b in bindings])
+    if reason is not None:
+        first = next(b for b in bindings if not is_supported(b.type))
+        raise FunctionError(reason, binding=first.name)
     triggers = [b for b in bindings if b.is_trigger]
     if not triggers:
         raise FunctionError(

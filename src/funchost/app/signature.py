@@ -186,12 +186,6 @@ def analyse_signature(
                 "definition, but its annotation is azure.functions.Out in Python",
                 binding=name,
             )
-        if is_binding_out and not has_annotation:
-            raise SignatureError(
-                f"binding {name} is an output binding: annotate the parameter as "
-                "func.Out[...] (for example func.Out[str])",
-                binding=name,
-            )
         if has_annotation and not isinstance(pytype, type) and typing.get_origin(pytype) is None:
             raise SignatureError(
                 f"binding {name} has invalid non-type annotation {annotation!r}", binding=name

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from funchost.app.build import FunctionError, make_function_spec
 from funchost.app.imports import APP_PACKAGE, describe_import_error
 from funchost.app.model import FunctionSpec, LoadError
+from funchost.config.jsonfile import JsonFileError, read_json_file
 
 DEFAULT_SCRIPT_FILE = "__init__.py"
 DEFAULT_ENTRY_POINT = "main"
@@ -27,11 +27,13 @@ def load_v1_function(folder: Path, app_root: Path) -> FunctionSpec | LoadError:
     name = folder.name
     config_file = folder / "function.json"
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8-sig"))
-        if not isinstance(config, dict):
-            raise ValueError("the top level must be a JSON object")
-    except ValueError as error:
-        return LoadError(name, config_file, f"function.json is not valid JSON: {error}")
+        config = read_json_file(config_file)
+    except JsonFileError as error:
+        return LoadError(name, config_file, f"function.json is not valid JSON: {error.detail}", line=error.line)
+    except (OSError, UnicodeDecodeError) as error:
+        return LoadError(name, config_file, f"function.json cannot be read: {error}")
+    if not isinstance(config, dict):
+        return LoadError(name, config_file, "function.json is not valid JSON: the top level must be a JSON object")
     raw_bindings = config.get("bindings")
     if not isinstance(raw_bindings, list):
         return LoadError(name, config_file, "function.json has no 'bindings' array")

@@ -111,14 +111,18 @@ class BindingData:
         return cls(values, payload, method_name)
 
     def lookup(self, name: str) -> Any:
+        """The value ``name`` (``a`` or ``a.b.c``) stands for, or None.
+
+        A JSON payload's own properties win over the trigger's built-in data of the same name,
+        as in the WebJobs SDK, which merges the payload's binding data over the built-in one.
+        """
         parts = name.split(".")
         head = parts[0].lower()
-        if head in self._values:
-            node: Any = self._values[head]
-        elif isinstance(self._payload, dict):
+        node: Any = None
+        if isinstance(self._payload, dict):
             node = _get_ci(self._payload, parts[0])
-        else:
-            node = None
+        if node is None:
+            node = self._values.get(head)
         for part in parts[1:]:
             if isinstance(node, str):
                 try:

@@ -111,8 +111,17 @@ def datum_bytes(value: Datum) -> bytes:
 def queue_bodies(value: Datum) -> list[bytes]:
     """The messages an output value stands for: a JSON array is one message per item, and a
     ``func.QueueMessage`` (encoded as ``{"id", "body"}``) is its body."""
+    parsed: Any = None
     if value.type == "json":
         parsed = json.loads(value.value)
+    elif value.type == "string" and str(value.value).lstrip().startswith("["):
+        try:  # a string holding a JSON array is one message per element, as in the real host
+            parsed = json.loads(value.value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list):
+            parsed = None
+    if parsed is not None:
         items = parsed if isinstance(parsed, list) else [parsed]
         bodies = []
         for item in items:

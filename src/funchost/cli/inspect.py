@@ -109,8 +109,9 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_invoke(args: argparse.Namespace) -> int:
     from funchost.config import EncryptedSettingsError, HostConfigError
+    from funchost.storage.base import StorageError
     from funchost.triggers.http import messages
-    from funchost.triggers.manual import manual_invocation
+    from funchost.triggers.manual import ManualInvocationError
 
     try:
         instance = _load(args.script_root)
@@ -136,13 +137,18 @@ def run_invoke(args: argparse.Namespace) -> int:
         url = instance.http_app.function_url(spec, "http://localhost")
         invocation = messages_invocation(spec, messages, method, url, headers, query, route, data)
     else:
-        invocation = manual_invocation(spec, data.decode("utf-8"), reason="Invoked with funchost invoke.")
+        invocation = None
     assert instance.invoker is not None
     import asyncio
 
-    outcome = asyncio.run(_invoke(instance, invocation))
+    try:
+        outcome = asyncio.run(_invoke(instance, spec, invocation, data.decode("utf-8")))
+    except (ManualInvocationError, StorageError) as error:
+        print(f"Cannot run '{spec.name}': {error}", file=sys.stderr)
+        return 1
     if spec.is_http and outcome.succeeded:
-        status, headers_out, body = messages.to_raw_response(outcome.http_response, 204 if spec.model == "v1" else 200)
+        status, headers_out, body = messages.to_raw_response(outcome.http_response,
+                                                              messages.empty_response_status(spec))
         print(f"HTTP {status}")
         for key, value in headers_out:
             print(f"{key.decode()}: {value.decode()}")
@@ -175,8 +181,13 @@ def messages_invocation(spec: Any, messages: Any, method: str, url: str, headers
                       reason="Invoked with funchost invoke.")
 
 
-async def _invoke(instance: Any, invocation: Any) -> Any:
+async def _invoke(instance: Any, spec: Any, invocation: Any, input_text: str) -> Any:
+    from funchost.triggers.manual import invocation_by_hand
+
     try:
+        if invocation is None:
+            invocation = await invocation_by_hand(spec, input_text, instance.resolver, instance.settings,
+                                                  reason="Invoked with funchost invoke.")
         return await instance.invoker.invoke(invocation)
     finally:
         await instance.resolver.close()

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "start", aliases=["host"], help="serve the app's functions (like 'func start')",
         epilog=START_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    start.add_argument("verb", nargs="?", choices=["start"], help=argparse.SUPPRESS)  # 'funchost host start'
+    start.add_argument("verb", nargs="?", help=argparse.SUPPRESS)  # 'funchost host start'
     start.add_argument("--script-root", "--prefix", dest="script_root", default=".",
                        help="the function app folder (default: the current folder)")
     start.add_argument("-p", "--port", type=int, help="port to listen on (default 7071 or Host.LocalHttpPort)")
@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="listen for a debugger (debugpy) on this port (runs one instance, no reload)")
     start.add_argument("--wait-for-client", dest="wait_for_client", action="store_true",
                        help="with --debug-port: wait for the debugger before loading the app")
+    start.add_argument("-t", "--timeout", dest="startup_timeout", type=float,
+                       help="seconds to wait for the host to start before giving up (default: no limit)")
+    start.add_argument("--language-worker", dest="language_worker", metavar="ARGS",
+                       help="accepted for Core Tools compatibility; no effect (functions run in funchost's process)")
+    start.add_argument("--no-build", dest="no_build", action="store_true",
+                       help="accepted for Core Tools compatibility; no effect (Python apps are not built)")
 
     project.add_parsers(commands)
     inspect.add_parsers(commands)
@@ -69,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_child(arguments[1])
     parser = build_parser()
-    args = parser.parse_args(arguments)
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown:
+        command = f"funchost {args.command}" if args.command else "funchost"
+        print(f"{command}: unknown option {unknown[0]!r} (see '{command} --help').", file=sys.stderr)
+        return 2
     if args.version:
         from funchost import __version__
 
@@ -95,6 +105,13 @@ def _start(args: argparse.Namespace) -> int:
     from funchost.host.options import HostOptions
     from funchost.host.run import run_in_process, start
 
+    if args.verb not in (None, "start"):
+        print(f"funchost start: unknown argument {args.verb!r} (see 'funchost start --help').", file=sys.stderr)
+        return 2
+    if args.language_worker is not None:
+        print("Note: --language-worker has no effect; funchost runs Python functions in its own process.")
+    if args.no_build:
+        print("Note: --no-build has no effect; funchost does not build Python apps.")
     options = HostOptions(
         script_root=Path(args.script_root),
         port=args.port,
@@ -108,6 +125,7 @@ def _start(args: argparse.Namespace) -> int:
         workers=args.workers,
         reload=args.reload,
         drain_timeout=args.drain_timeout,
+        startup_timeout=args.startup_timeout,
     )
     if args.debug_port is not None:
         if not _listen_for_debugger(args.debug_port, args.wait_for_client):

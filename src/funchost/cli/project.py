@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import re
 import sys
 from pathlib import Path
@@ -55,10 +56,13 @@ tests
 
 V2_APP = """import azure.functions as func
 
-app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app = func.FunctionApp()
 """
 
-TEST_FILE = '''"""Tests of the app, run in-process by funchost's test client: pytest tests/"""
+TEST_FILE = '''"""Tests of the app, run in-process by funchost's test client: pytest tests/
+
+Call functions with client.get("/api/<route>"), client.post(...) or client.invoke("<name>", "data").
+"""
 
 from pathlib import Path
 
@@ -70,18 +74,42 @@ APP = Path(__file__).resolve().parent.parent
 def test_the_app_loads_without_errors():
     with TestClient(APP) as client:
         assert client.errors == []
-
-
-def test_hello_greets_by_name():
-    with TestClient(APP) as client:
-        response = client.get("/api/hello?name=Test")
-        assert response.status_code == 200
-        assert response.text.startswith("Hello, Test.")
 '''
 
+DOCKERFILE = """# Build: docker build -t my-function-app .    Run: docker run -p 8080:80 my-function-app
+FROM python:{python}-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1 \\
+    AzureWebJobsScriptRoot=/home/site/wwwroot
+
+WORKDIR /home/site/wwwroot
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt funchost
+
+COPY . .
+RUN useradd --create-home --uid 1000 functions && chown -R functions /home/site/wwwroot
+USER functions
+
+# port 80 on all interfaces, as the Azure Functions images listen
+EXPOSE 80
+HEALTHCHECK --interval=30s --timeout=5s \\
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:80/admin/host/ping')"
+CMD ["funchost", "start", "--production", "--address", "0.0.0.0", "--port", "80"]
+"""
+
+DOCKERIGNORE = """.git*
+.venv
+.funchost
+__pycache__
+local.settings.json
+"""
+
 INIT_EXAMPLES = """examples:
-  funchost init my-app                 a v2 app (function_app.py) with a first HTTP function
+  funchost init my-app                 a v2 app (function_app.py, no function yet)
   funchost init my-app --model v1      a v1 app (a folder per function)
+  funchost init my-app --docker        with a Dockerfile that runs 'funchost start --production'
+then: funchost new --template "HTTP trigger" --name hello
 """
 
 NEW_EXAMPLES = """examples:
@@ -97,7 +125,12 @@ def add_parsers(commands: Any) -> None:
     init.add_argument("directory", nargs="?", default=".")
     init.add_argument("-m", "--model", choices=["v1", "v2", "V1", "V2"], default="v2",
                       help="programming model (default v2)")
-    init.add_argument("--worker-runtime", default="python", help="only python is supported")
+    init.add_argument("--worker-runtime", "--worker_runtime", dest="worker_runtime", default="python",
+                      help="only python is supported")
+    init.add_argument("--python", dest="worker_runtime", action="store_const", const="python",
+                      help="same as --worker-runtime python")
+    init.add_argument("-l", "--language", help="only python is supported")
+    init.add_argument("--docker", action="store_true", help="also write a Dockerfile (and .dockerignore)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
 
     new = commands.add_parser("new", help="add a function from a template", epilog=NEW_EXAMPLES,
@@ -108,6 +141,7 @@ def add_parsers(commands: Any) -> None:
                      help="authLevel of an HTTP trigger (default function)")
     new.add_argument("--blueprint", help="v2: put the function in this blueprint file (created if needed)")
     new.add_argument("--script-root", dest="script_root", default=".", help="the function app folder")
+    new.add_argument("-l", "--language", help="only python is supported")
     new.add_argument("--force", action="store_true", help="overwrite an existing v1 function folder")
 
     templates = commands.add_parser("templates", help="list function templates")
@@ -119,11 +153,18 @@ def fail(message: str) -> int:
     return 1
 
 
-def run_init(args: argparse.Namespace) -> int:
-    from funchost.cli.templates import TEMPLATES, v1_files, v2_function
+def _check_python(*values: str | None) -> str | None:
+    """An error for a language or worker runtime other than Python, else None."""
+    for value in values:
+        if value is not None and value.lower() not in ("python", "py"):
+            return f"funchost runs Python function apps only, not '{value}'."
+    return None
 
-    if args.worker_runtime.lower() != "python":
-        return fail(f"Only the python worker runtime is supported, not '{args.worker_runtime}'.")
+
+def run_init(args: argparse.Namespace) -> int:
+    error = _check_python(args.worker_runtime, args.language)
+    if error:
+        return fail(error)
     root = Path(args.directory)
     model = args.model.lower()
     files: dict[str, str] = {
@@ -135,23 +176,26 @@ def run_init(args: argparse.Namespace) -> int:
         "tests/__init__.py": "",
         "tests/test_app.py": TEST_FILE,
     }
-    http = TEMPLATES[0]
     if model == "v2":
-        files["function_app.py"] = _ensure_imports("", http) + V2_APP + v2_function(http, "hello", "app", "function")
-    else:
-        for name, content in v1_files(http, "hello", "function").items():
-            files[f"hello/{name}"] = content
-    existing = [name for name in files if (root / name).exists()]
-    if existing and not args.force:
-        return fail(f"{root / existing[0]} already exists; use --force to overwrite.")
+        files["function_app.py"] = V2_APP
+    if args.docker:
+        files["Dockerfile"] = DOCKERFILE.format(python=f"{sys.version_info.major}.{sys.version_info.minor}")
+        files[".dockerignore"] = DOCKERIGNORE
+    written = []
     for name, content in files.items():
         path = root / name
+        if path.exists() and not args.force:
+            print(f"{name} already exists. Skipped!")  # Core Tools' words
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
-    print(f"Created a {model} Python function app in {root.resolve()}:")
-    for name in files:
-        print(f"  {name}")
-    print("Next: cd into it, then 'funchost start' (and 'pytest tests' for the tests).")
+        written.append(name)
+    if written:
+        print(f"Wrote a {model} Python function app in {root.resolve()}:")
+        for name in written:
+            print(f"  {name}")
+    print('Next: funchost new --template "HTTP trigger" --name hello, then funchost start'
+          + ("" if root.resolve() == Path.cwd().resolve() else f" (in {root})") + ".")
     return 0
 
 
@@ -181,6 +225,22 @@ def _pick(prompt: str, options: list[str]) -> str | None:
     return None
 
 
+_V2_NAME = re.compile(r"""function_name\(\s*(?:name\s*=\s*)?["']([^"']+)["']""")
+_V2_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)\s*\(", re.MULTILINE)
+
+
+def _function_names(root: Path, model: str) -> list[str]:
+    """The names of the app's functions, read without importing it: v1 folders, and for v2 the
+    functions and ``function_name(...)`` decorators of the app's top-level modules."""
+    if model == "v1":
+        return [p.name for p in root.iterdir() if p.is_dir() and (p / "function.json").is_file()]
+    names: list[str] = []
+    for module in sorted(root.glob("*.py")):
+        code = module.read_text(encoding="utf-8", errors="replace")
+        names += _V2_DEF.findall(code) + _V2_NAME.findall(code)
+    return names
+
+
 def run_new(args: argparse.Namespace) -> int:
     from funchost.app.build import FUNCTION_NAME
     from funchost.cli.templates import TEMPLATES, find_template, v1_files, v2_function
@@ -197,11 +257,20 @@ def run_new(args: argparse.Namespace) -> int:
         name = name or input("Function name: ").strip()
     if not template_name or not name:
         return fail("Give --template and --name (see 'funchost templates list').")
+    error = _check_python(args.language)
+    if error:
+        return fail(error)
     template = find_template(template_name)
     if template is None:
         return fail(f"Unknown template '{template_name}'. Templates: {', '.join(t.name for t in TEMPLATES)}.")
     if not FUNCTION_NAME.match(name) or (model == "v2" and not name.isidentifier()):
         return fail(f"'{name}' is not a valid function name: use letters, digits and '_', starting with a letter.")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return fail(f"'{name}' is a Python keyword and cannot be a function name; choose another name.")
+    clash = next((existing for existing in _function_names(root, model) if existing.lower() == name.lower()), None)
+    if clash is not None and not (model == "v1" and args.force and clash == name):
+        return fail(f"The app already has a function named '{clash}' (function names are not case-sensitive); "
+                    "choose another name.")
     if model == "v1":
         folder = root / name
         if folder.exists() and not args.force:
@@ -212,8 +281,6 @@ def run_new(args: argparse.Namespace) -> int:
         print(f"Created {folder}/function.json and {folder}/__init__.py ({template.name}).")
         return 0
     app_file = root / "function_app.py"
-    if re.search(rf"^(async )?def {re.escape(name)}\(", app_file.read_text(), re.MULTILINE):
-        return fail(f"function_app.py already has a function named '{name}'.")
     if args.blueprint:
         return _new_in_blueprint(root, args.blueprint, template, name, args.authlevel)
     code = app_file.read_text()
@@ -231,8 +298,6 @@ def _new_in_blueprint(root: Path, blueprint: str, template: Template, name: str,
         return fail(f"'{blueprint}' is not a valid module name for a blueprint.")
     path = root / f"{module}.py"
     code = path.read_text() if path.exists() else "import azure.functions as func\n\nbp = func.Blueprint()\n"
-    if re.search(rf"^(async )?def {re.escape(name)}\(", code, re.MULTILINE):
-        return fail(f"{path.name} already has a function named '{name}'.")
     code = _ensure_imports(code, template) + code
     path.write_text(code.rstrip("\n") + "\n" + v2_function(template, name, "bp", auth_level))
     app_file = root / "function_app.py"

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,24 @@ def add_parser(commands: Any) -> None:
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {"IsEncrypted": False, "Values": {}}
-    data = json.loads(path.read_text(encoding="utf-8-sig") or "{}")
+    from funchost.config.jsonfile import parse_json_text
+
+    data = parse_json_text(path.read_text(encoding="utf-8-sig") or "{}", path)
     data.setdefault("Values", {})
     return data
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _map_connection_strings(data: dict[str, Any], change: Callable[[str], str]) -> None:
+    """Apply ``change`` to every connection string, in either of the file's two shapes."""
+    for name, entry in (data.get("ConnectionStrings") or {}).items():
+        if isinstance(entry, dict):
+            entry["ConnectionString"] = change(str(entry.get("ConnectionString") or ""))
+        else:
+            data["ConnectionStrings"][name] = change(str(entry or ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = _read(path)
     except ValueError as error:
-        print(f"{path} is not valid JSON: {error}", file=sys.stderr)
+        print(f"local.settings.json is not valid JSON: {error}", file=sys.stderr)
         return 1
     encrypted = bool(data.get("IsEncrypted", False))
     values: dict[str, str] = data["Values"]
@@ -75,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
             for name, entry in (data.get("ConnectionStrings") or {}).items():
                 value = entry.get("ConnectionString", "") if isinstance(entry, dict) else entry
                 provider = entry.get("ProviderName", "System.Data.SqlClient") if isinstance(entry, dict) else ""
+                if args.show_value and encrypted and value and is_ours(value):
+                    value = decrypt_value(value)
                 print(f"   -> Name: {name}\n      Value: {value if args.show_value else '*****'}\n"
                       f"      ProviderName: {provider}")
         elif args.verb == "add":
@@ -84,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                     else sys.stdin.readline().rstrip("\n")
             if args.connection_string:
                 data.setdefault("ConnectionStrings", {})[args.name] = {
-                    "ConnectionString": value, "ProviderName": args.provider_name}
+                    "ConnectionString": encrypt_value(value) if encrypted and value else value,
+                    "ProviderName": args.provider_name}
             else:
                 values[args.name] = encrypt_value(value) if encrypted and value else value
             _write(path, data)
@@ -98,10 +113,12 @@ def run(args: argparse.Namespace) -> int:
         elif args.verb == "encrypt":
             if not encrypted:
                 data["Values"] = {k: encrypt_value(v) if v else v for k, v in values.items()}
+                _map_connection_strings(data, lambda v: encrypt_value(v) if v else v)
                 data["IsEncrypted"] = True
                 _write(path, data)
         elif args.verb == "decrypt" and encrypted:
             data["Values"] = {k: decrypt_value(v) if v and is_ours(v) else v for k, v in values.items()}
+            _map_connection_strings(data, lambda v: decrypt_value(v) if v and is_ours(v) else v)
             data["IsEncrypted"] = False
             _write(path, data)
     except EncryptionError as error:

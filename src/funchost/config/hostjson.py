@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from funchost.config.jsonfile import JsonFileError, parse_json_text
 
 ENV_PREFIX = "AzureFunctionsJobHost__"
 
@@ -119,11 +120,9 @@ def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None) -> 
             data = {"version": "2.0"}
         else:
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise HostConfigError(
-                    f"Unable to parse host configuration file '{path}': {error}"
-                ) from error
+                data = parse_json_text(text, path)
+            except JsonFileError as error:
+                raise HostConfigError(f"Unable to parse host configuration file '{path}': {error.detail}") from None
             if not isinstance(data, dict):
                 raise HostConfigError(f"Unable to parse host configuration file '{path}': "
                                       "the top level must be a JSON object.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from funchost.config.jsonfile import parse_json_text
 
 FILE_NAME = "local.settings.json"
 
@@ -40,10 +41,10 @@ def load_local_settings(app_root: Path) -> LocalSettings:
     if not path.is_file():
         return settings
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig") or "{}")
+        raw = parse_json_text(path.read_text(encoding="utf-8-sig") or "{}", path)
         if not isinstance(raw, dict):
             raise ValueError("the top level must be a JSON object")
-    except ValueError as error:
+    except (ValueError, UnicodeDecodeError) as error:
         settings.warnings.append(
             f"Failed to read app settings file at '{path}'. Ensure it is a valid JSON file. {error}"
         )
@@ -77,12 +78,13 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def decrypted_values(settings: LocalSettings) -> dict[str, str]:
-    """The values of an ``IsEncrypted`` file in clear; EncryptedSettingsError when unreadable."""
+def decrypted_values(settings: LocalSettings, values: dict[str, str] | None = None) -> dict[str, str]:
+    """The values (by default ``Values``) of an ``IsEncrypted`` file in clear; EncryptedSettingsError
+    when unreadable."""
     from funchost.config.encryption import EncryptionError, decrypt_value, is_ours
 
     clear: dict[str, str] = {}
-    for name, value in settings.values.items():
+    for name, value in (settings.values if values is None else values).items():
         if not value:
             clear[name] = value
         elif is_ours(value):
@@ -116,6 +118,9 @@ def apply_to_environ(settings: LocalSettings, environ: MutableMapping[str, str])
             )
             continue
         environ[name] = value
-    for name, value in settings.connection_strings.items():
+    connection_strings = settings.connection_strings
+    if settings.is_encrypted:
+        connection_strings = decrypted_values(settings, connection_strings)
+    for name, value in connection_strings.items():
         environ.setdefault(f"ConnectionStrings:{name}", value)
     return skipped

@@ -119,7 +119,8 @@ class HostInstance:
                     keys.function_secrets(spec.name)
         self.http_app = HttpApp(self.index, invoker, options, keys)
         self.http_app.admin = AdminApi(
-            self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url
+            self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url,
+            self.resolver, self.settings,
         )
 
     def function_timeout(self) -> float | None:
@@ -235,8 +236,6 @@ class HostInstance:
         instances = instances_status()
         if instances is not None:
             status["instances"] = instances
-        if self.http_app is not None and self.options.enable_auth:
-            status["masterKey"] = self.http_app.keys.master_key()
         return status
 
     def host_id(self) -> str:
@@ -295,10 +294,6 @@ class HostInstance:
             out.write(paint(str(error), RED) + "\n")
         for name, message in {**self.http_app.route_errors, **self.listeners.errors}.items():
             out.write(paint(f"The '{name}' function is in error: {message}", RED) + "\n")
-        for name, trigger in self.listeners.unsupported.items():
-            out.write(paint(
-                f"The '{name}' function uses a {trigger}, which funchost does not listen to yet; "
-                f"run it by hand with POST /admin/functions/{name}.", YELLOW) + "\n")
         for provider in self.listeners.providers:
             folder = getattr(provider, "folder", None)
             where = f" ({folder})" if folder is not None else ""

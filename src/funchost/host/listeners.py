@@ -25,7 +25,6 @@ class Listener(Protocol):
 class ListenerSet:
     listeners: list[Listener] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # function name -> reason
-    unsupported: dict[str, str] = field(default_factory=dict)  # function name -> trigger type
     providers: list[StorageProvider] = field(default_factory=list)
 
 
@@ -97,9 +96,9 @@ def build_listeners(
                 return TimerListener(spec, schedule, store, invoker, host_id, lock_period, retry)
 
             add([spec.name], make_timer)
-    for specs in by_type.values():
+    for specs in by_type.values():  # the index refuses types nothing here listens to; kept as a guard
         for spec in specs:
-            result.unsupported[spec.name] = spec.trigger_type
+            result.errors[spec.name] = f"funchost has no listener for the trigger type '{spec.trigger_type}'."
     return result
 
 

@@ -20,6 +20,7 @@ class HostOptions:
     workers: int | None = None  # None: FUNCTIONS_WORKER_PROCESS_COUNT, else 1 (start) or cores (production)
     reload: bool = True
     drain_timeout: float = 30.0
+    startup_timeout: float | None = None  # -t/--timeout: give up when no instance serves by then
 
     @classmethod
     def from_dict(cls, values: dict) -> HostOptions:

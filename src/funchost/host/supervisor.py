@@ -292,7 +292,13 @@ class Supervisor:
             threading.Thread(target=self.watch, args=(stop_watching,), daemon=True, name="reloader").start()
         for slot in range(self.workers):
             self.spawn(slot, banner=slot == 0)
+        timeout = self.options.startup_timeout
+        give_up_at = time.monotonic() + timeout if timeout else None
         while not received and self.fatal is None:
+            if give_up_at is not None and not self.ever_ready and time.monotonic() > give_up_at:
+                say(f"The host did not start within {timeout:g} seconds (-t/--timeout).", error=True)
+                self.fatal = 1
+                break
             self.read_messages(0.05)
             self.reap()
             try:

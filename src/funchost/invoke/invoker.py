@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from azure.functions import _abc as azf_abc
 from azure.functions import meta
 
 from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
@@ -120,6 +121,9 @@ class _Plan:
     user_logger: logging.Logger
     hooks: bool
     return_converter: Any = None  # for the $return binding, when there is one
+    # v2 HTTP functions: @app.route adds an HTTP $return, and the worker fails an invocation
+    # that returns nothing for it
+    response_required: bool = False
 
 
 class Invoker:
@@ -167,6 +171,8 @@ class Invoker:
                 hooks=self.extensions.enabled and self.extensions.has_invocation_hooks(spec.name),
                 return_converter=None if spec.return_binding is None else
                 GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
+                response_required=spec.model == "v2" and spec.http_type == "function"
+                and spec.return_binding is not None and spec.return_binding.type.lower() == "http",
             )
             self._plans[id(spec)] = plan
         return plan
@@ -272,6 +278,10 @@ class Invoker:
         if spec.return_binding is not None:
             if result is not None:
                 self._collect(outcome, spec.return_binding, result, None, plan.return_converter)
+            elif plan.response_required:
+                raise InvocationError(
+                    f"function {spec.name!r} returned None: an HTTP function must return "
+                    "func.HttpResponse or str")
         elif result is not None and spec.http_type == "function":
             raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
         if self.binding_io is not None and outcome.outputs:
@@ -283,10 +293,13 @@ class Invoker:
 
     @staticmethod
     def _collect(outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
-        if binding.type == "http" or binding.type.lower() == "http":
-            outcome.http_response = value
-            return
         try:
+            if binding.type == "http" or binding.type.lower() == "http":
+                # the HTTP listener sends the object itself; the library's converter accepts these two
+                if not isinstance(value, (str, azf_abc.HttpResponse)):
+                    raise TypeError
+                outcome.http_response = value
+                return
             outcome.outputs[binding.name] = converter.encode(value, expected_type=pytype)
         except (NotImplementedError, TypeError):  # the library's converters say NotImplementedError
             raise InvocationError(

@@ -37,19 +37,20 @@ def level_from_name(name: str) -> int:
     return LEVELS.get(str(name).strip().lower(), logging.INFO)
 
 
-_installed = False
+# what install_log_capture replaced (record factory, stdout, stderr), while it is installed
+_replaced: tuple[Any, TextIO, TextIO] | None = None
 
 
-def install_log_capture() -> None:
+def install_log_capture() -> bool:
     """Tag every log record made during an invocation, and route ``print`` into logging.
 
-    Idempotent; called once by the host before any user code runs.
+    Idempotent; called by the host before any user code runs. True when this call installed it.
     """
-    global _installed
-    if _installed:
-        return
-    _installed = True
+    global _replaced
+    if _replaced is not None:
+        return False
     previous_factory = logging.getLogRecordFactory()
+    _replaced = (previous_factory, sys.stdout, sys.stderr)
 
     def record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous_factory(*args, **kwargs)
@@ -61,6 +62,21 @@ def install_log_capture() -> None:
     logging.setLogRecordFactory(record_factory)
     sys.stdout = InvocationStream(sys.stdout, logging.INFO)
     sys.stderr = InvocationStream(sys.stderr, logging.ERROR)
+    return True
+
+
+def capture_installed() -> bool:
+    return _replaced is not None
+
+
+def uninstall_log_capture() -> None:
+    """Put back the record factory and the streams install_log_capture replaced."""
+    global _replaced
+    if _replaced is None:
+        return
+    factory, sys.stdout, sys.stderr = _replaced
+    logging.setLogRecordFactory(factory)
+    _replaced = None
 
 
 class InvocationStream(io.TextIOBase):

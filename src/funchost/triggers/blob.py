@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -143,7 +144,8 @@ class BlobTriggerListener:
         receipt = self._receipt_key(function, blob)
         if await self.host_store.get_state(receipt) is not None:
             return True
-        outcome = await self.invoker.invoke(self.invocation(function, data, blob))
+        reason = f"New blob detected: {blob.container}/{blob.name}"
+        outcome = await self.invoker.invoke(blob_invocation(function.spec, function.pattern, data, blob, reason))
         if outcome.succeeded:
             await self.host_store.set_state(receipt, "done")
             await self._forget_queued(function, request)
@@ -152,27 +154,6 @@ class BlobTriggerListener:
     async def _forget_queued(self, function: BlobFunction, request: dict[str, str]) -> None:
         await self.host_store.delete_state(
             self._key("blobqueued", function, request["ContainerName"], request["BlobName"], request["ETag"]))
-
-    def invocation(self, function: BlobFunction, data: bytes, blob: BlobProperties) -> Invocation:
-        path = f"{blob.container}/{blob.name}"
-        captures = function.pattern.match(path)
-        properties = {"ContentLength": blob.length, "Length": blob.length, "ETag": blob.etag,
-                      "ContentType": blob.content_type, "LastModified": dotnet_time(blob.last_modified)}
-        metadata = {
-            "BlobTrigger": meta.Datum(path, "string"),
-            "Uri": meta.Datum(f"embedded://{path}", "string"),
-            "Properties": meta.Datum(json.dumps(properties), "json"),
-            "Metadata": meta.Datum(json.dumps(blob.metadata), "json"),
-        }
-        for name, value in (captures.groupdict() if captures else {}).items():
-            metadata[name] = meta.Datum(value, "string")
-        spec = function.spec
-        if spec.trigger.data_type == "string":
-            datum = meta.Datum(data.decode("utf-8"), "string")
-        else:
-            datum = meta.Datum(data, "bytes")
-        return Invocation(function=spec, trigger_data=datum, trigger_metadata=metadata,
-                          reason=f"New blob detected: {path}")
 
     async def _poison(self, message: QueueMessage) -> None:
         request = json.loads(message.body)
@@ -186,3 +167,26 @@ class BlobTriggerListener:
                 self._key("blobreceipts", function, request["ContainerName"], request["BlobName"], request["ETag"]),
                 "poisoned")
             await self._forget_queued(function, request)
+
+
+def blob_invocation(spec: FunctionSpec, pattern: re.Pattern[str], data: bytes, blob: BlobProperties,
+                    reason: str) -> Invocation:
+    """The invocation for one blob version: its content, and the metadata and path captures
+    (``{name}`` in ``samples/{name}``) the real host sends."""
+    path = f"{blob.container}/{blob.name}"
+    captures = pattern.match(path)
+    properties = {"ContentLength": blob.length, "Length": blob.length, "ETag": blob.etag,
+                  "ContentType": blob.content_type, "LastModified": dotnet_time(blob.last_modified)}
+    metadata = {
+        "BlobTrigger": meta.Datum(path, "string"),
+        "Uri": meta.Datum(f"embedded://{path}", "string"),
+        "Properties": meta.Datum(json.dumps(properties), "json"),
+        "Metadata": meta.Datum(json.dumps(blob.metadata), "json"),
+    }
+    for name, value in (captures.groupdict() if captures else {}).items():
+        metadata[name] = meta.Datum(value, "string")
+    if spec.trigger.data_type == "string":
+        datum = meta.Datum(data.decode("utf-8"), "string")
+    else:
+        datum = meta.Datum(data, "bytes")
+    return Invocation(function=spec, trigger_data=datum, trigger_metadata=metadata, reason=reason)

@@ -14,7 +14,10 @@ from datetime import datetime, timedelta, timezone
 from azure.functions import meta
 
 from funchost.app.model import FunctionSpec
+from funchost.bindings.expressions import compile_blob_pattern, split_blob_path
+from funchost.config import AppSettings
 from funchost.invoke import Invocation
+from funchost.storage.auto import StorageResolver
 
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 
@@ -38,7 +41,33 @@ def timer_payload(past_due: bool, last: datetime | None = None, next_: datetime 
                        "IsPastDue": past_due})
 
 
+class ManualInvocationError(Exception):
+    """The input given for a run by hand does not name something the trigger can deliver."""
+
+
+async def invocation_by_hand(spec: FunctionSpec, input_text: str, resolver: StorageResolver,
+                             settings: AppSettings, reason: str = ADMIN_REASON) -> Invocation:
+    """What the trigger would deliver for ``input_text``; for a blob trigger, as in the real host,
+    the input is the blob's path (``container/name``) and the blob is read from storage."""
+    if spec.trigger.type.lower() == "blobtrigger":
+        from funchost.triggers.blob import blob_invocation
+
+        path = input_text.strip().strip("/")
+        container, name = split_blob_path(path)
+        provider = resolver.for_connection(spec.trigger.setting("connection"))
+        found = await provider.get_blob(container, name) if container and name else None
+        if found is None:
+            raise ManualInvocationError(
+                f"the blob '{path}' does not exist (a blob trigger run by hand takes the blob's path, "
+                "container/name, as its input)")
+        data, blob = found
+        pattern = compile_blob_pattern(settings.resolve(str(spec.trigger.setting("path") or "")).strip("/"))
+        return blob_invocation(spec, pattern, data, blob, reason)
+    return manual_invocation(spec, input_text, reason)
+
+
 def manual_invocation(spec: FunctionSpec, input_text: str, reason: str = ADMIN_REASON) -> Invocation:
+    """The invocation for a text input, shaped as the trigger's listener would shape it."""
     trigger_type = spec.trigger.type.lower()
     metadata: dict[str, meta.Datum] = {}
     if trigger_type == "timertrigger":

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 from funchost.app.model import AppIndex, FunctionSpec
+from funchost.config import AppSettings
 from funchost.invoke import Invoker
+from funchost.storage.auto import StorageResolver
+from funchost.storage.base import StorageError
 from funchost.triggers.http.keys import MASTER, KeyLevel, KeyStore
-from funchost.triggers.manual import manual_invocation
+from funchost.triggers.manual import ManualInvocationError, invocation_by_hand
 
 JSON = [(b"content-type", b"application/json; charset=utf-8")]
 NO_STORE = [(b"cache-control", b"no-store, no-cache")]
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+logger = logging.getLogger("funchost.admin")
 
 _FUNCTION_KEYS = re.compile(r"^/admin/functions/([^/]+)/keys(?:/([^/]+))?/?$", re.IGNORECASE)
 _HOST_KEYS = re.compile(r"^/admin/host/(keys|functionkeys|systemkeys)(?:/([^/]+))?/?$", re.IGNORECASE)
@@ -40,6 +46,8 @@ class AdminApi:
         base_url: Callable[[dict[str, Any]], str],
         status: Callable[[], dict[str, Any]],
         function_url: Callable[[FunctionSpec, str], str],
+        resolver: StorageResolver,
+        settings: AppSettings,
     ) -> None:
         self.index = index
         self.keys = keys
@@ -47,6 +55,8 @@ class AdminApi:
         self.base_url = base_url
         self.status = status
         self.function_url = function_url
+        self.resolver = resolver
+        self.settings = settings
         self.tasks: set[asyncio.Task[Any]] = set()
 
     async def handle(self, scope: dict[str, Any], body: bytes, level: KeyLevel | None) -> Response:
@@ -93,11 +103,18 @@ class AdminApi:
             return 400, [], b""
         value = payload.get("input", "")
         text = value if isinstance(value, str) else json.dumps(value)
-        invocation = manual_invocation(spec, text)
-        task = asyncio.ensure_future(self.invoker.invoke(invocation))
+        task = asyncio.ensure_future(self._run_by_hand(spec, text))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return 202, [], b""
+
+    async def _run_by_hand(self, spec: FunctionSpec, text: str) -> None:
+        try:
+            invocation = await invocation_by_hand(spec, text, self.resolver, self.settings)
+        except (ManualInvocationError, StorageError) as error:
+            logger.error("The function '%s' could not be run by hand: %s", spec.name, error)
+            return
+        await self.invoker.invoke(invocation)
 
     def _describe(self, spec: FunctionSpec, base: str) -> dict[str, Any]:
         href = f"{base}/admin/functions/{spec.name}"

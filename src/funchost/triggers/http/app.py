@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from funchost.app.model import AppIndex, FunctionSpec
 from funchost.invoke import Invocation, Invoker
@@ -50,6 +51,7 @@ class RouteTarget:
     auth_level: str  # anonymous | function | admin
     # other bindings may use {query} or {route} values: build the trigger metadata only then
     needs_metadata: bool = True
+    empty_status: int = 200  # when the function gives no response
 
 
 class HttpApp:
@@ -107,7 +109,8 @@ class HttpApp:
             auth_level = str(spec.trigger.setting("authLevel") or "function").lower()
             needs_metadata = any(not b.is_trigger and b.type.lower() != "http" for b in spec.bindings)
             try:
-                route = compile_route(full, RouteTarget(spec, auth_level, needs_metadata), method_set)
+                target = RouteTarget(spec, auth_level, needs_metadata, messages.empty_response_status(spec))
+                route = compile_route(full, target, method_set)
             except RouteTemplateError as error:
                 self.route_errors[spec.name] = str(error)
                 continue
@@ -151,14 +154,7 @@ class HttpApp:
             preflight = cors.preflight_headers(headers.get("origin"), headers.get("access-control-request-headers"))
             await _respond(send, 204 if preflight else 404, preflight, b"")
             return
-        if path == "/":
-            if method in ("GET", "HEAD"):
-                if self.options.disable_homepage:
-                    await self._send(headers, send, 204, [], b"")
-                else:
-                    await self._send(headers, send, 200, [(b"content-type", b"text/html; charset=utf-8")], HOMEPAGE)
-                return
-        elif path.startswith("/admin/") and self.admin is not None:
+        if path.startswith("/admin/") and self.admin is not None:
             body = await self._read_body(headers, receive, send)
             if body is None:
                 return
@@ -166,8 +162,16 @@ class HttpApp:
             status, response_headers, payload = await self.admin.handle(scope, body, level)
             await self._send(headers, send, status, response_headers, payload)
             return
-        found = self.router.match(path, method)
+        # route on the path as sent, so each route value is percent-decoded exactly once
+        raw_path = scope.get("raw_path")
+        found = self.router.match(raw_path.decode("latin-1") if raw_path else quote(path), method)
         if found is None:
+            if path == "/" and method in ("GET", "HEAD"):  # the home page yields to a function's route
+                if self.options.disable_homepage:
+                    await self._send(headers, send, 204, [], b"")
+                else:
+                    await self._send(headers, send, 200, [(b"content-type", b"text/html; charset=utf-8")], HOMEPAGE)
+                return
             await self._send(headers, send, 404, [], b"")
             return
         route, route_values = found
@@ -214,8 +218,7 @@ class HttpApp:
             return
         try:
             status, response_headers, payload = messages.to_raw_response(
-                outcome.http_response, 204 if spec.model == "v1" else 200
-            )
+                outcome.http_response, target.empty_status)
         except messages.ResponseConversionError as error:
             logger.error("Function '%s' (Id=%s): %s", spec.name, outcome.invocation_id, error)
             await self._send(headers, send, 500, [], b"")

@@ -48,9 +48,13 @@ class KeyStore:
             return None
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        # readable by the owner only, from the first byte written
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2))
+        os.chmod(temporary, 0o600)  # an older temporary file may have had wider rights
         os.replace(temporary, path)
 
     def host_secrets(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl
 from azure.functions import _abc as azf_abc
 from azure.functions import meta
 
+from funchost.app.model import FunctionSpec
+
 Datum = meta.Datum
 
 # (status, headers, body) as sent to ASGI
@@ -79,6 +81,18 @@ def trigger_metadata(
     return metadata
 
 
+def empty_response_status(spec: FunctionSpec) -> int:
+    """The status when an HTTP function gives no response: 204 for a v1 function whose output is
+    HTTP or that has no output at all, 200 when its outputs go elsewhere (a blob, a queue) and
+    in the v2 model."""
+    if spec.model != "v1":
+        return 200
+    outputs = spec.output_bindings
+    if not outputs or any(binding.type.lower() == "http" for binding in outputs):
+        return 204
+    return 200
+
+
 class ResponseConversionError(TypeError):
     """A function returned something that is not an HTTP response."""
 
@@ -98,6 +112,8 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
         has_content_type = False
         for name, value in result.headers.items():
             lowered = name.lower()
+            if lowered == "set-cookie" and not str(value).strip():
+                continue  # the worker parses cookies, and an empty one is no cookie at all
             # compared here: ``in`` on the library's (werkzeug) headers raises and catches a KeyError
             has_content_type = has_content_type or lowered == "content-type"
             raw_headers.append((lowered.encode("latin-1"), str(value).encode("latin-1")))

@@ -361,10 +361,15 @@ class Router:
             self._dynamic.append(route)
             self._dynamic.sort(key=lambda r: (r.precedence, -len(r.precedence)))
 
-    def match(self, path: str, method: str) -> tuple[Route, dict[str, str | None]] | None:
-        """The route for ``path`` (no leading ``/``) and ``method``; None means 404."""
-        trimmed = path.strip("/")
-        for route in self._literal.get(trimmed.lower(), ()):
+    def match(self, raw_path: str, method: str) -> tuple[Route, dict[str, str | None]] | None:
+        """The route for ``raw_path`` (still percent-encoded, as sent) and ``method``; None means 404.
+
+        Parameters match the raw segments and are decoded once, so ``a%2Fb`` is the one value
+        ``a/b`` and ``a%2520b`` is ``a%20b``.
+        """
+        trimmed = raw_path.strip("/")
+        literal = unquote(trimmed) if "%" in trimmed else trimmed
+        for route in self._literal.get(literal.lower(), ()):
             if route.allows(method):
                 return route, {}
         for route in self._dynamic:
