@@ -159,7 +159,9 @@ async def _serve(instance: object, server: object, control: Control, on_started:
         control.send("failed")
         return _fail(str(error))
     server.on_started = on_started
-    monitor = asyncio.create_task(instance.load_monitor().run())
+    from funchost.triggers.background import keep_running
+
+    monitor = asyncio.create_task(keep_running("the health monitor", instance.load_monitor().run))
     try:
         await server.serve()
     finally:

@@ -26,6 +26,7 @@ from funchost.config import AppSettings
 from funchost.invoke import Invocation, Invoker
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import BlobProperties, QueueMessage, StorageError, StorageProvider
+from funchost.triggers.lease import Lease
 from funchost.triggers.manual import dotnet_time
 from funchost.triggers.queue import QueueConsumer, QueueOptions
 
@@ -66,8 +67,8 @@ class BlobTriggerListener:
                 raise ValueError(f"the blob trigger of function '{spec.name}' has no container in its path")
             function = BlobFunction(spec, container, path, resolver.for_connection(spec.trigger.setting("connection")))
             self.functions[function.function_id] = function
-        self.owner = f"{host_id}:{uuid.uuid4().hex}"
-        self.lease_name = f"locks/{host_id}/WebJobs.Internal.Blobs.Listener"
+        self.lease = Lease(self.host_store, f"locks/{host_id}/WebJobs.Internal.Blobs.Listener",
+                           f"{host_id}:{uuid.uuid4().hex}", LEASE_PERIOD, "the blob scan")
         self.work_queue = f"azure-webjobs-blobtrigger-{host_id}".lower()[:63]
         consumer_options = QueueOptions(
             batch_size=options.batch_size, new_batch_threshold=options.new_batch_threshold,
@@ -77,17 +78,18 @@ class BlobTriggerListener:
                                       self._poison, "blob triggers")
         self._stopping = asyncio.Event()
         self._scanner: asyncio.Task[None] | None = None
+        self._scan_failing = False
 
     async def start(self) -> None:
         await self.consumer.start()
-        self._scanner = asyncio.create_task(self._scan_loop(), name="blob-scanner")
+        self._scanner = asyncio.create_task(self.lease.run_while_held(self._scan_while_held, self._stopping),
+                                            name="blob-scanner")
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         self._stopping.set()
         if self._scanner is not None:
-            await asyncio.wait([self._scanner])
+            await asyncio.wait([self._scanner])  # it releases the lease
         await self.consumer.stop(drain_timeout)
-        await self.host_store.release_lease(self.lease_name, self.owner)
 
     def _key(self, kind: str, function: BlobFunction, container: str, name: str, etag: str) -> str:
         """``blobreceipts/...`` (done) or ``blobqueued/...`` (waiting in the work queue)."""
@@ -96,18 +98,19 @@ class BlobTriggerListener:
     def _receipt_key(self, function: BlobFunction, blob: BlobProperties) -> str:
         return self._key("blobreceipts", function, blob.container, blob.name, blob.etag)
 
-    async def _scan_loop(self) -> None:
-        holding = False
-        while not self._stopping.is_set():
+    async def _scan_while_held(self, lost: asyncio.Event) -> None:
+        """Scan every SCAN_INTERVAL while this instance holds the scan lease."""
+        while not self._stopping.is_set() and not lost.is_set():
             try:
-                if holding:
-                    holding = await self.host_store.renew_lease(self.lease_name, self.owner, LEASE_PERIOD)
-                if not holding:
-                    holding = await self.host_store.acquire_lease(self.lease_name, self.owner, LEASE_PERIOD)
-                if holding:
-                    await self.scan_once()
-            except StorageError as error:
-                logger.error("Scanning for new blobs failed: %s", error)
+                await self.scan_once()
+            except StorageError as error:  # an outage: one line, then try again next time
+                if not self._scan_failing:
+                    logger.error("Scanning for new blobs failed: %s", error)
+                self._scan_failing = True
+            else:
+                if self._scan_failing:
+                    logger.warning("Scanning for new blobs works again.")
+                self._scan_failing = False
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=SCAN_INTERVAL)
 

@@ -23,6 +23,7 @@ from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Invocation, Invoker
 from funchost.storage.base import MessageNotFoundError, QueueMessage, StorageError, StorageProvider
+from funchost.triggers.background import keep_running
 from funchost.triggers.manual import dotnet_time
 
 logger = logging.getLogger("funchost.queue")
@@ -102,7 +103,7 @@ class QueueConsumer:
         self.label = label
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._errors_logged = 0
@@ -112,12 +113,15 @@ class QueueConsumer:
 
     async def start(self) -> None:
         await self.provider.create_queue(self.queue)
-        self._loop_task = asyncio.create_task(self._poll(), name=f"queue:{self.queue}")
+        self._loop_task = asyncio.create_task(
+            keep_running(f"the poll of queue '{self.queue}' for {self.label}", self._poll, self._stopping),
+            name=f"queue:{self.queue}")
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Stop fetching, then wait for the messages being handled."""
-        self._stopping = True
+        self._stopping.set()
         self._wake.set()
+        self._slot.set()
         if self._loop_task is not None:
             await asyncio.wait([self._loop_task])
         if self._inflight:
@@ -125,7 +129,7 @@ class QueueConsumer:
 
     async def _poll(self) -> None:
         delay = MIN_POLL
-        while not self._stopping:
+        while not self._stopping.is_set():
             if len(self._inflight) > self.options.new_batch_threshold:
                 self._slot.clear()
                 await self._slot.wait()
@@ -189,10 +193,21 @@ class QueueConsumer:
         await self.provider.delete(self.queue, message.id, receipt)
 
     async def _keep_invisible(self, message: QueueMessage, receipt: list[str]) -> None:
+        """Renew the message's invisibility while it is handled (cancelled when it is done)."""
         period = self.options.processing_visibility
-        while True:
-            await asyncio.sleep(period / 2)
-            receipt[0] = await self.provider.update_visibility(self.queue, message.id, receipt[0], period)
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(period / 2)
+                try:
+                    receipt[0] = await self.provider.update_visibility(self.queue, message.id, receipt[0], period)
+                except MessageNotFoundError:
+                    logger.warning("Message %s of queue '%s' became visible to other consumers while it was "
+                                   "being handled.", message.id, self.queue)
+                    return
+
+        await keep_running(f"the visibility renewal of message {message.id} of queue '{self.queue}'", renew,
+                           first_backoff=min(1.0, period / 4))
 
 
 def queue_trigger_invocation(spec: FunctionSpec, queue: str, message: QueueMessage) -> Invocation:

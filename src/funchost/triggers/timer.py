@@ -24,6 +24,7 @@ from funchost.app.model import FunctionSpec
 from funchost.invoke import Invocation, Invoker
 from funchost.invoke.retry import RetryPolicy, invoke_with_retries
 from funchost.storage.base import StorageError, StorageProvider
+from funchost.triggers.lease import Lease
 from funchost.triggers.manual import dotnet_time, timer_payload
 from funchost.triggers.schedule import Schedule
 
@@ -67,9 +68,9 @@ class TimerListener:
         self.use_monitor = _is_true(spec.trigger.setting("useMonitor"), True) and \
             not schedule.fires_more_than_once_a_minute()
         self.function_id = f"Host.Functions.{spec.name}"
-        self.lease_name = f"locks/{host_id}/{self.function_id}.Listener"
         self.status_key = f"timers/{host_id}/{self.function_id}/status"
-        self.owner = f"{host_id}:{uuid.uuid4().hex}"
+        self.lease = Lease(store, f"locks/{host_id}/{self.function_id}.Listener", f"{host_id}:{uuid.uuid4().hex}",
+                           lock_period, f"timer '{spec.name}'")
         self.function_logger = logging.getLogger(f"Function.{spec.name}")
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -87,53 +88,17 @@ class TimerListener:
 
     async def start(self) -> None:
         logging.getLogger("funchost.console").info("%s", self.describe())
-        self._task = asyncio.create_task(self._run(), name=f"timer:{self.spec.name}")
+        self._task = asyncio.create_task(self.lease.run_while_held(self._fire_while_held, self._stopping),
+                                         name=f"timer:{self.spec.name}")
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         self._stopping.set()
         if self._task is not None:
-            await asyncio.wait([self._task])
+            await asyncio.wait([self._task])  # it releases the lease
         if self._running:
             await asyncio.wait(list(self._running), timeout=drain_timeout)
-        with contextlib.suppress(StorageError):
-            await self.store.release_lease(self.lease_name, self.owner)
 
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep unless stopping; True when asked to stop."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, seconds))
-        return self._stopping.is_set()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                held = await self.store.acquire_lease(self.lease_name, self.owner, self.lock_period)
-            except StorageError as error:
-                logger.error("Timer '%s': cannot reach the lease store: %s", self.spec.name, error)
-                held = False
-            if not held:
-                if await self._sleep(self.lock_period / 3):
-                    return
-                continue
-            logger.info("Timer '%s': listener lease acquired by %s", self.spec.name, self.owner)
-            renewer = asyncio.create_task(self._renew())
-            try:
-                await self._fire_while_held(renewer)
-            finally:
-                renewer.cancel()
-
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.lock_period / 3)
-            try:
-                if not await self.store.renew_lease(self.lease_name, self.owner, self.lock_period):
-                    logger.warning("Timer '%s': lost the listener lease", self.spec.name)
-                    return
-            except StorageError as error:
-                logger.error("Timer '%s': renewing the lease failed: %s", self.spec.name, error)
-                return
-
-    async def _fire_while_held(self, renewer: asyncio.Task[None]) -> None:
+    async def _fire_while_held(self, lost: asyncio.Event) -> None:
         status = await self._read_status() if self.use_monitor else None
         now = datetime.now(timezone.utc)
         if self._first_start:
@@ -149,17 +114,17 @@ class TimerListener:
                 await self._fire(now, past_due=False, status=status)
                 status = await self._read_status() if self.use_monitor else None
         last_due: datetime | None = None
-        while not self._stopping.is_set() and not renewer.done():
+        while not self._stopping.is_set() and not lost.is_set():
             now = datetime.now(timezone.utc)
             # timers may wake a little early: never compute the same tick twice
             due = self.schedule.next_after(max(now, last_due) if last_due else now)
             if self.use_monitor:
                 await self._write_status(last=_parse_time(status.get("Last")) if status else None, next_=due)
             wait = (due - datetime.now(timezone.utc)).total_seconds()
-            stop_waiter = asyncio.ensure_future(self._stopping.wait())
-            done, _ = await asyncio.wait([stop_waiter, renewer], timeout=max(0.0, wait),
-                                         return_when=asyncio.FIRST_COMPLETED)
-            stop_waiter.cancel()
+            waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(lost.wait())]
+            done, _ = await asyncio.wait(waiters, timeout=max(0.0, wait), return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
             if done:
                 return
             early = (due - datetime.now(timezone.utc)).total_seconds()
