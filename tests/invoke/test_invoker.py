@@ -321,7 +321,7 @@ def test_function_timeout_cancels_async_and_reports_sync_overruns(app_dir):
 def test_invocation_ids_are_distinct_version_4_uuids():
     import uuid
 
-    from funchost.invoke.invoker import new_invocation_id
+    from funchost.app.invocation import new_invocation_id
 
     ids = [new_invocation_id() for _ in range(2000)]  # crosses several refills of the random pool
     assert len(set(ids)) == len(ids)

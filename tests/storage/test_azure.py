@@ -27,7 +27,6 @@ def test_development_storage_means_azurite_with_a_pinned_api_version():
 def test_identity_based_connection_builds_service_urls():
     settings = AppSettings({"Store__accountName": "myaccount", "Store__credential": "managedidentity"})
     resolver = StorageResolver(__import__("pathlib").Path("."), settings)
-    assert resolver.describe("Store") == "azure"
     store = resolver.for_connection("Store")
     assert isinstance(store, AzureStorage) and not store.emulator
     assert store.queues.url.startswith("https://myaccount.queue.")

@@ -20,9 +20,11 @@ import pytest
 from funchost.app import load_app
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Invoker
+from funchost.storage.auto import StorageResolver
 from funchost.storage.base import QueueMessage, StorageError
 from funchost.storage.embedded import EmbeddedStorage
 from funchost.triggers.background import keep_running
+from funchost.triggers.base import ListenerContext
 from funchost.triggers.lease import Lease
 from funchost.triggers.queue import QueueConsumer, QueueOptions
 from tests.conftest import write_app
@@ -182,8 +184,9 @@ async def test_the_timer_survives_a_failing_store(tmp_path, store, caplog):
     index, ticks = timer_app(tmp_path)
     spec = index.functions["every_second"]
     with ThreadPoolExecutor(2) as executor:
-        listener = TimerListener(spec, parse_schedule("* * * * * *", AppSettings({})), store, Invoker(executor),
-                                 "testhost", 0.9, None)
+        context = ListenerContext(Invoker(executor), StorageResolver(tmp_path, AppSettings({})), AppSettings({}),
+                                  HostConfig(), "testhost")
+        listener = TimerListener(spec, parse_schedule("* * * * * *", AppSettings({})), store, context, 0.9)
         fail_once(store, "acquire_lease", RuntimeError("lease table broke"))
         await listener.start()
         await until(lambda: len(ticks) >= 1)
@@ -192,7 +195,6 @@ async def test_the_timer_survives_a_failing_store(tmp_path, store, caplog):
 
 
 async def test_the_blob_scan_survives_a_failing_store(tmp_path, store, caplog):
-    from funchost.storage.auto import StorageResolver
     from funchost.triggers.blob import BlobTriggerListener
 
     index, ticks = timer_app(tmp_path)
@@ -200,8 +202,8 @@ async def test_the_blob_scan_survives_a_failing_store(tmp_path, store, caplog):
     resolver = StorageResolver(tmp_path, AppSettings({}))
     resolver._embedded = store
     with ThreadPoolExecutor(2) as executor:
-        listener = BlobTriggerListener([spec], resolver, Invoker(executor), AppSettings({}), "testhost",
-                                       QueueOptions(max_polling_interval=0.2))
+        context = ListenerContext(Invoker(executor), resolver, AppSettings({}), HostConfig(), "testhost")
+        listener = BlobTriggerListener([spec], context, QueueOptions(max_polling_interval=0.2))
         fail_once(store, "list_blobs", RuntimeError("listing broke"))
         await store.put_blob("inbox", "a.txt", b"hello")
         await listener.start()

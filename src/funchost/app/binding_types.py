@@ -26,6 +26,12 @@ _SUPPORTED = {name.lower() for name in SUPPORTED}
 _NOT_YET = {name.lower() for name in NOT_YET}
 
 
+def register(binding_type: str) -> None:
+    """funchost runs this type from now on (a trigger or binder registered beside the built-in ones)."""
+    _SUPPORTED.add(binding_type.lower())
+    _NOT_YET.discard(binding_type.lower())
+
+
 def is_supported(binding_type: str) -> bool:
     return binding_type.lower() in _SUPPORTED
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import funchost
 from funchost.app import AppIndex, load_app
-from funchost.bindings.storage_io import StorageBindings
+from funchost.bindings.binders import Binders
 from funchost.config import (
     AppSettings,
     HostConfig,
@@ -27,12 +27,13 @@ from funchost.config import (
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
 from funchost.host.control import Control
 from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
-from funchost.host.listeners import ListenerSet, build_listeners
+from funchost.host.listeners import build_listeners
 from funchost.host.options import HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
 from funchost.invoke.threads import FunctionThreads
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import StorageError
+from funchost.triggers.base import ListenerContext, ListenerSet
 from funchost.triggers.http.admin import AdminApi
 from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
 from funchost.triggers.http.cors import CorsPolicy
@@ -102,13 +103,12 @@ class HostInstance:
         self.executor = FunctionThreads(default_thread_count())
         self.resolver = StorageResolver(
             self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
-        invoker = Invoker(self.executor, extensions, StorageBindings(self.resolver, self.settings),
+        invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings),
                           timeout=self.function_timeout(), on_sync_timeout=self.on_sync_timeout)
         self.invoker = invoker
-        self.listeners = build_listeners(
-            self.index, invoker, self.resolver, self.settings, self.host_config, self.host_id(),
-            development=not self.options.production,
-        )
+        context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_id(),
+                                  development=not self.options.production)
+        self.listeners = build_listeners(self.index, context)
         keys = KeyStore(self.secrets_folder())
         options = self.http_options()
         if options.enforce_auth:

@@ -19,6 +19,46 @@ FORCE_SETTING = "FUNCHOST_STORAGE"
 IDENTITY_SUFFIXES = ("__accountName", "__queueServiceUri", "__blobServiceUri", "__tableServiceUri",
                      "__serviceUri")
 
+STORAGE = "storage account"
+BROKER = "Service Bus or Event Hubs namespace"
+DOCUMENTS = "Cosmos DB account"
+
+# identity-based connections: which suffix names which kind of service
+_IDENTITY_SERVICES = (
+    *((suffix, STORAGE) for suffix in IDENTITY_SUFFIXES),
+    ("__fullyQualifiedNamespace", BROKER),
+    ("__accountEndpoint", DOCUMENTS),
+)
+
+
+def service_of(value: str) -> str | None:
+    """The kind of service a connection string names, by its shape; None when unrecognised.
+
+    ``AccountName=...``, ``UseDevelopmentStorage=true`` or ``BlobEndpoint=...``: a storage
+    account; ``Endpoint=sb://...``: a Service Bus or Event Hubs namespace;
+    ``AccountEndpoint=https://...``: a Cosmos DB account.
+    """
+    keys: dict[str, str] = {}
+    for part in value.split(";"):
+        key, _, rest = part.partition("=")
+        keys[key.strip().lower()] = rest.strip()
+    if keys.get("endpoint", "").lower().startswith("sb://"):
+        return BROKER
+    if "accountendpoint" in keys:
+        return DOCUMENTS
+    if keys.get("usedevelopmentstorage", "").lower() == "true" or "accountname" in keys or any(
+            key.endswith("endpoint") for key in keys):
+        return STORAGE
+    return None
+
+
+def identity_service_of(name: str, settings: AppSettings) -> str | None:
+    """The kind of service an identity-based connection ``<name>__<suffix>`` names, if it is one."""
+    for suffix, service in _IDENTITY_SERVICES:
+        if settings.get(name + suffix):  # AppSettings also finds <name>:<suffix>
+            return service
+    return None
+
 
 def embedded_folder(app_root: Path, settings: AppSettings) -> Path:
     configured = settings.get("FUNCHOST_STORAGE_PATH")
@@ -41,19 +81,22 @@ class StorageResolver:
             self._embedded = EmbeddedStorage(embedded_folder(self.app_root, self.settings))
         return self._embedded
 
-    def describe(self, connection: str | None) -> str:
-        """'embedded' or 'azure', without opening anything."""
-        return "embedded" if self._connection_value(connection or DEFAULT_CONNECTION) is None else "azure"
-
     def _connection_value(self, name: str) -> str | None:
         if (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded":
             return None
         value = self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}")
         if value and value.strip():
+            service = service_of(value.strip())
+            if service not in (STORAGE, None):
+                raise StorageError(f"The connection '{name}' names a {service}, not a storage account; "
+                                   "queue, blob and timer state need a storage account connection.")
             return value.strip()
-        for suffix in IDENTITY_SUFFIXES:
-            if self.settings.get(name + suffix):
-                return f"identity:{name}"
+        service = identity_service_of(name, self.settings)
+        if service == STORAGE:
+            return f"identity:{name}"
+        if service is not None:
+            raise StorageError(f"The connection '{name}' names a {service} (identity-based), not a storage "
+                               "account; queue, blob and timer state need a storage account connection.")
         return None
 
     def for_connection(self, connection: str | None) -> StorageProvider:

@@ -124,15 +124,22 @@ class StateStore(ABC):
     async def delete_state(self, key: str) -> None: ...
 
 
-class StorageProvider(QueueStore, BlobStore, LeaseStore, StateStore):
-    """One storage account: queues, blobs, leases and state together."""
+class Provider:
+    """A connection to one service (a storage account; next a broker, an event hub namespace, a
+    document database). It implements the role interfaces it serves."""
 
-    name: str = "storage"
-    min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
-    time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)
+    name: str = "provider"
 
     async def open(self) -> None:
         """Connect and check the connection; raise StorageError with a clear sentence."""
 
     async def close(self) -> None:
         """Release connections."""
+
+
+class StorageProvider(Provider, QueueStore, BlobStore, LeaseStore, StateStore):
+    """One storage account: queues, blobs, leases and state together."""
+
+    name: str = "storage"
+    min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
+    time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)

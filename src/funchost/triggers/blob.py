@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 
 from azure.functions import meta
 
+from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.bindings.expressions import compile_blob_pattern, split_blob_path
 from funchost.config import AppSettings
-from funchost.invoke import Invocation, Invoker
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import BlobProperties, QueueMessage, StorageError, StorageProvider
+from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.lease import Lease
-from funchost.triggers.manual import dotnet_time
-from funchost.triggers.queue import QueueConsumer, QueueOptions
+from funchost.triggers.queue import QueueConsumer, QueueOptions, wake_on_put
 
 logger = logging.getLogger("funchost.blob")
 
@@ -53,10 +53,10 @@ class BlobFunction:
 class BlobTriggerListener:
     """All blob-triggered functions of one host: the scanner and the work queue consumer."""
 
-    def __init__(self, specs: list[FunctionSpec], resolver: StorageResolver, invoker: Invoker,
-                 settings: AppSettings, host_id: str, options: QueueOptions,
+    def __init__(self, specs: list[FunctionSpec], context: ListenerContext, options: QueueOptions,
                  poison_threshold: int = 5) -> None:
-        self.invoker = invoker
+        self.context = context
+        resolver, settings, host_id = context.resolver, context.settings, context.host_id
         self.host_id = host_id
         self.host_store = resolver.for_connection(None)
         self.functions: dict[str, BlobFunction] = {}
@@ -148,7 +148,7 @@ class BlobTriggerListener:
         if await self.host_store.get_state(receipt) is not None:
             return True
         reason = f"New blob detected: {blob.container}/{blob.name}"
-        outcome = await self.invoker.invoke(blob_invocation(function.spec, function.pattern, data, blob, reason))
+        outcome = await self.context.run(blob_invocation(function.spec, function.pattern, data, blob, reason))
         if outcome.succeeded:
             await self.host_store.set_state(receipt, "done")
             await self._forget_queued(function, request)
@@ -193,3 +193,38 @@ def blob_invocation(spec: FunctionSpec, pattern: re.Pattern[str], data: bytes, b
     else:
         datum = meta.Datum(data, "bytes")
     return Invocation(function=spec, trigger_data=datum, trigger_metadata=metadata, reason=reason)
+
+
+def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
+    """One listener for every blob-triggered function: one scan, one work queue."""
+    threshold = int(context.host_config.get("extensions.blobs.poisonBlobThreshold", 5))
+    options = QueueOptions.from_host_config(context.host_config, context.development, context.settings)
+
+    def make() -> BlobTriggerListener:
+        listener = BlobTriggerListener(specs, context, options, threshold)
+        for function in listener.functions.values():
+            listeners.uses(function.provider)
+        listeners.uses(listener.host_store)
+        wake_on_put(listener.host_store, listener.work_queue, listener.consumer.wake)
+        return listener
+
+    listeners.add([spec.name for spec in specs], make)
+
+
+async def invocation_by_hand(spec: FunctionSpec, text: str, resolver: StorageResolver, settings: AppSettings,
+                             reason: str) -> Invocation:
+    """As in the real host, a blob trigger run by hand takes the blob's path (``container/name``)
+    as its input and reads that blob."""
+    from funchost.triggers.manual import ManualInvocationError
+
+    path = text.strip().strip("/")
+    container, name = split_blob_path(path)
+    provider = resolver.for_connection(spec.trigger.setting("connection"))
+    found = await provider.get_blob(container, name) if container and name else None
+    if found is None:
+        raise ManualInvocationError(
+            f"the blob '{path}' does not exist (a blob trigger run by hand takes the blob's path, "
+            "container/name, as its input)")
+    data, blob = found
+    pattern = compile_blob_pattern(settings.resolve(str(spec.trigger.setting("path") or "")).strip("/"))
+    return blob_invocation(spec, pattern, data, blob, reason)

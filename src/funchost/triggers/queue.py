@@ -14,17 +14,19 @@ import contextlib
 import logging
 import os
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from azure.functions import meta
 
+from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
-from funchost.invoke import Invocation, Invoker
 from funchost.storage.base import MessageNotFoundError, QueueMessage, StorageError, StorageProvider
 from funchost.triggers.background import keep_running
-from funchost.triggers.manual import dotnet_time
+from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 
 logger = logging.getLogger("funchost.queue")
 
@@ -235,13 +237,13 @@ def queue_trigger_invocation(spec: FunctionSpec, queue: str, message: QueueMessa
 class QueueTriggerListener:
     """Runs one queue-triggered function."""
 
-    def __init__(self, spec: FunctionSpec, provider: StorageProvider, invoker: Invoker,
-                 options: QueueOptions, settings: AppSettings) -> None:
+    def __init__(self, spec: FunctionSpec, provider: StorageProvider, context: ListenerContext,
+                 options: QueueOptions) -> None:
         self.spec = spec
-        self.invoker = invoker
+        self.context = context
         self.provider = provider
         raw_name = str(spec.trigger.setting("queueName") or "")
-        self.queue = settings.resolve(raw_name).lower()
+        self.queue = context.settings.resolve(raw_name).lower()
         if not self.queue:
             raise ValueError(f"the queue trigger of function '{spec.name}' has no queueName")
         self.consumer = QueueConsumer(self.queue, provider, options, self._handle, self._poison,
@@ -255,7 +257,7 @@ class QueueTriggerListener:
         await self.consumer.stop(drain_timeout)
 
     async def _handle(self, message: QueueMessage) -> bool:
-        outcome = await self.invoker.invoke(queue_trigger_invocation(self.spec, self.queue, message))
+        outcome = await self.context.run(queue_trigger_invocation(self.spec, self.queue, message))
         return outcome.succeeded
 
     async def _poison(self, message: QueueMessage) -> None:
@@ -268,3 +270,35 @@ class QueueTriggerListener:
             "Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.",
             self.max_dequeue_count, target)
         await self.provider.put(target, message.body)
+
+
+def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
+    """A listener per queue-triggered function, each on the store its connection names."""
+    options = QueueOptions.from_host_config(context.host_config, context.development, context.settings)
+    for spec in specs:
+        def make(spec: FunctionSpec = spec) -> QueueTriggerListener:
+            provider = context.resolver.for_connection(spec.trigger.setting("connection"))
+            listeners.uses(provider)
+            listener = QueueTriggerListener(spec, provider, context, options)
+            wake_on_put(provider, listener.queue, listener.consumer.wake)
+            return listener
+
+        listeners.add([spec.name], make)
+
+
+def wake_on_put(provider: StorageProvider, queue: str, wake: Callable[[], None]) -> None:
+    """The embedded store tells this process's pollers about its own puts at once."""
+    on_message = getattr(provider, "on_message", None)
+    if on_message is not None:
+        on_message(lambda put_queue: wake() if put_queue == queue else None)
+
+
+def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
+    """A message with ``text`` as its body, with the metadata a real message has."""
+    now = datetime.now(timezone.utc)
+    message = QueueMessage(id=str(uuid.uuid4()), body=text.encode("utf-8"), dequeue_count=1, insertion_time=now,
+                           expiration_time=now + timedelta(days=7), next_visible_time=now + timedelta(minutes=10),
+                           pop_receipt=str(uuid.uuid4()))
+    invocation = queue_trigger_invocation(spec, str(spec.trigger.setting("queueName") or ""), message)
+    invocation.reason = reason
+    return invocation

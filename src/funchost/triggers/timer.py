@@ -20,13 +20,12 @@ from typing import Any
 
 from azure.functions import meta
 
+from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
-from funchost.invoke import Invocation, Invoker
-from funchost.invoke.retry import RetryPolicy, invoke_with_retries
 from funchost.storage.base import StorageError, StorageProvider
+from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.lease import Lease
-from funchost.triggers.manual import dotnet_time, timer_payload
-from funchost.triggers.schedule import Schedule
+from funchost.triggers.schedule import Schedule, parse_schedule
 
 logger = logging.getLogger("funchost.timer")
 
@@ -56,13 +55,13 @@ def _parse_time(text: str | None) -> datetime | None:
 class TimerListener:
     """Runs one timer function while this instance holds its listener lease."""
 
-    def __init__(self, spec: FunctionSpec, schedule: Schedule, store: StorageProvider, invoker: Invoker,
-                 host_id: str, lock_period: float, retry: RetryPolicy | None) -> None:
+    def __init__(self, spec: FunctionSpec, schedule: Schedule, store: StorageProvider, context: ListenerContext,
+                 lock_period: float) -> None:
         self.spec = spec
         self.schedule = schedule
         self.store = store
-        self.invoker = invoker
-        self.retry = retry
+        self.context = context
+        host_id = context.host_id
         self.lock_period = lock_period
         self.run_on_startup = _is_true(spec.trigger.setting("runOnStartup"), False)
         self.use_monitor = _is_true(spec.trigger.setting("useMonitor"), True) and \
@@ -144,7 +143,7 @@ class TimerListener:
             after = self.schedule.next_after(max(scheduled, datetime.now(timezone.utc)))
             await self._write_status(last=scheduled, next_=after)
         # a slow run must not delay the next tick: run it beside the schedule loop
-        task = asyncio.create_task(invoke_with_retries(self.invoker, invocation, self.retry))
+        task = asyncio.create_task(self.context.run(invocation))  # with the function's retry policy
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -160,3 +159,36 @@ class TimerListener:
                  "LastUpdated": dotnet_time(datetime.now(timezone.utc))}
         with contextlib.suppress(StorageError):
             await self.store.set_state(self.status_key, json.dumps(value))
+
+
+def timer_payload(past_due: bool, last: datetime | None = None, next_: datetime | None = None,
+                  last_updated: datetime | None = None) -> str:
+    """The TimerInfo JSON the real host sends (``Schedule``, ``ScheduleStatus``, ``IsPastDue``)."""
+    status = None
+    if last is not None or next_ is not None:
+        status = {
+            "Last": dotnet_time(last) if last else None,
+            "Next": dotnet_time(next_) if next_ else None,
+            "LastUpdated": dotnet_time(last_updated or datetime.now(timezone.utc)),
+        }
+    return json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status,
+                       "IsPastDue": past_due})
+
+
+def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
+    """A listener per timer function; their leases and status live in the app's own store."""
+    period = context.host_config.timespan("singleton.listenerLockPeriod", None)
+    lock_period = period.total_seconds() if period else (15.0 if context.development else 60.0)
+    for spec in specs:
+        def make(spec: FunctionSpec = spec) -> TimerListener:
+            schedule = parse_schedule(str(spec.trigger.setting("schedule") or ""), context.settings)
+            store = context.resolver.for_connection(None)
+            listeners.uses(store)
+            return TimerListener(spec, schedule, store, context, lock_period)
+
+        listeners.add([spec.name], make)
+
+
+def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
+    """A tick that is not past due, as the real host sends when a timer function is run by hand."""
+    return Invocation(function=spec, trigger_data=meta.Datum(timer_payload(False), "json"), reason=reason)

@@ -1,0 +1,44 @@
+"""Which provider a connection selects, judged by the connection's shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from funchost.config import AppSettings
+from funchost.storage.auto import BROKER, DOCUMENTS, STORAGE, StorageResolver, identity_service_of, service_of
+from funchost.storage.base import StorageError
+
+
+@pytest.mark.parametrize(("value", "service"), [
+    ("UseDevelopmentStorage=true", STORAGE),
+    ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net", STORAGE),
+    ("BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;SharedAccessSignature=sv=x", STORAGE),
+    ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v", BROKER),
+    ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v;EntityPath=hub", BROKER),
+    ("AccountEndpoint=https://acct.documents.azure.com:443/;AccountKey=a2V5;", DOCUMENTS),
+    ("not a connection string", None),
+])
+def test_a_connection_string_is_recognised_by_its_shape(value, service):
+    assert service_of(value) == service
+
+
+def test_identity_based_connections_are_recognised_by_their_suffix():
+    settings = AppSettings({"Bus__fullyQualifiedNamespace": "ns.servicebus.windows.net",
+                            "Docs__accountEndpoint": "https://acct.documents.azure.com",
+                            "Store__accountName": "acct", "Other:serviceUri": "https://acct.blob.core.windows.net"})
+    assert identity_service_of("Bus", settings) == BROKER
+    assert identity_service_of("Docs", settings) == DOCUMENTS
+    assert identity_service_of("Store", settings) == STORAGE
+    assert identity_service_of("Other", settings) == STORAGE
+    assert identity_service_of("Missing", settings) is None
+
+
+def test_a_storage_binding_on_another_kind_of_connection_is_a_clear_error(tmp_path):
+    settings = AppSettings({"Bus": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v",
+                            "Docs__accountEndpoint": "https://acct.documents.azure.com"})
+    resolver = StorageResolver(tmp_path, settings)
+    with pytest.raises(StorageError, match="The connection 'Bus' names a Service Bus or Event Hubs namespace"):
+        resolver.for_connection("Bus")
+    with pytest.raises(StorageError, match="names a Cosmos DB account"):
+        resolver.for_connection("Docs")
+    assert resolver.for_connection(None).name == "embedded"
