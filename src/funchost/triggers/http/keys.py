@@ -38,14 +38,27 @@ class KeyStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
+        # each file parsed once, and again only when it changes on disk (a stat per lookup)
+        self._cache: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     # -- files ---------------------------------------------------------------------------
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            stat = path.stat()
+        except FileNotFoundError:
+            self._cache.pop(path, None)
+            return None
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        self._cache[path] = (signature, data)
+        return data
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -56,6 +69,8 @@ class KeyStore:
             handle.write(json.dumps(data, indent=2))
         os.chmod(temporary, 0o600)  # an older temporary file may have had wider rights
         os.replace(temporary, path)
+        stat = path.stat()
+        self._cache[path] = ((stat.st_mtime_ns, stat.st_size, stat.st_ino), data)
 
     def host_secrets(self) -> dict[str, Any]:
         return self._read_or_create(self.folder / "host.json", {
