@@ -55,6 +55,12 @@ async def slow(req: func.HttpRequest) -> func.HttpResponse:
 async def block(req: func.HttpRequest) -> func.HttpResponse:
     time.sleep(1.5)  # blocks the event loop: what the health monitor looks for
     return func.HttpResponse("blocked")
+
+
+@app.route(route="hog")
+async def hog(req: func.HttpRequest) -> func.HttpResponse:
+    time.sleep(60)  # blocks the event loop far past functionTimeout: nothing on the loop can stop it
+    return func.HttpResponse("never")
 '''
 
 
@@ -152,6 +158,30 @@ def test_a_sync_function_past_function_timeout_gets_its_instance_recycled(app_di
     assert "A function timeout has occurred. Restarting worker process" in output
     after = get_until(process.port, "/api/hello", lambda r: r.status == 200 and r.text != before)
     assert after.text.startswith("hello from")
+    assert process.stop() == 0
+
+
+def test_an_async_function_blocking_the_event_loop_gets_its_instance_replaced(app_dir, host):
+    process = host(make_app(app_dir, {"functionTimeout": "00:00:02"}))
+    before = process.request("GET", "/api/hello").text
+    answers: list[object] = []
+
+    def hog() -> None:
+        try:
+            answers.append(request(process.port, "GET", "/api/hog", timeout=30).status)
+        except OSError as error:  # the instance holding the connection exits
+            answers.append(error)
+
+    hogging = threading.Thread(target=hog)
+    hogging.start()
+    output = process.wait_for_output("Recycling instance 0", timeout=20)
+    assert "Executed 'Functions.hog' (Failed" in output
+    assert "Timeout value of 00:00:02 exceeded by function 'Functions.hog'" in output
+    assert "The event loop of this instance is blocked by function 'hog'" in output
+    after = get_until(process.port, "/api/hello", lambda r: r.status == 200 and r.text != before)
+    assert after.text.startswith("hello from")
+    hogging.join(timeout=30)
+    assert answers and answers[0] != 200
     assert process.stop() == 0
 
 

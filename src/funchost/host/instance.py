@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -28,9 +29,11 @@ from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, 
 from funchost.host.control import Control
 from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
 from funchost.host.listeners import build_listeners
-from funchost.host.options import HostOptions
+from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
+from funchost.invoke.invoker import timeout_message
 from funchost.invoke.threads import FunctionThreads
+from funchost.invoke.timeout import Deadline
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import StorageError
 from funchost.triggers.base import ListenerContext, ListenerSet
@@ -140,6 +143,28 @@ class HostInstance:
         logger.error("A function timeout has occurred. Restarting worker process executing invocationId '%s'.",
                      invocation_id)
         self.recycle(f"functionTimeout exceeded by invocation {invocation_id}")
+
+    def on_blocked_loop(self, deadline: Deadline) -> None:
+        """Called from the watchdog thread: an async function blocked the event loop past
+        functionTimeout. The loop cannot drain, so the instance reports the invocation as
+        failed, asks its supervisor for a replacement and exits at once."""
+        assert self.invoker is not None and self.invoker.timeout is not None
+        duration = (time.monotonic() - deadline.started) * 1000
+        message = timeout_message(deadline.function_name, deadline.invocation_id, self.invoker.timeout)
+        logging.getLogger(f"Function.{deadline.function_name}").error(
+            "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s", deadline.function_name,
+            deadline.invocation_id, duration, f"Result: Failure\nException: FunctionTimeoutError: {message}")
+        logger.error("The event loop of this instance is blocked by function '%s' (an async function that does "
+                     "not await, such as one calling time.sleep); %s", deadline.function_name,
+                     "replacing the instance." if self.control.supervised else
+                     "it cannot be replaced without a supervisor.")
+        if not self.control.supervised:
+            return
+        self.control.send(f"recycle the event loop was blocked by invocation {deadline.invocation_id}")
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(RECYCLE_EXIT_CODE)
 
     def recycle(self, reason: str) -> None:
         if self.recycling:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+RECYCLE_EXIT_CODE = 75  # an instance that asked to be replaced: the supervisor counts no crash
+
 
 @dataclass
 class HostOptions:

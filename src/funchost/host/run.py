@@ -12,7 +12,7 @@ from collections.abc import Callable
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, paint, real_stream
 from funchost.host.control import Control
-from funchost.host.options import HostOptions
+from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 from funchost.host.sockets import PortInUseError, bind_socket
 
 DEFAULT_PORT = 7071
@@ -138,7 +138,7 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     if instance.recycling:
         # a sync function may still be stuck in its thread: leave without waiting for it
         sys.stdout.flush()
-        os._exit(75)
+        os._exit(RECYCLE_EXIT_CODE)
     if instance.executor is not None:
         instance.executor.shutdown(wait=False, cancel_futures=True)
     return code
@@ -159,13 +159,21 @@ async def _serve(instance: object, server: object, control: Control, on_started:
         control.send("failed")
         return _fail(str(error))
     server.on_started = on_started
+    from funchost.invoke.timeout import BlockedLoopDetector
     from funchost.triggers.background import keep_running
+
+    detector = None
+    if instance.invoker is not None and instance.invoker.watchdog is not None:
+        detector = BlockedLoopDetector(instance.invoker.watchdog, instance.on_blocked_loop)
+        detector.start(asyncio.get_running_loop())
 
     monitor = asyncio.create_task(keep_running("the health monitor", instance.load_monitor().run))
     try:
         await server.serve()
     finally:
         monitor.cancel()
+        if detector is not None:
+            detector.stop()
         await instance.stop_listeners(instance.options.drain_timeout)
     return 0
 

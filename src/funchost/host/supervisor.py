@@ -32,9 +32,8 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from funchost.host.options import HostOptions
+from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 
-RECYCLE_EXIT_CODE = 75
 CRASH_WINDOW = 60.0
 CRASH_LIMIT = 5
 WATCHED_SUFFIXES = {".py"}

@@ -247,7 +247,7 @@ class Invoker:
         A ``TimeoutError`` the function raises itself stays the function's own error.
         """
         assert self.watchdog is not None
-        deadline = self.watchdog.watch()
+        deadline = self.watchdog.watch(spec.name, invocation.invocation_id)
         try:
             return await awaitable
         except asyncio.CancelledError:
@@ -258,14 +258,8 @@ class Invoker:
             self.watchdog.release(deadline)
         if on_timeout is not None:
             on_timeout(invocation.invocation_id)
-        raise FunctionTimeoutError(self._timeout_message(spec, invocation))
-
-    def _timeout_message(self, spec: FunctionSpec, invocation: Invocation) -> str:
-        from funchost.invoke.retry import format_timespan
-
         assert self.timeout is not None
-        return (f"Timeout value of {format_timespan(self.timeout)} exceeded by function 'Functions.{spec.name}' "
-                f"(Id: '{invocation.invocation_id}'). Initiating cancellation.")
+        raise FunctionTimeoutError(timeout_message(spec.name, invocation.invocation_id, self.timeout))
 
     async def _read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
         if self.binding_io is None:
@@ -293,6 +287,14 @@ class Invoker:
         result = await func(**args)
         self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
+
+
+def timeout_message(function_name: str, invocation_id: str, timeout: float) -> str:
+    """The real host's words for an invocation past functionTimeout."""
+    from funchost.invoke.retry import format_timespan
+
+    return (f"Timeout value of {format_timespan(timeout)} exceeded by function 'Functions.{function_name}' "
+            f"(Id: '{invocation_id}'). Initiating cancellation.")
 
 
 def format_failure(error: BaseException | None) -> str:
