@@ -248,6 +248,29 @@ def test_editing_a_function_changes_the_response_within_two_seconds(app_dir, hos
     assert process.stop() == 0
 
 
+def test_a_retiring_instance_that_outlives_its_drain_is_killed(app_dir, host):
+    # functionTimeout -1: nothing inside the instance ends the blocked loop, so it never even sees
+    # the SIGTERM of a reload; the supervisor must end it once the drain timeout is over
+    app = make_app(app_dir, {"functionTimeout": "-1"})
+    process = host(app, "--drain-timeout", "1")
+    old_pid = int(process.request("GET", "/api/hello").text.split()[-1])
+    blocker = threading.Thread(target=_ask, args=(process, "/api/hog"))
+    blocker.start()
+    process.wait_for_output("Executing 'Functions.hog'")
+    source = app / "function_app.py"
+    source.write_text(source.read_text() + "\n# edited\n")  # a reload retires the blocked instance
+    output = process.wait_for_output(f"(pid {old_pid}) did not stop within its drain timeout (1 s); killing it",
+                                     timeout=30)
+    assert "Change detected" in output
+    get_until(process.port, "/api/hello", lambda r: r.status == 200 and r.text != f"hello from {old_pid}")
+    blocker.join(timeout=30)
+
+
+def _ask(process, path: str) -> None:
+    with contextlib.suppress(OSError):
+        process.request("GET", path)
+
+
 def test_no_reload_leaves_the_app_alone(app_dir, host):
     app = make_app(app_dir)
     process = host(app, "--no-reload")

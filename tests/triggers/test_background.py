@@ -231,3 +231,24 @@ async def test_keep_running_restarts_with_back_off_and_stops_when_asked(caplog):
     assert [r.getMessage().split(";")[0] for r in errors] == [
         "The test loop failed (ValueError: failure 1)", "The test loop failed (ValueError: failure 2)"]
     assert errors[0].exc_info is not None and errors[1].exc_info is None
+
+
+async def test_stopping_a_consumer_whose_poll_is_parked_in_the_store_returns_in_time(store):
+    never = asyncio.Event()
+
+    async def parked(queue: str, count: int, visibility_timeout: float) -> list[QueueMessage]:
+        await never.wait()  # a store that accepted the call and never answers
+        return []
+
+    async def handle(message: QueueMessage) -> bool:
+        return True
+
+    async def poison(message: QueueMessage) -> None:
+        raise AssertionError("nothing is poisoned here")
+
+    store.get_batch = parked  # type: ignore[method-assign]
+    consumer = QueueConsumer("parked", store, QueueOptions(), handle, poison, "a test")
+    await consumer.start()
+    await asyncio.sleep(0.1)
+    # without the bound, stop() would wait for the parked poll forever: wait_for would raise
+    await asyncio.wait_for(consumer.stop(1), timeout=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -36,7 +37,7 @@ from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Deadline
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import StorageError
-from funchost.triggers.base import ListenerContext, ListenerSet
+from funchost.triggers.base import Listener, ListenerContext, ListenerSet
 from funchost.triggers.http.admin import AdminApi
 from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
 from funchost.triggers.http.cors import CorsPolicy
@@ -47,6 +48,7 @@ logger = logging.getLogger("funchost.host")
 
 DEFAULT_PORT = 7071
 STATE_DIR = ".funchost"
+STOP_MARGIN = 1.0  # seconds a listener gets past the drain timeout to let go of its work
 
 
 def default_thread_count() -> int:
@@ -344,12 +346,26 @@ class HostInstance:
             await listener.start()
 
     async def stop_listeners(self, drain_timeout: float | None = None) -> None:
-        """Stop fetching new work, wait for what is running, then close storage."""
-        for listener in self.listeners.listeners:
+        """Stop fetching new work, wait for what is running, then close storage.
+
+        Every listener drains at once against the same deadline; one that overruns it is
+        cancelled, so the instance stops within its budget.
+        """
+        async def stop(listener: Listener) -> None:
             try:
                 await listener.stop(drain_timeout)
             except StorageError as error:
                 logger.warning("Stopping a listener failed: %s", error)
+
+        tasks = [asyncio.create_task(stop(listener)) for listener in self.listeners.listeners]
+        if tasks:
+            budget = None if drain_timeout is None else drain_timeout + STOP_MARGIN
+            _, late = await asyncio.wait(tasks, timeout=budget)
+            for task in late:
+                logger.warning("A listener did not stop within the drain timeout; stopping it now.")
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=STOP_MARGIN)
         if self.resolver is not None:
             await self.resolver.close()
 

@@ -174,7 +174,9 @@ async def _serve(instance: object, server: object, control: Control, on_started:
         monitor.cancel()
         if detector is not None:
             detector.stop()
-        await instance.stop_listeners(instance.options.drain_timeout)
+        # one budget for the whole drain: what the HTTP side used is gone for the listeners
+        began = server.stop_requested if server.stop_requested is not None else time.monotonic()
+        await instance.stop_listeners(max(0.0, began + instance.options.drain_timeout - time.monotonic()))
     return 0
 
 

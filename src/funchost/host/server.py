@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ class UvicornServer:
         self.server = Server(self.config)
         self.on_started: Callable[[], None] | None = None
         self._interrupted = False
+        self.stop_requested: float | None = None  # time.monotonic() of the first stop request
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -87,4 +89,6 @@ class UvicornServer:
         if signum == signal.SIGINT and self._interrupted:
             self.server.force_exit = True
         self._interrupted = self._interrupted or signum == signal.SIGINT
+        if self.stop_requested is None:
+            self.stop_requested = time.monotonic()
         self.server.should_exit = True

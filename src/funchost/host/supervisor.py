@@ -37,6 +37,7 @@ from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 CRASH_WINDOW = 60.0
 CRASH_LIMIT = 5
 WATCHED_SUFFIXES = {".py"}
+RETIRE_MARGIN = 5.0  # seconds past --drain-timeout before a retiring instance is killed
 WATCHED_NAMES = {"function.json", "host.json", "local.settings.json"}
 IGNORED_FOLDERS = {".funchost", ".venv", "venv", "__pycache__", ".git", "node_modules", ".python_packages",
                    ".pytest_cache", ".mypy_cache"}
@@ -61,6 +62,7 @@ class Instance:
     buffer: bytes = b""
     ready: bool = False
     retiring: bool = False
+    retire_by: float | None = None  # time.monotonic() after which a retiring instance is killed
     failed: bool = False  # it said it could not start (a load error it printed)
     errors: int = 0  # functions in error when it was ready
     sample: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -153,11 +155,26 @@ class Supervisor:
         self.write_status()
 
     def retire(self, instance: Instance) -> None:
-        """Ask an instance to drain and stop (SIGTERM)."""
+        """Ask an instance to drain and stop (SIGTERM); it is killed if it outlives its drain."""
         if not instance.retiring and instance.process.poll() is None:
-            instance.retiring = True
+            self.mark_retiring(instance)
             instance.process.send_signal(signal.SIGTERM)
             self.write_status()
+
+    def mark_retiring(self, instance: Instance) -> None:
+        instance.retiring = True
+        instance.retire_by = time.monotonic() + self.options.drain_timeout + RETIRE_MARGIN
+
+    def kill_overdue(self) -> None:
+        """A retiring instance past its drain deadline (a blocked event loop cannot even see
+        SIGTERM) is killed, so an old generation never lingers."""
+        now = time.monotonic()
+        for instance in list(self.instances.values()):
+            if instance.retire_by is not None and now > instance.retire_by and instance.process.poll() is None:
+                say(f"Instance {instance.slot} (pid {instance.process.pid}) did not stop within its drain "
+                    f"timeout ({self.options.drain_timeout:g} s); killing it.", error=True)
+                instance.process.kill()
+                instance.retire_by = None
 
     def active_slots(self) -> set[int]:
         return {i.slot for i in self.instances.values() if not i.retiring}
@@ -206,7 +223,7 @@ class Supervisor:
             self.write_status()
         elif message.startswith("recycle"):
             say(f"Recycling instance {instance.slot} (pid {instance.process.pid}): {message[8:]}")
-            instance.retiring = True  # it drains and exits by itself
+            self.mark_retiring(instance)  # it drains and exits by itself
             self.restarts[instance.slot] = self.restarts.get(instance.slot, 0) + 1
             if not self.stopping:
                 self.spawn(instance.slot, banner=False)
@@ -300,6 +317,7 @@ class Supervisor:
                 break
             self.read_messages(0.05)
             self.reap()
+            self.kill_overdue()
             try:
                 changed = json.loads(self.changes.get_nowait())
             except Empty:

@@ -70,8 +70,10 @@ class Lease:
         ``lost`` is set when a renewal fails; ``work`` must then return, and the lease is
         sought again. Failures of ``work`` or of the store restart the loop after a back-off.
         """
-        await keep_running(f"the {self.label} lease loop", lambda: self._hold_loop(work, stopping), stopping)
-        await self.release()
+        try:
+            await keep_running(f"the {self.label} lease loop", lambda: self._hold_loop(work, stopping), stopping)
+        finally:  # also when a stop past its deadline cancels the loop
+            await self.release()
 
     async def _hold_loop(self, work: Work, stopping: asyncio.Event) -> None:
         while not stopping.is_set():

@@ -32,6 +32,7 @@ logger = logging.getLogger("funchost.queue")
 
 MIN_POLL = 0.1
 PROCESSING_VISIBILITY = 600.0  # 10 minutes, renewed at half of it
+POLL_STOP_WAIT = 1.0  # seconds stop() waits for a poll in progress before cancelling it
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,11 @@ class QueueConsumer:
         self._wake.set()
         self._slot.set()
         if self._loop_task is not None:
-            await asyncio.wait([self._loop_task])
+            # a poll parked in a store call that does not answer is given up on
+            done, _ = await asyncio.wait([self._loop_task], timeout=POLL_STOP_WAIT)
+            if not done:
+                self._loop_task.cancel()
+                await asyncio.wait([self._loop_task])
         if self._inflight:
             await asyncio.wait(list(self._inflight), timeout=drain_timeout)
 
