@@ -108,3 +108,11 @@ async def test_state(provider):
     assert await provider.get_state("k") == "3"
     await provider.delete_state("k")
     assert await provider.get_state("k") is None
+
+
+async def test_state_keys_are_listed_by_prefix_in_one_call(provider):
+    for key in ("scan/a/1", "scan/a/2", "scan/a%_/3", "scan/b/1", "scan/ab"):
+        await provider.set_state(key, "x")
+    assert await provider.list_state_keys("scan/a/") == {"scan/a/1", "scan/a/2"}
+    assert await provider.list_state_keys("scan/a%_/") == {"scan/a%_/3"}
+    assert await provider.list_state_keys("nothing/") == set()

@@ -452,3 +452,6 @@ class AzureStorage(StorageProvider):
 
     async def delete_state(self, key: str) -> None:
         await self.delete_blob(HOSTS_CONTAINER, key)
+
+    async def list_state_keys(self, prefix: str) -> set[str]:
+        return {blob.name for blob in await self.list_blobs(HOSTS_CONTAINER, prefix)}

@@ -123,6 +123,10 @@ class StateStore(ABC):
     @abstractmethod
     async def delete_state(self, key: str) -> None: ...
 
+    @abstractmethod
+    async def list_state_keys(self, prefix: str) -> set[str]:
+        """Every key that starts with ``prefix``, in one call (scans compare against it)."""
+
 
 class Provider:
     """A connection to one service (a storage account; next a broker, an event hub namespace, a

@@ -361,3 +361,9 @@ class EmbeddedStorage(StorageProvider):
 
     async def delete_state(self, key: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM state WHERE key = ?", (key,)))
+
+    async def list_state_keys(self, prefix: str) -> set[str]:
+        # a range on the primary key instead of LIKE, whose wildcards a key may contain
+        rows = await self._run(lambda c: c.execute(
+            "SELECT key FROM state WHERE key >= ? AND key < ?", (prefix, prefix + "\U0010ffff")).fetchall())
+        return {row[0] for row in rows}

@@ -95,6 +95,9 @@ class BlobTriggerListener:
         """``blobreceipts/...`` (done) or ``blobqueued/...`` (waiting in the work queue)."""
         return f"{kind}/{self.host_id}/{function.function_id}/{etag.strip(chr(34))}/{container}/{name}"
 
+    def _key_prefix(self, kind: str, function: BlobFunction) -> str:
+        return f"{kind}/{self.host_id}/{function.function_id}/"
+
     def _receipt_key(self, function: BlobFunction, blob: BlobProperties) -> str:
         return self._key("blobreceipts", function, blob.container, blob.name, blob.etag)
 
@@ -115,22 +118,31 @@ class BlobTriggerListener:
                 await asyncio.wait_for(self._stopping.wait(), timeout=SCAN_INTERVAL)
 
     async def scan_once(self) -> int:
-        """Queue every blob version no function has handled yet; returns how many."""
+        """Queue every blob version no function has handled yet; returns how many.
+
+        One listing of the container and one of this function's receipts and queued marks
+        per scan, not a state read per blob. A version's work item is put before the version
+        is marked queued: a crash in between queues it again at the next scan (handled once,
+        thanks to the receipt), where the other order could lose it.
+        """
         queued = 0
         for function in self.functions.values():
-            for blob in await function.provider.list_blobs(function.container):
+            blobs = await function.provider.list_blobs(function.container)
+            done = await self.host_store.list_state_keys(self._key_prefix("blobreceipts", function))
+            waiting = await self.host_store.list_state_keys(self._key_prefix("blobqueued", function))
+            for blob in blobs:
                 if not function.pattern.match(f"{blob.container}/{blob.name}"):
                     continue
-                receipt = self._receipt_key(function, blob)
-                if await self.host_store.get_state(receipt) is not None:
+                if self._receipt_key(function, blob) in done:
                     continue
                 queued_key = self._key("blobqueued", function, blob.container, blob.name, blob.etag)
-                if not await self.host_store.add_state(queued_key, "1"):
-                    continue  # already queued, not finished yet
+                if queued_key in waiting:
+                    continue  # queued, not finished yet
                 body = json.dumps({"Type": "BlobTrigger", "FunctionId": function.function_id,
                                    "BlobType": "BlockBlob", "ContainerName": blob.container,
                                    "BlobName": blob.name, "ETag": blob.etag})
                 await self.host_store.put(self.work_queue, body.encode())
+                await self.host_store.set_state(queued_key, "1")
                 queued += 1
         return queued
 
