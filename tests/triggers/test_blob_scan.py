@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Invoker
 from funchost.storage.auto import StorageResolver
@@ -49,10 +51,8 @@ async def test_a_crash_between_work_item_and_mark_queues_the_version_again(tmp_p
         store, listener = await scanner(tmp_path, executor)
         await store.put_blob("inbox", "a.txt", b"x")
         fail_once(store, "set_state", RuntimeError("the process died here"))
-        try:
+        with pytest.raises(RuntimeError):
             await listener.scan_once()
-        except RuntimeError:
-            pass
         assert await store.length(listener.work_queue) == 1  # the work item exists
         assert await listener.scan_once() == 1  # not marked: queued again, never lost
         assert await listener.scan_once() == 0
