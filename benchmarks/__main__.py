@@ -258,7 +258,7 @@ def cold_start_table(runs: int) -> Table:
     return table
 
 
-def _store(app: Path):  # noqa: ANN202
+def _store(app: Path):
     from funchost.storage.embedded import EmbeddedStorage
 
     return EmbeddedStorage(app / ".funchost" / "storage")

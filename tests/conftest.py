@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-def write_app(folder: Path, files: dict[str, str | dict]) -> Path:
+def write_app(folder: Path, files: Mapping[str, object]) -> Path:
     """Write an app: ``{"function_app.py": "...", "Fn/function.json": {...}}``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
@@ -32,7 +32,7 @@ def write_app(folder: Path, files: dict[str, str | dict]) -> Path:
         if isinstance(content, dict):
             path.write_text(json.dumps(content, indent=2))
         else:
-            path.write_text(textwrap.dedent(content).lstrip("\n"))
+            path.write_text(textwrap.dedent(str(content)).lstrip("\n"))
     if "host.json" not in files:
         (folder / "host.json").write_text('{"version": "2.0"}')
     return folder
@@ -186,7 +186,7 @@ class Backend:
         base = {"AzureWebJobsStorage": self.connection} if self.connection else {}
         return {**base, **extra}
 
-    def store(self, app: Path):  # noqa: ANN201 - a StorageProvider
+    def store(self, app: Path):
         if self.connection is None:
             from funchost.storage.embedded import EmbeddedStorage
 

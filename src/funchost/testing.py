@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from funchost.host.instance import HostInstance, HostOptions
+from funchost.host.instance import HostInstance
+from funchost.host.options import HostOptions
 from funchost.invoke import Outcome, logs
 from funchost.triggers.manual import invocation_by_hand
 

@@ -55,6 +55,8 @@ def test_dotnet_formats():
 def test_blob_patterns_capture_greedily():
     pattern = compile_blob_pattern("uploads/{folder}/{name}.{ext}")
     match = pattern.match("uploads/a/b/c.d.txt")
+    assert match is not None
     assert match.groupdict() == {"folder": "a/b", "name": "c.d", "ext": "txt"}
-    assert compile_blob_pattern("samples/{name}").match("samples/x/y").group("name") == "x/y"
+    nested = compile_blob_pattern("samples/{name}").match("samples/x/y")
+    assert nested is not None and nested.group("name") == "x/y"
     assert compile_blob_pattern("samples/{name}").match("other/x") is None

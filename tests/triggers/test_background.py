@@ -49,7 +49,7 @@ def sqlite_failure_once(store: EmbeddedStorage) -> list[bool]:
     """The next transaction of the real store fails inside SQLite, as a locked database does;
     the list returned holds True once that happened."""
     original = store._transaction
-    failed = []
+    failed: list[bool] = []
 
     def transaction(work: Callable[[sqlite3.Connection], Any]) -> Any:
         if not failed:

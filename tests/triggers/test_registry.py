@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from funchost.host.instance import HostInstance, HostOptions
+from funchost.host.instance import HostInstance
+from funchost.host.options import HostOptions
 from funchost.testing import TestClient
 from funchost.triggers.registry import TriggerKind, register_trigger, trigger_kind
 from tests.conftest import write_app

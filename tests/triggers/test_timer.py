@@ -138,3 +138,33 @@ def test_monitoring_past_due_catch_up_and_run_on_startup(backend, host, app_dir)
     assert "Function 'yearly' is past due on startup. Executing now." in second.output
     time.sleep(1)
     assert second.output.count("yearly past_due=True") == 1
+
+
+RETRY_APP = {
+    "function_app.py": """
+        import logging
+        import azure.functions as func
+
+        app = func.FunctionApp()
+        attempts = []
+
+        @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True, use_monitor=False)
+        @app.retry(strategy="fixed_delay", max_retry_count="3", delay_interval="00:00:01")
+        def retried(timer: func.TimerRequest, context: func.Context) -> None:
+            attempts.append(1)
+            logging.info("attempt %d retry_count=%d max=%d", len(attempts), context.retry_context.retry_count,
+                         context.retry_context.max_retry_count)
+            if len(attempts) < 3:
+                raise RuntimeError(f"failure {len(attempts)}")
+    """,
+}
+
+
+def test_a_retry_policy_reruns_a_failed_timer_invocation(host, app_dir):
+    process = host(app_dir(RETRY_APP))
+    output = process.wait_for_output("attempt 3 retry_count=2 max=3", timeout=20)
+    assert "attempt 1 retry_count=0 max=3" in output and "attempt 2 retry_count=1 max=3" in output
+    assert ("Waiting for `00:00:01` before retrying function execution. Next attempt: '1'. "
+            "Max retry count: '3'.") in output
+    process.wait_for_output("Executed 'Functions.retried' (Succeeded", timeout=10)
+    assert output.count("RuntimeError: failure") == 2

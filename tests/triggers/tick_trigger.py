@@ -37,7 +37,10 @@ class TickListener:
 
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
     for spec in specs:
-        listeners.add([spec.name], lambda spec=spec: TickListener(spec, context))
+        def make(spec: FunctionSpec = spec) -> TickListener:
+            return TickListener(spec, context)
+
+        listeners.add([spec.name], make)
 
 
 def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:

@@ -66,14 +66,19 @@ class GenericConverter:
         raise TypeError(f"cannot convert a {type(obj).__name__} for a generic binding")
 
 
+def registered_converter(binding_type: str) -> Any:
+    """The library's own converter for a binding type, or None (the registry is untyped)."""
+    return meta.get_binding_registry().get(binding_type)  # type: ignore[no-untyped-call]
+
+
 def converter_for(binding_type: str) -> Any:
     """The library's converter for a binding type, or the generic one when it has none."""
-    found = meta.get_binding_registry().get(binding_type)
+    found = registered_converter(binding_type)
     return found if found is not None else GenericConverter
 
 
 def has_implicit_output(binding_type: str) -> bool:
-    converter = meta.get_binding_registry().get(binding_type)
+    converter = registered_converter(binding_type)
     if converter is None:
         return False
     return bool(getattr(converter, "has_implicit_output", lambda: False)())
@@ -103,7 +108,7 @@ def _check(converter: Any, method: str, pytype: Any) -> bool:
         return False
 
 
-def analyse_signature(
+def analyse_signature(  # noqa: C901 - the worker's rules in its order, read top to bottom in one place
     func: Callable[..., Any], bindings: list[BindingSpec]
 ) -> tuple[list[ParamSpec], BindingSpec | None, bool]:
     """Plan how to call ``func`` with ``bindings``.
@@ -117,7 +122,7 @@ def analyse_signature(
         raise SignatureError(f"cannot read the function's signature: {error}") from error
     try:
         annotations = typing.get_type_hints(func)
-    except Exception:  # unresolvable forward references: fall back to the raw strings
+    except Exception:  # noqa: BLE001 - user annotations may raise anything: fall back to the raw strings
         annotations = dict(getattr(func, "__annotations__", {}))
 
     by_name = {b.name: b for b in bindings if not b.is_return}
@@ -191,7 +196,7 @@ def analyse_signature(
                 f"binding {name} has invalid non-type annotation {annotation!r}", binding=name
             )
         generic = (pytype in (str, bytes) and not has_implicit_output(binding.type)) or (
-            meta.get_binding_registry().get(binding.type) is None
+            registered_converter(binding.type) is None
         )
         converter = GenericConverter if generic else converter_for(binding.type)
         if has_annotation:
@@ -218,7 +223,7 @@ def analyse_signature(
     if return_binding is not None:
         # The worker always encodes a return value with the binding's own converter when
         # there is one (its str/bytes shortcut for returns never triggers).
-        return_generic = meta.get_binding_registry().get(return_binding.type) is None
+        return_generic = registered_converter(return_binding.type) is None
         if return_annotation is not None and return_annotation is not type(None):
             if _is_out(return_annotation):
                 raise SignatureError(

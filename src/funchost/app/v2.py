@@ -70,7 +70,7 @@ def _build(builder: Any, app: Any, script: Path) -> FunctionSpec | LoadError:
     line = _line_of(user_func)
     try:
         built = builder.build(app.auth_level)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the library's validation raises many types: a load error
         return LoadError(name, source, str(error), line=line)
     try:
         raw = json.loads(built.get_function_json())

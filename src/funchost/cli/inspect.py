@@ -38,7 +38,8 @@ def add_parsers(commands: Any) -> None:
 
 
 def _load(root: str) -> Any:
-    from funchost.host.instance import HostInstance, HostOptions
+    from funchost.host.instance import HostInstance
+    from funchost.host.options import HostOptions
 
     instance = HostInstance(HostOptions(script_root=Path(root)))
     instance.load()

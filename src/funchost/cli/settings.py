@@ -46,7 +46,7 @@ def _read(path: Path) -> dict[str, Any]:
         return {"IsEncrypted": False, "Values": {}}
     from funchost.config.jsonfile import parse_json_text
 
-    data = parse_json_text(path.read_text(encoding="utf-8-sig") or "{}", path)
+    data: dict[str, Any] = parse_json_text(path.read_text(encoding="utf-8-sig") or "{}", path)
     data.setdefault("Values", {})
     return data
 
@@ -65,7 +65,7 @@ def _map_connection_strings(data: dict[str, Any], change: Callable[[str], str]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from funchost.config.encryption import EncryptionError, decrypt_value, encrypt_value, is_ours
+    from funchost.config.encryption import EncryptionError
 
     path = Path(args.script_root) / "local.settings.json"
     try:
@@ -73,55 +73,82 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"local.settings.json is not valid JSON: {error}", file=sys.stderr)
         return 1
-    encrypted = bool(data.get("IsEncrypted", False))
-    values: dict[str, str] = data["Values"]
+    verb = _VERBS["delete" if args.verb == "remove" else args.verb]
     try:
-        if args.verb == "list":
-            print("App Settings:")
-            for name, value in values.items():
-                shown = value if args.show_value else "*****"
-                if args.show_value and encrypted and is_ours(value):
-                    shown = decrypt_value(value)
-                print(f"   -> Name: {name}\n      Value: {shown}")
-            print("\nConnection Strings:")
-            for name, entry in (data.get("ConnectionStrings") or {}).items():
-                value = entry.get("ConnectionString", "") if isinstance(entry, dict) else entry
-                provider = entry.get("ProviderName", "System.Data.SqlClient") if isinstance(entry, dict) else ""
-                if args.show_value and encrypted and value and is_ours(value):
-                    value = decrypt_value(value)
-                print(f"   -> Name: {name}\n      Value: {value if args.show_value else '*****'}\n"
-                      f"      ProviderName: {provider}")
-        elif args.verb == "add":
-            value = args.value
-            if value is None:
-                value = getpass.getpass(f"Please enter the value for {args.name}: ") if sys.stdin.isatty() \
-                    else sys.stdin.readline().rstrip("\n")
-            if args.connection_string:
-                data.setdefault("ConnectionStrings", {})[args.name] = {
-                    "ConnectionString": encrypt_value(value) if encrypted and value else value,
-                    "ProviderName": args.provider_name}
-            else:
-                values[args.name] = encrypt_value(value) if encrypted and value else value
-            _write(path, data)
-        elif args.verb in ("delete", "remove"):
-            container = data.get("ConnectionStrings", {}) if args.connection_string else values
-            if args.name not in container:
-                print(f"No setting named '{args.name}' in {path}.", file=sys.stderr)
-                return 1
-            del container[args.name]
-            _write(path, data)
-        elif args.verb == "encrypt":
-            if not encrypted:
-                data["Values"] = {k: encrypt_value(v) if v else v for k, v in values.items()}
-                _map_connection_strings(data, lambda v: encrypt_value(v) if v else v)
-                data["IsEncrypted"] = True
-                _write(path, data)
-        elif args.verb == "decrypt" and encrypted:
-            data["Values"] = {k: decrypt_value(v) if v and is_ours(v) else v for k, v in values.items()}
-            _map_connection_strings(data, lambda v: decrypt_value(v) if v and is_ours(v) else v)
-            data["IsEncrypted"] = False
-            _write(path, data)
+        return verb(args, path, data)
     except EncryptionError as error:
         print(str(error), file=sys.stderr)
         return 1
+
+
+def _list(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
+    from funchost.config.encryption import decrypt_value, is_ours
+
+    def shown(value: str) -> str:
+        if not args.show_value:
+            return "*****"
+        return decrypt_value(value) if data.get("IsEncrypted") and value and is_ours(value) else value
+
+    print("App Settings:")
+    for name, value in data["Values"].items():
+        print(f"   -> Name: {name}\n      Value: {shown(value)}")
+    print("\nConnection Strings:")
+    for name, entry in (data.get("ConnectionStrings") or {}).items():
+        value = entry.get("ConnectionString", "") if isinstance(entry, dict) else entry
+        provider = entry.get("ProviderName", "System.Data.SqlClient") if isinstance(entry, dict) else ""
+        print(f"   -> Name: {name}\n      Value: {shown(value)}\n      ProviderName: {provider}")
     return 0
+
+
+def _add(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
+    from funchost.config.encryption import encrypt_value
+
+    value = args.value
+    if value is None:
+        value = getpass.getpass(f"Please enter the value for {args.name}: ") if sys.stdin.isatty() \
+            else sys.stdin.readline().rstrip("\n")
+    stored = encrypt_value(value) if data.get("IsEncrypted") and value else value
+    if args.connection_string:
+        data.setdefault("ConnectionStrings", {})[args.name] = {
+            "ConnectionString": stored, "ProviderName": args.provider_name}
+    else:
+        data["Values"][args.name] = stored
+    _write(path, data)
+    return 0
+
+
+def _delete(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
+    container = data.get("ConnectionStrings", {}) if args.connection_string else data["Values"]
+    if args.name not in container:
+        print(f"No setting named '{args.name}' in {path}.", file=sys.stderr)
+        return 1
+    del container[args.name]
+    _write(path, data)
+    return 0
+
+
+def _encrypt(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
+    from funchost.config.encryption import encrypt_value
+
+    if not data.get("IsEncrypted"):
+        data["Values"] = {k: encrypt_value(v) if v else v for k, v in data["Values"].items()}
+        _map_connection_strings(data, lambda v: encrypt_value(v) if v else v)
+        data["IsEncrypted"] = True
+        _write(path, data)
+    return 0
+
+
+def _decrypt(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
+    from funchost.config.encryption import decrypt_value, is_ours
+
+    if data.get("IsEncrypted"):
+        data["Values"] = {k: decrypt_value(v) if v and is_ours(v) else v for k, v in data["Values"].items()}
+        _map_connection_strings(data, lambda v: decrypt_value(v) if v and is_ours(v) else v)
+        data["IsEncrypted"] = False
+        _write(path, data)
+    return 0
+
+
+_VERBS: dict[str, Callable[[argparse.Namespace, Path, dict[str, Any]], int]] = {
+    "list": _list, "add": _add, "delete": _delete, "encrypt": _encrypt, "decrypt": _decrypt,
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,52 +70,76 @@ def run(args: argparse.Namespace) -> int:
 async def _run(provider: Any, args: argparse.Namespace) -> int:
     try:
         await provider.open()
-        verb = args.verb
-        if verb in ("queues", "poison"):
-            names = await provider.list_queues()
-            if verb == "poison":
-                names = [n for n in names if n.endswith("-poison")]
-            for name in names:
-                print(f"{name}\t{await provider.length(name)}")
-            if not names:
-                print("(no queues)")
-        elif verb == "peek":
-            for message in await provider.peek(args.queue, args.count):
-                body = message.body.decode("utf-8", errors="replace")
-                print(f"{message.id}\tdequeued {message.dequeue_count}x\t{body}")
-        elif verb == "put":
-            if args.file:
-                body = Path(args.file).read_bytes()
-            elif args.text is not None:
-                body = args.text.encode("utf-8")
-            else:
-                body = sys.stdin.buffer.read()
-            message = await provider.put(args.queue, body)
-            print(f"put message {message.id} into '{args.queue}'")
-        elif verb == "blobs":
-            if not args.container:
-                for name in await provider.list_containers():
-                    print(name)
-            else:
-                for blob in await provider.list_blobs(args.container):
-                    print(f"{blob.name}\t{blob.length} bytes\t{blob.etag}\t{blob.last_modified:%Y-%m-%d %H:%M:%S}")
-        elif verb == "get":
-            container, _, name = args.path.partition("/")
-            found = await provider.get_blob(container, name)
-            if found is None:
-                print(f"No blob '{args.path}'.", file=sys.stderr)
-                return 1
-            if args.output:
-                Path(args.output).write_bytes(found[0])
-            else:
-                sys.stdout.buffer.write(found[0])
-        elif verb == "upload":
-            container, _, name = args.path.partition("/")
-            if not name:
-                print("Give the blob as container/name.", file=sys.stderr)
-                return 1
-            properties = await provider.put_blob(container, name, Path(args.file).read_bytes())
-            print(f"uploaded {args.path} ({properties.length} bytes, ETag {properties.etag})")
-        return 0
+        verb: Callable[[Any, argparse.Namespace], Awaitable[int]] = _VERBS[args.verb]
+        return await verb(provider, args)
     finally:
         await provider.close()
+
+
+async def _queues(provider: Any, args: argparse.Namespace) -> int:
+    names = await provider.list_queues()
+    if args.verb == "poison":
+        names = [n for n in names if n.endswith("-poison")]
+    for name in names:
+        print(f"{name}\t{await provider.length(name)}")
+    if not names:
+        print("(no queues)")
+    return 0
+
+
+async def _peek(provider: Any, args: argparse.Namespace) -> int:
+    for message in await provider.peek(args.queue, args.count):
+        body = message.body.decode("utf-8", errors="replace")
+        print(f"{message.id}\tdequeued {message.dequeue_count}x\t{body}")
+    return 0
+
+
+async def _put(provider: Any, args: argparse.Namespace) -> int:
+    if args.file:
+        body = Path(args.file).read_bytes()
+    elif args.text is not None:
+        body = args.text.encode("utf-8")
+    else:
+        body = sys.stdin.buffer.read()
+    message = await provider.put(args.queue, body)
+    print(f"put message {message.id} into '{args.queue}'")
+    return 0
+
+
+async def _blobs(provider: Any, args: argparse.Namespace) -> int:
+    if not args.container:
+        for name in await provider.list_containers():
+            print(name)
+        return 0
+    for blob in await provider.list_blobs(args.container):
+        print(f"{blob.name}\t{blob.length} bytes\t{blob.etag}\t{blob.last_modified:%Y-%m-%d %H:%M:%S}")
+    return 0
+
+
+async def _get(provider: Any, args: argparse.Namespace) -> int:
+    container, _, name = args.path.partition("/")
+    found = await provider.get_blob(container, name)
+    if found is None:
+        print(f"No blob '{args.path}'.", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_bytes(found[0])
+    else:
+        sys.stdout.buffer.write(found[0])
+    return 0
+
+
+async def _upload(provider: Any, args: argparse.Namespace) -> int:
+    container, _, name = args.path.partition("/")
+    if not name:
+        print("Give the blob as container/name.", file=sys.stderr)
+        return 1
+    properties = await provider.put_blob(container, name, Path(args.file).read_bytes())
+    print(f"uploaded {args.path} ({properties.length} bytes, ETag {properties.etag})")
+    return 0
+
+
+_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    "queues": _queues, "poison": _queues, "peek": _peek, "put": _put, "blobs": _blobs, "get": _get,
+    "upload": _upload,
+}

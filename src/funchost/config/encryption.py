@@ -54,7 +54,8 @@ def is_ours(value: str) -> bool:
 
 
 def encrypt_value(value: str) -> str:
-    return PREFIX + _fernet(create=True).encrypt(value.encode("utf-8")).decode("ascii")
+    token: bytes = _fernet(create=True).encrypt(value.encode("utf-8"))
+    return PREFIX + token.decode("ascii")
 
 
 def decrypt_value(value: str) -> str:
@@ -63,7 +64,8 @@ def decrypt_value(value: str) -> str:
     from cryptography.fernet import InvalidToken
 
     try:
-        return _fernet(create=False).decrypt(value[len(PREFIX):].encode("ascii")).decode("utf-8")
+        clear: bytes = _fernet(create=False).decrypt(value[len(PREFIX):].encode("ascii"))
+        return clear.decode("utf-8")
     except InvalidToken:
         raise EncryptionError(
             f"A value in local.settings.json was encrypted with another key than {key_path()}."

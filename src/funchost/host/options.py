@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 RECYCLE_EXIT_CODE = 75  # an instance that asked to be replaced: the supervisor counts no crash
 
@@ -25,7 +26,7 @@ class HostOptions:
     startup_timeout: float | None = None  # -t/--timeout: give up when no instance serves by then
 
     @classmethod
-    def from_dict(cls, values: dict) -> HostOptions:
+    def from_dict(cls, values: dict[str, Any]) -> HostOptions:
         values = dict(values)
         values["script_root"] = Path(values["script_root"])
         return cls(**values)

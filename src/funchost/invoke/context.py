@@ -28,13 +28,13 @@ class Out(_abc.Out[T], Generic[T]):
     __slots__ = ("_value",)
 
     def __init__(self) -> None:
-        self._value: Any = None
+        self._value: T | None = None
 
     def set(self, val: T) -> None:
         self._value = val
 
     def get(self) -> T:
-        return self._value
+        return self._value  # type: ignore[return-value]  # None until set, as azure.functions.Out
 
 
 class TraceContext(_abc.TraceContext):
@@ -46,15 +46,15 @@ class TraceContext(_abc.TraceContext):
         self._attributes = attributes or {}
 
     @property
-    def Traceparent(self) -> str:  # noqa: N802 - the worker's spelling, used by user code
+    def Traceparent(self) -> str:
         return self._trace_parent
 
     @property
-    def Tracestate(self) -> str:  # noqa: N802
+    def Tracestate(self) -> str:
         return self._trace_state
 
     @property
-    def Attributes(self) -> dict[str, str]:  # noqa: N802
+    def Attributes(self) -> dict[str, str]:
         return self._attributes
 
     @property
@@ -135,8 +135,15 @@ class Context(_abc.Context):
     The trace context is made on first use: most functions never look at it.
     """
 
-    __slots__ = ("_invocation_id", "_function_name", "_function_directory", "_trace_parent",
-                 "_trace_state", "_trace_context", "_retry_context")
+    __slots__ = (
+        "_function_directory",
+        "_function_name",
+        "_invocation_id",
+        "_retry_context",
+        "_trace_context",
+        "_trace_parent",
+        "_trace_state",
+    )
 
     def __init__(
         self,

@@ -47,7 +47,9 @@ class Extensions:
         for hook in getattr(func_hooks, "post_function_load", None) or []:
             _safe(hook, function_name, function_directory)
 
-    def pre_invocation(self, function_name: str, user_logger: logging.Logger, context: Any, args: dict) -> None:
+    def pre_invocation(
+        self, function_name: str, user_logger: logging.Logger, context: Any, args: dict[str, Any]
+    ) -> None:
         app_hooks, func_hooks = self._hooks(function_name)
         for hook in getattr(app_hooks, "pre_invocation_app_level", None) or []:
             _safe(hook, user_logger, context, args)
@@ -55,7 +57,7 @@ class Extensions:
             _safe(hook, user_logger, context, args)
 
     def post_invocation(
-        self, function_name: str, user_logger: logging.Logger, context: Any, args: dict, result: Any
+        self, function_name: str, user_logger: logging.Logger, context: Any, args: dict[str, Any], result: Any
     ) -> None:
         app_hooks, func_hooks = self._hooks(function_name)
         for hook in getattr(app_hooks, "post_invocation_app_level", None) or []:

@@ -154,7 +154,7 @@ class Invoker:
         current_scope.reset(token)
         return outcome
 
-    async def _run(self, invocation: Invocation, plan: _Plan) -> Outcome:
+    async def _run(self, invocation: Invocation, plan: _Plan) -> Outcome:  # noqa: C901 - the hot path, kept whole
         spec = invocation.function
         context = Context(
             invocation.invocation_id,

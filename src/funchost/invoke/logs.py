@@ -123,7 +123,7 @@ class InvocationStream(io.TextIOBase):
     @property
     def buffer(self) -> object:
         """Binary writes go straight to the stream (user code's print() is text)."""
-        return self._target.buffer  # type: ignore[attr-defined]
+        return self._target.buffer
 
     @property
     def encoding(self) -> str:  # type: ignore[override]

@@ -37,7 +37,7 @@ class RetryPolicy:
             return self.delay_interval.total_seconds()
         assert self.minimum_interval is not None and self.maximum_interval is not None
         minimum = self.minimum_interval.total_seconds()
-        backoff = minimum * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+        backoff = minimum * (2.0 ** (attempt - 1)) * random.uniform(0.8, 1.2)
         return min(minimum + backoff, self.maximum_interval.total_seconds())
 
 
@@ -81,7 +81,7 @@ def parse_retry_policy(raw: dict[str, Any] | None) -> RetryPolicy | None:
 
 def format_timespan(seconds: float) -> str:
     whole = int(seconds)
-    fraction = int(round((seconds - whole) * 10_000_000))
+    fraction = round((seconds - whole) * 10_000_000)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{hours:02d}:{minutes:02d}:{secs:02d}"

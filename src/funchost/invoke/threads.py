@@ -93,7 +93,7 @@ class FunctionThreads(Executor):
                 if future.set_running_or_notify_cancel():
                     try:
                         future.set_result(function(*args))
-                    except BaseException as error:  # handed to the caller, as an executor does
+                    except BaseException as error:  # noqa: BLE001 - handed to the caller, as an executor does
                         future.set_exception(error)
                 continue
             if future.cancelled():
@@ -101,7 +101,7 @@ class FunctionThreads(Executor):
             callback: Callable[[asyncio.Future[Any], Any], None] = _settle
             try:
                 value = function(*args)
-            except BaseException as error:  # the invoker reports it
+            except BaseException as error:  # noqa: BLE001 - handed to the invoker, which reports it
                 callback, value = _settle_error, error
             with contextlib.suppress(RuntimeError):  # the loop closed while the function ran
                 loop.call_soon_threadsafe(callback, future, value)

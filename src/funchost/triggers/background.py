@@ -37,7 +37,7 @@ async def keep_running(name: str, body: Callable[[], Awaitable[None]], stopping:
             return
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # noqa: BLE001 - the point: no exception may end a loop unseen
+        except Exception as error:
             if time.monotonic() - started > HEALTHY_AFTER:
                 failures = 0
             failures += 1

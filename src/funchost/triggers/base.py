@@ -54,7 +54,8 @@ class ListenerContext:
         if not applies_retry_policy(spec.trigger.type):
             return await self.invoker.invoke(invocation)
         policy = parse_retry_policy(spec.retry or self.host_config.get("retry"))
-        return await invoke_with_retries(self.invoker, invocation, policy)
+        outcome: Outcome = await invoke_with_retries(self.invoker, invocation, policy)
+        return outcome
 
 
 @dataclass

@@ -98,7 +98,7 @@ class Lease:
                     await asyncio.wait_for(stopping.wait(), timeout=self.period / 3)
                 if stopping.is_set() or not await self.renew():
                     break
-        except Exception as error:  # noqa: BLE001 - reported, and the lease is sought again
+        except Exception as error:
             logger.error("Renewing the lease of %s failed (%s: %s); seeking it again.", self.label,
                          type(error).__name__, error, exc_info=error)
         finally:

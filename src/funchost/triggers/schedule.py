@@ -46,7 +46,7 @@ class Schedule:
             self._cron = " ".join(fields if len(fields) == 6 else ["0", *fields])
             try:
                 self.next_after(datetime.now(zone))
-            except Exception:
+            except Exception:  # noqa: BLE001 - croniter rejects in many ways; ours is one clear error
                 raise ScheduleError(expression) from None
             return
         try:

@@ -12,9 +12,15 @@ def test_key_files_are_parsed_once_and_again_when_they_change(tmp_path, monkeypa
     store = KeyStore(tmp_path / "secrets")
     master = store.master_key()
     default = store.function_secrets("hello")["keys"][0]["value"]
-    parsed = []
+    parsed: list[str] = []
     real_loads = json.loads
-    monkeypatch.setattr(keys_module.json, "loads", lambda text: parsed.append(1) or real_loads(text))
+
+    def counting_loads(text: str) -> object:
+        parsed.append(text)
+        return real_loads(text)
+
+    monkeypatch.setattr(keys_module, "json", type("CountingJson", (), {
+        "loads": staticmethod(counting_loads), "dumps": staticmethod(json.dumps)}))
     for _ in range(50):
         assert store.authorize(master, "hello") is KeyLevel.ADMIN
         assert store.authorize(default, "hello") is KeyLevel.FUNCTION

@@ -73,7 +73,7 @@ class Route:
 # -- constraints -----------------------------------------------------------------------------
 
 def _int_in(bits: int) -> Callable[[str], bool]:
-    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
     def check(value: str) -> bool:
         if not re.fullmatch(r"[+-]?\d+", value.strip()):
