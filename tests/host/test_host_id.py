@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from funchost.config import AppSettings
-from funchost.host.instance import HostInstance
-from funchost.host.options import HostOptions
+from funchost.config.host_settings import host_id as derive_host_id
+from funchost.config.host_settings import load_host_settings
 
 
 def host_id(tmp_path, **settings: str) -> str:
-    instance = HostInstance(HostOptions(script_root=tmp_path))
-    instance.settings = AppSettings(settings)
-    return instance.host_id()
+    return derive_host_id(AppSettings(settings), tmp_path.resolve())
+
+
+def test_the_host_settings_carry_the_id_and_do_not_write_the_allow_list_to_the_environment(tmp_path):
+    environ = {"WEBSITE_SITE_NAME": "orders"}
+    loaded = load_host_settings(tmp_path, functions=["a", "b"], environ=environ)
+    assert loaded.host_id == "orders"
+    assert loaded.host_config.function_allow_list == ["a", "b"]
+    assert not any(name.startswith("AzureFunctionsJobHost") for name in environ)
+    assert environ["AZURE_FUNCTIONS_ENVIRONMENT"] == "Development"  # what user code reads, as on the platform
 
 
 def test_explicit_host_id_wins(tmp_path):

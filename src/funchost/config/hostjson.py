@@ -109,8 +109,10 @@ def parse_timespan(text: str) -> timedelta | None:
     )
 
 
-def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None) -> HostConfig:
-    """Read ``<app_root>/host.json`` and apply ``AzureFunctionsJobHost__`` overrides."""
+def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None,
+                   functions: list[str] | None = None) -> HostConfig:
+    """Read ``<app_root>/host.json`` and apply ``AzureFunctionsJobHost__`` overrides, then the
+    ``functions`` allow-list given on the command line (``--functions``), if any."""
     environ = os.environ if environ is None else environ
     path = app_root / "host.json"
     data: dict[str, Any]
@@ -140,6 +142,8 @@ def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None) -> 
             "We recommend you set the 'version' property to '2.0'."
         )
     _apply_env_overrides(data, environ)
+    if functions:
+        _set_ci(data, "functions", list(functions))
     return HostConfig(data=data, path=path if path.is_file() else None)
 
 

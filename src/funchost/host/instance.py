@@ -10,22 +10,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import funchost
 from funchost.app import AppIndex, load_app
 from funchost.bindings.binders import Binders
-from funchost.config import (
-    AppSettings,
-    HostConfig,
-    HostConfigError,
-    LocalSettings,
-    apply_to_environ,
-    load_host_json,
-    load_local_settings,
-)
+from funchost.config import AppSettings, HostConfig, HostConfigError, LocalSettings
+from funchost.config.host_settings import HostSettings, load_host_settings
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
 from funchost.host.control import Control
 from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
@@ -51,14 +43,6 @@ STATE_DIR = ".funchost"
 STOP_MARGIN = 1.0  # seconds a listener gets past the drain timeout to let go of its work
 
 
-def default_thread_count() -> int:
-    """``PYTHON_THREADPOOL_THREAD_COUNT``, else the worker's default for Python 3.9+."""
-    value = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return min(32, (os.cpu_count() or 1) + 4)
-
-
 class HostInstance:
     """Loads an app folder and serves it; everything a single process needs."""
 
@@ -69,9 +53,7 @@ class HostInstance:
         self.recycling = False
         self.root = options.script_root.resolve()
         self.started = time.monotonic()
-        self.local_settings = LocalSettings()
-        self.host_config = HostConfig()
-        self.settings = AppSettings()
+        self.host_settings = HostSettings(self.root, options.production)
         self.index: AppIndex | None = None
         self.http_app: HttpApp | None = None
         self.executor: FunctionThreads | None = None
@@ -84,34 +66,23 @@ class HostInstance:
 
     def load(self) -> None:
         """Read settings and host.json, import the app, build the HTTP app. Raises on fatal errors."""
-        self.local_settings = load_local_settings(self.root)
-        skipped = apply_to_environ(self.local_settings, os.environ)
-        os.environ.setdefault("AzureWebJobsScriptRoot", str(self.root))
-        os.environ.setdefault(
-            "AZURE_FUNCTIONS_ENVIRONMENT", "Production" if self.options.production else "Development"
-        )
-        if self.options.functions:
-            for position, name in enumerate(self.options.functions):
-                os.environ[f"AzureFunctionsJobHost__functions__{position}"] = name
-        self.host_config = load_host_json(self.root)
-        self.settings = AppSettings()
+        self.host_settings = load_host_settings(self.root, production=self.options.production,
+                                                functions=self.options.functions)
         install_log_capture()
         configure_logging(self.host_config.log_levels, self.options.verbose)
-        for line in self.local_settings.warnings:
-            logger.warning(line)
-        for line in skipped:
+        for line in self.host_settings.warnings:
             logger.warning(line)
         extensions = Extensions(enabled=extensions_enabled(self.settings))
         self.index = load_app(self.root, self.settings, self.host_config)
         for spec in self.index.functions.values():
             extensions.post_function_load(spec.name, str(spec.directory))
-        self.executor = FunctionThreads(default_thread_count())
+        self.executor = FunctionThreads(self.host_settings.thread_count)
         self.resolver = StorageResolver(
             self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
         invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings),
-                          timeout=self.function_timeout(), on_sync_timeout=self.on_sync_timeout)
+                          timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout)
         self.invoker = invoker
-        context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_id(),
+        context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_settings.host_id,
                                   development=not self.options.production)
         self.listeners = build_listeners(self.index, context)
         keys = KeyStore(self.secrets_folder())
@@ -128,16 +99,17 @@ class HostInstance:
             self.resolver, self.settings,
         )
 
-    def function_timeout(self) -> float | None:
-        """host.json ``functionTimeout``; 30 minutes by default (as the real host locally and on
-        Dedicated plans), ``-1`` for none."""
-        try:
-            span = self.host_config.timespan("functionTimeout", timedelta(minutes=30))
-        except ValueError as error:
-            raise HostConfigError(f"host.json functionTimeout: {error}") from None
-        if span is not None and span < timedelta(seconds=1):
-            raise HostConfigError("FunctionTimeout must be greater than 00:00:01.")
-        return span.total_seconds() if span is not None else None
+    @property
+    def settings(self) -> AppSettings:
+        return self.host_settings.app
+
+    @property
+    def host_config(self) -> HostConfig:
+        return self.host_settings.host_config
+
+    @property
+    def local_settings(self) -> LocalSettings:
+        return self.host_settings.local
 
     def on_sync_timeout(self, invocation_id: str) -> None:
         """A sync function overran functionTimeout: its thread cannot be stopped, so this instance
@@ -248,7 +220,7 @@ class HostInstance:
     def status(self) -> dict[str, Any]:
         errors = [str(e) for e in self.load_errors()]
         status: dict[str, Any] = {
-            "id": self.host_id(),
+            "id": self.host_settings.host_id,
             "state": "Error" if self.fatal_error else "Running",
             "version": funchost.__version__,
             "versionDetails": f"funchost {funchost.__version__} (Python {sys.version.split()[0]})",
@@ -264,24 +236,6 @@ class HostInstance:
         if instances is not None:
             status["instances"] = instances
         return status
-
-    def host_id(self) -> str:
-        """What instances of one app share (leases, timer status, blob receipts), as the real host
-        derives it: ``AzureFunctionsWebHost__hostid``, else the site name (``WEBSITE_SITE_NAME``,
-        set on the platform; set it on every machine of a cluster), else, like Core Tools, the
-        machine name and a hash of the app folder."""
-        configured = self.settings.get("AzureFunctionsWebHost__hostid")
-        if configured:
-            return configured.lower()[:32]
-        site = (self.settings.get("WEBSITE_SITE_NAME") or "").strip().lower()
-        if site:
-            return site[:32].rstrip("-")
-        import hashlib
-        import socket
-
-        machine = "".join(c for c in socket.gethostname().lower() if c.isalnum() or c == "-")
-        digest = hashlib.sha256(str(self.root).lower().encode()).hexdigest()[:8]
-        return f"{machine}-{digest}".strip("-")[:32]
 
     def load_errors(self) -> list[Any]:
         if self.index is None:
@@ -332,7 +286,7 @@ class HostInstance:
     def load_monitor(self) -> LoadMonitor:
         assert self.invoker is not None and self.http_app is not None
         return LoadMonitor(
-            self.invoker, default_thread_count(), self.http_app.options.throttle,
+            self.invoker, self.host_settings.thread_count, self.http_app.options.throttle,
             HealthPolicy.from_config(self.host_config),
             report=lambda sample: self.control.send("status " + json.dumps(sample)),
             on_unhealthy=self.recycle,

@@ -14,7 +14,7 @@ forever. This adds Kestrel's defaults (what the real host runs on):
 - a request body that trickles in below 240 bytes/s, measured after a 5 s grace period and
   only while the function waits for it, gets 408 (Kestrel's ``MinRequestBodyDataRate``).
 
-``FUNCHOST_HTTP_REQUEST_TIMEOUT`` (seconds) changes the timeout. Nothing here runs per
+``FUNCHOST_HTTP_REQUEST_TIMEOUT`` (seconds, read into the host's settings) changes the timeout. Nothing here runs per
 request on the fast path: the timers are armed only while a request is incomplete after a
 read.
 """
@@ -22,7 +22,6 @@ read.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -40,15 +39,6 @@ _REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header
 
 class RequestRejected(Exception):
     """Stops the parser after a 4xx was sent (httptools reports it as a callback error)."""
-
-
-def request_timeout() -> float:
-    raw = os.environ.get("FUNCHOST_HTTP_REQUEST_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_REQUEST_TIMEOUT
-    except ValueError:
-        return DEFAULT_REQUEST_TIMEOUT
-    return value if value > 0 else DEFAULT_REQUEST_TIMEOUT
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -189,7 +179,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def guarded_protocol() -> type[GuardedHttpToolsProtocol]:
+def guarded_protocol(timeout: float = DEFAULT_REQUEST_TIMEOUT) -> type[GuardedHttpToolsProtocol]:
     """The protocol class with the configured timeout (uvicorn instantiates it per connection)."""
-    return type("GuardedHttpTools", (GuardedHttpToolsProtocol,), {"timeout": request_timeout()})
+    return type("GuardedHttpTools", (GuardedHttpToolsProtocol,), {"timeout": timeout})
 

@@ -116,7 +116,8 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
             f"azure-functions {_version('azure-functions')}\n")
         instance.print_functions()
     assert instance.http_app is not None
-    server = UvicornServer(instance.http_app, sock, drain_timeout=options.drain_timeout)
+    server = UvicornServer(instance.http_app, sock, drain_timeout=options.drain_timeout,
+                           request_timeout=instance.host_settings.http_request_timeout)
     instance.request_stop = server.stop
     install_fast_loop()
     console.info("Worker process started and initialized.")

@@ -31,7 +31,8 @@ class UvicornServer:
     returns so the host can finish in-flight work and exit 0.
     """
 
-    def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5, drain_timeout: float = 30.0) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5, drain_timeout: float = 30.0,
+                 request_timeout: float = 30.0) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -43,7 +44,7 @@ class UvicornServer:
         try:
             from funchost.host.protocol import guarded_protocol
 
-            http = guarded_protocol()
+            http = guarded_protocol(request_timeout)
         except ImportError:  # no httptools: h11 bounds header size itself (below)
             http = "h11"
         self.sock = sock
