@@ -9,11 +9,8 @@ at ``maxDequeueCount`` it moves to ``<queue>-poison``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,14 +22,12 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.storage.base import MessageNotFoundError, QueueMessage, StorageError, StorageProvider
-from funchost.triggers.background import keep_running
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
+from funchost.triggers.consumer import MIN_POLL, Consumer, PollOptions
 
 logger = logging.getLogger("funchost.queue")
 
-MIN_POLL = 0.1
 PROCESSING_VISIBILITY = 600.0  # 10 minutes, renewed at half of it
-POLL_STOP_WAIT = 1.0  # seconds stop() waits for a poll in progress before cancelling it
 
 
 @dataclass(frozen=True)
@@ -86,111 +81,55 @@ def poison_queue_name(queue: str) -> str | None:
 Handler = Callable[[QueueMessage], Awaitable[bool]]
 
 
-class QueueConsumer:
-    """Competing consumer of one queue: fetch in batches, handle concurrently, ack or retry."""
+class QueueSource:
+    """A storage queue as a message source: a message is hidden while it is handled (renewed at
+    half its visibility), deleted when it succeeded, made visible again after
+    ``visibilityTimeout`` when it failed, and moved to the poison queue at ``maxDequeueCount``."""
 
-    def __init__(
-        self,
-        queue: str,
-        provider: StorageProvider,
-        options: QueueOptions,
-        handler: Handler,
-        poison: Callable[[QueueMessage], Awaitable[None]],
-        label: str,
-    ) -> None:
+    def __init__(self, queue: str, provider: StorageProvider, options: QueueOptions,
+                 poison: Callable[[QueueMessage], Awaitable[None]]) -> None:
         self.queue = queue
         self.provider = provider
         self.options = options
-        self.handler = handler
         self.poison = poison
-        self.label = label
-        self._wake = asyncio.Event()
-        self._slot = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._errors_logged = 0
+        self.label = f"queue '{queue}'"
+        self.renew_every = options.processing_visibility / 2
+        self._receipts: dict[str, str] = {}  # message id -> its latest pop receipt
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
+    async def open(self) -> None:
         await self.provider.create_queue(self.queue)
-        self._loop_task = asyncio.create_task(
-            keep_running(f"the poll of queue '{self.queue}' for {self.label}", self._poll, self._stopping),
-            name=f"queue:{self.queue}")
 
-    async def stop(self, drain_timeout: float | None = None) -> None:
-        """Stop fetching, then wait for the messages being handled."""
-        self._stopping.set()
-        self._wake.set()
-        self._slot.set()
-        if self._loop_task is not None:
-            # a poll parked in a store call that does not answer is given up on
-            done, _ = await asyncio.wait([self._loop_task], timeout=POLL_STOP_WAIT)
-            if not done:
-                self._loop_task.cancel()
-                await asyncio.wait([self._loop_task])
-        if self._inflight:
-            await asyncio.wait(list(self._inflight), timeout=drain_timeout)
-
-    async def _poll(self) -> None:
-        delay = MIN_POLL
-        while not self._stopping.is_set():
-            if len(self._inflight) > self.options.new_batch_threshold:
-                self._slot.clear()
-                await self._slot.wait()
+    async def fetch(self, count: int) -> list[QueueMessage]:
+        batch = await self.provider.get_batch(self.queue, count, self.options.processing_visibility)
+        handled = []
+        for message in batch:
+            if message.dequeue_count > self.options.max_dequeue_count:
+                # over the count already (a consumer died handling it): poison it unrun
+                await self._move_to_poison(message, message.pop_receipt)
                 continue
-            try:
-                batch = await self.provider.get_batch(
-                    self.queue, self.options.batch_size, self.options.processing_visibility)
-                self._errors_logged = 0
-            except StorageError as error:
-                self._log_poll_error(error)
-                batch = []
-            if batch:
-                delay = MIN_POLL
-                for message in batch:
-                    task = asyncio.create_task(self._process(message))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
-                continue
-            delay = min(self.options.max_polling_interval, delay * 2 * random.uniform(0.8, 1.2))
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                delay = MIN_POLL
+            self._receipts[message.id] = message.pop_receipt
+            handled.append(message)
+        return handled
 
-    def _log_poll_error(self, error: Exception) -> None:
-        # one clear line, then quiet until the store answers again
-        if self._errors_logged == 0:
-            logger.error("Polling queue '%s' for %s failed: %s", self.queue, self.label, error)
-        self._errors_logged += 1
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._slot.set()
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("Handling a message of queue '%s' failed", self.queue, exc_info=task.exception())
-
-    async def _process(self, message: QueueMessage) -> None:
-        if message.dequeue_count > self.options.max_dequeue_count:
-            await self._move_to_poison(message, message.pop_receipt)
-            return
-        receipt = [message.pop_receipt]
-        keeper = asyncio.create_task(self._keep_invisible(message, receipt))
+    async def renew(self, message: QueueMessage) -> bool:
         try:
-            succeeded = await self.handler(message)
-        finally:
-            keeper.cancel()
+            self._receipts[message.id] = await self.provider.update_visibility(
+                self.queue, message.id, self._receipts[message.id], self.options.processing_visibility)
+        except MessageNotFoundError:
+            logger.warning("Message %s of queue '%s' became visible to other consumers while it was being "
+                           "handled.", message.id, self.queue)
+            return False
+        return True
+
+    async def settle(self, message: QueueMessage, succeeded: bool) -> None:
+        receipt = self._receipts.pop(message.id, message.pop_receipt)
         try:
             if succeeded:
-                await self.provider.delete(self.queue, message.id, receipt[0])
+                await self.provider.delete(self.queue, message.id, receipt)
             elif message.dequeue_count >= self.options.max_dequeue_count:
-                await self._move_to_poison(message, receipt[0])
+                await self._move_to_poison(message, receipt)
             else:
-                await self.provider.update_visibility(
-                    self.queue, message.id, receipt[0], self.options.visibility_timeout)
+                await self.provider.update_visibility(self.queue, message.id, receipt, self.options.visibility_timeout)
         except MessageNotFoundError:
             logger.warning("Message %s of queue '%s' was taken by another consumer before it could be "
                            "acknowledged (it ran longer than its visibility timeout).", message.id, self.queue)
@@ -199,22 +138,15 @@ class QueueConsumer:
         await self.poison(message)
         await self.provider.delete(self.queue, message.id, receipt)
 
-    async def _keep_invisible(self, message: QueueMessage, receipt: list[str]) -> None:
-        """Renew the message's invisibility while it is handled (cancelled when it is done)."""
-        period = self.options.processing_visibility
 
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(period / 2)
-                try:
-                    receipt[0] = await self.provider.update_visibility(self.queue, message.id, receipt[0], period)
-                except MessageNotFoundError:
-                    logger.warning("Message %s of queue '%s' became visible to other consumers while it was "
-                                   "being handled.", message.id, self.queue)
-                    return
+class QueueConsumer(Consumer[QueueMessage]):
+    """The consumer loop on a storage queue (the queue trigger's, and the blob trigger's work queue)."""
 
-        await keep_running(f"the visibility renewal of message {message.id} of queue '{self.queue}'", renew,
-                           first_backoff=min(1.0, period / 4))
+    def __init__(self, queue: str, provider: StorageProvider, options: QueueOptions, handler: Handler,
+                 poison: Callable[[QueueMessage], Awaitable[None]], label: str) -> None:
+        polling = PollOptions(options.batch_size, options.new_batch_threshold, options.max_polling_interval)
+        super().__init__(QueueSource(queue, provider, options, poison), handler, polling, label)
+        self.queue = queue
 
 
 def queue_trigger_invocation(spec: FunctionSpec, queue: str, message: QueueMessage) -> Invocation:
