@@ -35,26 +35,24 @@ class Lease:
 
     async def try_acquire(self) -> bool:
         """Take (or keep) the lease; False when someone else holds it or the store is out."""
-        try:
-            self.held = await self.store.acquire_lease(self.name, self.owner, self.period)
-        except StorageError as error:
-            self._report_outage(error)
-            self.held = False
-            return False
-        self._report_recovery()
-        return self.held
+        return await self._ask(lambda: self.store.acquire_lease(self.name, self.owner, self.period))
 
     async def renew(self) -> bool:
         """Extend the lease; False when it was lost (taken over, or the store is out)."""
+        held = await self._ask(lambda: self.store.renew_lease(self.name, self.owner, self.period))
+        if not held and not self._outage:
+            logger.warning("The lease of %s was taken over by another instance.", self.label)
+        return held
+
+    async def _ask(self, call: Callable[[], Awaitable[bool]]) -> bool:
+        """Whether the store says we hold the lease; an outage is reported once and means no."""
         try:
-            self.held = await self.store.renew_lease(self.name, self.owner, self.period)
+            self.held = await call()
         except StorageError as error:
             self._report_outage(error)
             self.held = False
             return False
         self._report_recovery()
-        if not self.held:
-            logger.warning("The lease of %s was taken over by another instance.", self.label)
         return self.held
 
     async def release(self) -> None:
