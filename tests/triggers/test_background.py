@@ -253,3 +253,21 @@ async def test_stopping_a_consumer_whose_poll_is_parked_in_the_store_returns_in_
     await asyncio.sleep(0.1)
     # without the bound, stop() would wait for the parked poll forever: wait_for would raise
     await asyncio.wait_for(consumer.stop(1), timeout=5)
+
+
+async def test_the_health_monitor_survives_a_failing_report(caplog):
+    from funchost.host.health import HealthPolicy, LoadMonitor
+
+    reports: list[dict[str, Any]] = []
+
+    def report(sample: dict[str, Any]) -> None:
+        reports.append(sample)
+        if len(reports) == 2:  # the first sample after start: the supervisor's pipe broke once
+            raise OSError("the pipe broke")
+
+    with ThreadPoolExecutor(1) as executor:
+        monitor = LoadMonitor(Invoker(executor), 4, None, HealthPolicy(interval=0.1), report, lambda reason: None)
+        task = asyncio.create_task(keep_running("the health monitor", monitor.run, first_backoff=0.05))
+        await until(lambda: len(reports) >= 5)  # it went on sampling after the failure
+        task.cancel()
+    assert any("The health monitor failed (OSError: the pipe broke)" in r.getMessage() for r in caplog.records)
