@@ -31,7 +31,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from tests.azurite import stop_process  # noqa: E402 - shared with the tests
 
-from benchmarks.inprocess import asgi_table, invoker_table, load_table  # noqa: E402
+from benchmarks.inprocess import asgi_table, invoker_table, load_table, quiet_app  # noqa: E402
 from benchmarks.table import Table  # noqa: E402
 
 PEERS_VENV = HERE / ".venv-peers"
@@ -182,10 +182,15 @@ def http_table(seconds: int) -> Table:
         table.notes.append("wrk is not installed: HTTP rows skipped (apt-get install wrk)")
         return table
     hello = APPS / "funchost_hello"
+    quiet = quiet_app(hello)
     candidates: list[tuple[str, Callable[[int], Server | None], str, str]] = [
         ("bare ASGI on funchost's uvicorn settings (ceiling)", bare_server, "/", "/"),
         ("funchost, sync function (thread pool)", lambda p: funchost_server(hello, p), "/api/hello", "/api/echo"),
         ("funchost, async function", lambda p: funchost_server(hello, p), "/api/hello_async", "/api/echo_async"),
+        ("funchost, sync function, logs at Warning", lambda p: funchost_server(quiet, p), "/api/hello",
+         "/api/echo"),
+        ("funchost, async function, logs at Warning", lambda p: funchost_server(quiet, p), "/api/hello_async",
+         "/api/echo_async"),
         ("funchost --workers 2, sync function", lambda p: funchost_server(hello, p, "--workers", "2"),
          "/api/hello", "/api/echo"),
         ("funchost --workers 2, async function", lambda p: funchost_server(hello, p, "--workers", "2"),
@@ -210,7 +215,8 @@ def http_table(seconds: int) -> Table:
         table.rows.append([label, f"{get_result[0]:,.0f}", get_result[1], get_result[2],
                            f"{post_result[0]:,.0f}", post_result[1], post_result[2]])
     ceiling = results.get("bare ASGI on funchost's uvicorn settings (ceiling)")
-    for label in ("funchost, sync function (thread pool)", "funchost, async function"):
+    for label in ("funchost, sync function (thread pool)", "funchost, async function",
+                  "funchost, sync function, logs at Warning", "funchost, async function, logs at Warning"):
         if label in results and ceiling:
             table.notes.append(f"{label}: {results[label] / ceiling:.0%} of the bare ceiling (GET)")
         for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
@@ -222,7 +228,8 @@ def http_table(seconds: int) -> Table:
         if one and two:
             table.notes.append(f"funchost {kind}: 2 workers / 1 worker = {two / one:.2f}x (GET; wrk shares the "
                                f"{os.cpu_count()} cores with the workers)")
-    table.notes.append("funchost's benchmark app logs at Warning (no per-request console lines).")
+    table.notes.append("funchost rows run the app with the default host.json (two console lines per request) "
+                       "unless they say 'logs at Warning'.")
     return table
 
 

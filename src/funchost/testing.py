@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from funchost.host.console import flush_console
 from funchost.host.instance import HostInstance
 from funchost.host.options import HostOptions
 from funchost.invoke import Outcome, logs
@@ -85,6 +86,7 @@ class TestClient:
             return
         self._closed = True
         try:
+            flush_console()
             if not self.loop.is_closed():
                 if self.instance.resolver is not None:
                     self.loop.run_until_complete(self.instance.resolver.close())
@@ -171,6 +173,7 @@ class _ProcessState:
     root_level: int
     logger_levels: dict[str, int]
     capture_was_installed: bool
+    host_lines: logs.HostLineSink | None
 
     LOGGERS = ("funchost.console", "azure.core.pipeline.policies.http_logging_policy")
 
@@ -179,7 +182,7 @@ class _ProcessState:
         root = logging.getLogger()
         return cls(dict(os.environ), list(sys.path), list(root.handlers), root.level,
                    {name: logging.getLogger(name).level for name in cls.LOGGERS},
-                   logs.capture_installed())
+                   logs.capture_installed(), logs.host_lines)
 
     def restore(self) -> None:
         os.environ.clear()
@@ -197,3 +200,4 @@ class _ProcessState:
             logging.getLogger(name).setLevel(level)
         if not self.capture_was_installed:
             logs.uninstall_log_capture()
+        logs.host_lines = self.host_lines

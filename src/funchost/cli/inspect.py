@@ -38,11 +38,13 @@ def add_parsers(commands: Any) -> None:
 
 
 def _load(root: str) -> Any:
+    from funchost.host.console import flush_console
     from funchost.host.instance import HostInstance
     from funchost.host.options import HostOptions
 
     instance = HostInstance(HostOptions(script_root=Path(root)))
     instance.load()
+    flush_console()  # load warnings before what the command prints
     return instance
 
 
@@ -110,6 +112,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_invoke(args: argparse.Namespace) -> int:
     from funchost.config import EncryptedSettingsError, HostConfigError
+    from funchost.host.console import flush_console
     from funchost.storage.base import StorageError
     from funchost.triggers.http import messages
     from funchost.triggers.manual import ManualInvocationError
@@ -144,6 +147,7 @@ def run_invoke(args: argparse.Namespace) -> int:
 
     try:
         outcome = asyncio.run(_invoke(instance, spec, invocation, data.decode("utf-8")))
+        flush_console()  # the invocation's log lines before its result
     except (ManualInvocationError, StorageError) as error:
         print(f"Cannot run '{spec.name}': {error}", file=sys.stderr)
         return 1

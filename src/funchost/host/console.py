@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import TextIO
+
+from funchost.host.console_writer import ConsoleHandler, ConsoleWriter, stamp
 
 RED, YELLOW, GREEN, GREY, RESET = "\033[31m", "\033[33m", "\033[32m", "\033[90m", "\033[0m"
 
@@ -38,9 +40,8 @@ class ConsoleFormatter(logging.Formatter):
         message = record.getMessage()
         if record.exc_info:
             message = f"{message}\n{self.formatException(record.exc_info)}"
-        moment = datetime.fromtimestamp(record.created, timezone.utc)
-        stamp = moment.strftime("[%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z] "
-        lines = [stamp + line for line in message.split("\n")]
+        prefix = stamp(record.created)
+        lines = [prefix + line for line in message.split("\n")]
         text = "\n".join(lines)
         if self.colour:
             if record.levelno >= logging.ERROR:
@@ -105,16 +106,21 @@ def configure_logging(levels: Mapping[str, str], verbose: bool, stream: TextIO |
 
     ``levels`` is host.json ``logging.logLevel`` (category to level name).
     """
+    from funchost.invoke import logs
     from funchost.invoke.logs import level_from_name
 
     target = real_stream(stream or sys.stdout)
-    handler = logging.StreamHandler(target)
+    writer = console_writer(target)
+    handler = ConsoleHandler(writer)
     handler.setFormatter(ConsoleFormatter(use_colour(target)))
     by_category = {category.lower(): level_from_name(level) for category, level in levels.items()}
     function_level = by_category.pop("default", logging.INFO)
     host_level = logging.DEBUG if verbose else logging.WARNING
-    handler.addFilter(CategoryFilter(by_category, function_level,
-                                     min(host_level, logging.INFO) if verbose else host_level))
+    category_filter = CategoryFilter(by_category, function_level,
+                                     min(host_level, logging.INFO) if verbose else host_level)
+    handler.addFilter(category_filter)
+    # the Executing/Executed lines skip logging's machinery: formatted and queued, same text
+    logs.host_lines = HostLines(writer, category_filter)
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_funchost", False):
@@ -133,6 +139,38 @@ def configure_logging(levels: Mapping[str, str], verbose: bool, stream: TextIO |
 
 
 console = logging.getLogger("funchost.console")
+
+_writers: dict[int, ConsoleWriter] = {}
+
+
+def console_writer(stream: TextIO) -> ConsoleWriter:
+    """The one writer of this process for ``stream``."""
+    writer = _writers.get(id(stream))
+    if writer is None or writer.stream is not stream:
+        writer = _writers[id(stream)] = ConsoleWriter(stream)
+    return writer
+
+
+def flush_console() -> None:
+    """Write out every queued line (before printing directly, exiting or reporting a crash)."""
+    for writer in list(_writers.values()):
+        writer.flush()
+
+
+class HostLines:
+    """The host's own Information lines, straight to the console writer when their category
+    is shown (``invoke.logs.host_lines``); what the console filter would print, byte for byte."""
+
+    def __init__(self, writer: ConsoleWriter, category_filter: CategoryFilter) -> None:
+        self.writer = writer
+        self.category_filter = category_filter
+
+    def enabled(self, category: str) -> bool:
+        return logging.getLogger().isEnabledFor(logging.INFO) and \
+            self.category_filter.level_of(category) <= logging.INFO
+
+    def write(self, text: str) -> None:
+        self.writer.write(stamp(time.time()) + text)
 
 
 def paint(text: str, colour: str, stream: TextIO | None = None) -> str:

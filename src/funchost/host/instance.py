@@ -18,7 +18,7 @@ from funchost.app import AppIndex, load_app
 from funchost.bindings.binders import Binders
 from funchost.config import AppSettings, HostConfig, HostConfigError, LocalSettings
 from funchost.config.host_settings import HostSettings, load_host_settings
-from funchost.host.console import GREEN, RED, YELLOW, configure_logging, paint, real_stream
+from funchost.host.console import GREEN, RED, YELLOW, configure_logging, flush_console, paint, real_stream
 from funchost.host.control import Control
 from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
 from funchost.host.listeners import build_listeners
@@ -135,6 +135,7 @@ class HostInstance:
         if not self.control.supervised:
             return
         self.control.send(f"recycle the event loop was blocked by invocation {deadline.invocation_id}")
+        flush_console()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
@@ -250,6 +251,7 @@ class HostInstance:
 
     def print_functions(self) -> None:
         """The ``Functions:`` list Core Tools prints at start, then load errors in red."""
+        flush_console()  # the log lines made while loading come first
         out = real_stream(sys.stdout)
         assert self.index is not None and self.http_app is not None
         lines = ["", "Functions:", ""]

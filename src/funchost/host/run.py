@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
-from funchost.host.console import RED, paint, real_stream
+from funchost.host.console import RED, flush_console, paint, real_stream
 from funchost.host.control import Control
 from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 from funchost.host.sockets import PortInUseError, bind_socket
@@ -19,6 +19,7 @@ DEFAULT_PORT = 7071
 
 
 def _fail(message: str) -> int:
+    flush_console()  # what was logged before the failure comes first
     real_stream(sys.stderr).write(paint(message, RED, sys.stderr) + "\n")
     return 1
 
@@ -138,10 +139,12 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
         sock.close()
     if instance.recycling:
         # a sync function may still be stuck in its thread: leave without waiting for it
+        flush_console()
         sys.stdout.flush()
         os._exit(RECYCLE_EXIT_CODE)
     if instance.executor is not None:
         instance.executor.shutdown(wait=False, cancel_futures=True)
+    flush_console()
     return code
 
 

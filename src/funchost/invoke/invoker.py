@@ -18,9 +18,10 @@ from azure.functions import meta
 from funchost.app.invocation import Invocation, Outcome
 from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
 from funchost.app.signature import GenericConverter, converter_for
+from funchost.invoke import logs
 from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
 from funchost.invoke.extensions import Extensions
-from funchost.invoke.logs import InvocationScope, current_scope, flush_invocation_output
+from funchost.invoke.logs import HostLineSink, InvocationScope, current_scope, flush_invocation_output
 from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Watchdog
 
@@ -55,6 +56,10 @@ class _Plan:
     # v2 HTTP functions: @app.route adds an HTTP $return, and the worker fails an invocation
     # that returns nothing for it
     response_required: bool = False
+    # the console's sink for the Executing/Executed lines (None: they go through logging), and
+    # whether host.json's levels show them
+    host_lines: HostLineSink | None = None
+    host_lines_shown: bool = False
 
 
 class Invoker:
@@ -104,6 +109,8 @@ class Invoker:
                 GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
                 response_required=spec.model == "v2" and spec.http_type == "function"
                 and spec.return_binding is not None and spec.return_binding.type.lower() == "http",
+                host_lines=logs.host_lines,
+                host_lines_shown=logs.host_lines is not None and logs.host_lines.enabled(f"Function.{spec.name}"),
             )
             self._plans[id(spec)] = plan
         return plan
@@ -116,7 +123,12 @@ class Invoker:
         scope = InvocationScope(spec.name, invocation.invocation_id)
         token = current_scope.set(scope)
         started = time.perf_counter()
-        if function_logger.isEnabledFor(logging.INFO):
+        host_lines = plan.host_lines
+        if host_lines is not None:
+            if plan.host_lines_shown:
+                host_lines.write(f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', "
+                                 f"Id={invocation.invocation_id})")
+        elif function_logger.isEnabledFor(logging.INFO):
             function_logger.info(
                 "Executing 'Functions.%s' (Reason='%s', Id=%s)",
                 spec.name,
@@ -136,7 +148,11 @@ class Invoker:
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         flush_invocation_output(scope)
         if outcome.succeeded:
-            if function_logger.isEnabledFor(logging.INFO):
+            if host_lines is not None:
+                if plan.host_lines_shown:
+                    host_lines.write(f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation.invocation_id}, "
+                                     f"Duration={int(outcome.duration_ms)}ms)")
+            elif function_logger.isEnabledFor(logging.INFO):
                 function_logger.info(
                     "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
                     spec.name,

@@ -8,7 +8,7 @@ import io
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,18 @@ LEVELS = {
     "critical": logging.CRITICAL,
     "none": logging.CRITICAL + 10,
 }
+
+
+class HostLineSink(Protocol):
+    """Where the host's own Information lines go without a LogRecord (the console sets one)."""
+
+    def enabled(self, category: str) -> bool: ...
+
+    def write(self, text: str) -> None: ...
+
+
+# set by the console; None (tests driving the invoker alone): the lines go through logging
+host_lines: HostLineSink | None = None
 
 
 def level_from_name(name: str) -> int:

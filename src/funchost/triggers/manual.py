@@ -41,6 +41,4 @@ def manual_invocation(spec: FunctionSpec, input_text: str, reason: str = ADMIN_R
     if sample is not None:
         invocation: Invocation = sample(spec, input_text, reason)
         return invocation
-    trigger_type = spec.trigger.type.lower()
-    kind = "json" if trigger_type in ("eventgridtrigger", "cosmosdbtrigger") else "string"
-    return Invocation(function=spec, trigger_data=meta.Datum(input_text, kind), reason=reason)
+    return Invocation(function=spec, trigger_data=meta.Datum(input_text, "string"), reason=reason)
