@@ -103,8 +103,8 @@ def test_failures_retry_with_growing_dequeue_count_then_poison(backend, host, ap
     for attempt in (1, 2, 3, 4):
         assert f"flaky attempt {attempt}" in output
     wait_until(lambda: queue_length(backend, app, "doomed-poison") == 1, 20, "doomed never reached the poison queue")
-    output = process.output
-    assert "Message has reached MaxDequeueCount of 5. Moving message to queue 'doomed-poison'." in output
+    output = process.wait_for_output(
+        "Message has reached MaxDequeueCount of 5. Moving message to queue 'doomed-poison'.")
     assert output.count("Exception: ValueError: always fails") == 5
     assert run(_drain(backend.store(app), "doomed-poison")) == [b"original body"]
     assert queue_length(backend, app, "doomed") == 0

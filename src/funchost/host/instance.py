@@ -148,6 +148,7 @@ class HostInstance:
             logger.error("Cannot recycle this instance without a supervisor (%s); it keeps running.", reason)
             return
         self.recycling = True
+        flush_console()  # what led to it is on the console before the supervisor says it recycles
         self.control.send(f"recycle {reason}")
         if self.request_stop is not None:
             self.request_stop()
