@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,7 @@ class _ProcessState:
     logger_levels: dict[str, int]
     capture_was_installed: bool
     host_lines: logs.HostLineSink | None
+    passthrough: Callable[[str], None] | None
 
     LOGGERS = ("funchost.console", "azure.core.pipeline.policies.http_logging_policy")
 
@@ -182,7 +184,7 @@ class _ProcessState:
         root = logging.getLogger()
         return cls(dict(os.environ), list(sys.path), list(root.handlers), root.level,
                    {name: logging.getLogger(name).level for name in cls.LOGGERS},
-                   logs.capture_installed(), logs.host_lines)
+                   logs.capture_installed(), logs.host_lines, logs.console_passthrough)
 
     def restore(self) -> None:
         os.environ.clear()
@@ -201,3 +203,4 @@ class _ProcessState:
         if not self.capture_was_installed:
             logs.uninstall_log_capture()
         logs.host_lines = self.host_lines
+        logs.console_passthrough = self.passthrough

@@ -73,3 +73,20 @@ def test_the_fast_lines_are_the_lines_logging_wrote_in_the_same_order(tmp_path):
                      "Executed 'Functions.chatty' (Succeeded, Id=<id>, Duration=<ms>)"]
     assert through_logging == expected
     assert fast == through_logging
+
+
+def test_prints_and_lines_keep_their_order_and_lines_are_never_split(tmp_path):
+    from funchost.host.console_writer import CHUNK, ConsoleWriter
+
+    path = tmp_path / "console.log"
+    with path.open("w") as stream:
+        writer = ConsoleWriter(stream)
+        writer.write("a line")
+        writer.write_raw("printed without ")
+        writer.write_raw("a newline\n")
+        long_lines = [f"{n:05d} " + "x" * 300 for n in range(40)]  # 12 KB: several system calls
+        for line in long_lines:
+            writer.write(line)
+        writer.flush()
+    assert path.read_text().splitlines() == ["a line", "printed without a newline", *long_lines]
+    assert CHUNK < 4096  # one write() of a pipe up to 4096 bytes is never interleaved with another's

@@ -121,6 +121,7 @@ def configure_logging(levels: Mapping[str, str], verbose: bool, stream: TextIO |
     handler.addFilter(category_filter)
     # the Executing/Executed lines skip logging's machinery: formatted and queued, same text
     logs.host_lines = HostLines(writer, category_filter)
+    logs.console_passthrough = writer.write_raw
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_funchost", False):

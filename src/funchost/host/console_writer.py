@@ -34,8 +34,11 @@ def stamp(moment: float) -> str:
     return f"{_second_text}{micro // 1000:03d}Z] "
 
 
+CHUNK = 4000  # bytes: below a pipe's atomic write size, so workers sharing stdout never split a line
+
+
 class ConsoleWriter:
-    """A queue of lines and the thread that writes them to ``stream``."""
+    """A queue of text and the thread that writes it to ``stream``."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -45,11 +48,15 @@ class ConsoleWriter:
         atexit.register(self.flush)
 
     def write(self, text: str) -> None:
-        """Queue ``text`` (one or more lines, without the last newline)."""
+        """Queue ``text`` as a line (one or more, without the last newline)."""
+        self._queue.put(text + "\n")
+
+    def write_raw(self, text: str) -> None:
+        """Queue ``text`` as it is (what a ``print`` outside an invocation writes)."""
         self._queue.put(text)
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every line queued so far is written."""
+        """Wait until everything queued so far is written."""
         if threading.current_thread() is self._thread:
             return
         written = threading.Event()
@@ -58,26 +65,39 @@ class ConsoleWriter:
 
     def _run(self) -> None:
         while True:
-            lines: list[str] = []
+            pieces: list[str] = []
             done: list[threading.Event] = []
             item = self._queue.get()
             while True:
                 if isinstance(item, threading.Event):
                     done.append(item)
                 else:
-                    lines.append(item)
+                    pieces.append(item)
                 try:
                     item = self._queue.get_nowait()
                 except Empty:
                     break
-            if lines:
-                try:
-                    self.stream.write("\n".join(lines) + "\n")
-                    self.stream.flush()
-                except (OSError, ValueError):  # the terminal is gone; nothing else to tell it
-                    pass
+            self._write(pieces)
             for event in done:
                 event.set()
+
+    def _write(self, pieces: list[str]) -> None:
+        """Write in chunks of whole lines, one system call each (a flush per chunk)."""
+        chunk: list[str] = []
+        size = 0
+        try:
+            for piece in pieces:
+                if chunk and size + len(piece) > CHUNK:
+                    self.stream.write("".join(chunk))
+                    self.stream.flush()
+                    chunk, size = [], 0
+                chunk.append(piece)
+                size += len(piece)
+            if chunk:
+                self.stream.write("".join(chunk))
+                self.stream.flush()
+        except (OSError, ValueError):  # the terminal is gone; nothing else to tell it
+            pass
 
 
 class ConsoleHandler(logging.Handler):

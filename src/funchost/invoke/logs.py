@@ -7,6 +7,7 @@ import contextvars
 import io
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -42,6 +43,8 @@ class HostLineSink(Protocol):
 
 # set by the console; None (tests driving the invoker alone): the lines go through logging
 host_lines: HostLineSink | None = None
+# set by the console: where print() outside an invocation goes, in order with the log lines
+console_passthrough: Callable[[str], None] | None = None
 
 
 def level_from_name(name: str) -> int:
@@ -104,6 +107,11 @@ class InvocationStream(io.TextIOBase):
     def write(self, text: str) -> int:
         scope = current_scope.get()
         if scope is None:
+            passthrough = console_passthrough
+            if passthrough is not None and self._level == logging.INFO:
+                # through the console's queue, so a print never lands inside one of its lines
+                passthrough(text)
+                return len(text)
             return self._target.write(text)
         buffered = self._pending.pop(scope.invocation_id, "") + text
         *lines, rest = buffered.split("\n")
