@@ -24,7 +24,7 @@ from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
 from funchost.host.listeners import build_listeners
 from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
-from funchost.invoke.invoker import timeout_message
+from funchost.invoke.invoker import FunctionTimeoutError, log_failure, timeout_message
 from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Deadline
 from funchost.storage.auto import StorageResolver
@@ -83,7 +83,7 @@ class HostInstance:
                           timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout)
         self.invoker = invoker
         context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_settings.host_id,
-                                  development=not self.options.production)
+                                  development=self.host_settings.development)
         self.listeners = build_listeners(self.index, context)
         keys = KeyStore(self.secrets_folder())
         options = self.http_options()
@@ -125,17 +125,15 @@ class HostInstance:
         assert self.invoker is not None and self.invoker.timeout is not None
         duration = (time.monotonic() - deadline.started) * 1000
         message = timeout_message(deadline.function_name, deadline.invocation_id, self.invoker.timeout)
-        logging.getLogger(f"Function.{deadline.function_name}").error(
-            "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s", deadline.function_name,
-            deadline.invocation_id, duration, f"Result: Failure\nException: FunctionTimeoutError: {message}")
+        log_failure(deadline.function_name, deadline.invocation_id, duration, FunctionTimeoutError(message))
         logger.error("The event loop of this instance is blocked by function '%s' (an async function that does "
                      "not await, such as one calling time.sleep); %s", deadline.function_name,
                      "replacing the instance." if self.control.supervised else
                      "it cannot be replaced without a supervisor.")
         if not self.control.supervised:
             return
+        flush_console()  # the failure is on the console before the supervisor says it recycles
         self.control.send(f"recycle the event loop was blocked by invocation {deadline.invocation_id}")
-        flush_console()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()

@@ -160,13 +160,7 @@ class Invoker:
                     outcome.duration_ms,
                 )
         else:
-            function_logger.error(
-                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
-                spec.name,
-                invocation.invocation_id,
-                outcome.duration_ms,
-                format_failure(outcome.error),
-            )
+            log_failure(spec.name, invocation.invocation_id, outcome.duration_ms, outcome.error)
         current_scope.reset(token)
         return outcome
 
@@ -311,6 +305,13 @@ def timeout_message(function_name: str, invocation_id: str, timeout: float) -> s
 
     return (f"Timeout value of {format_timespan(timeout)} exceeded by function 'Functions.{function_name}' "
             f"(Id: '{invocation_id}'). Initiating cancellation.")
+
+
+def log_failure(function_name: str, invocation_id: str, duration_ms: float, error: BaseException | None) -> None:
+    """The ``Executed ... (Failed ...)`` line with the worker's failure text."""
+    logging.getLogger(f"Function.{function_name}").error(
+        "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
+        function_name, invocation_id, duration_ms, format_failure(error))
 
 
 def format_failure(error: BaseException | None) -> str:

@@ -73,7 +73,8 @@ class StorageResolver:
         self.settings = settings
         self.base64_messages = message_encoding.lower() != "none"  # host.json extensions.queues
         self._embedded: EmbeddedStorage | None = None
-        self._providers: dict[str, StorageProvider] = {}
+        self._providers: dict[str, StorageProvider] = {}  # Azure Storage, by connection name
+        self._chosen: dict[str, StorageProvider] = {}
 
     @property
     def embedded(self) -> EmbeddedStorage:
@@ -101,14 +102,16 @@ class StorageResolver:
 
     def for_connection(self, connection: str | None) -> StorageProvider:
         name = connection or DEFAULT_CONNECTION
+        chosen = self._chosen.get(name)  # output bindings ask on every invocation: decide once per name
+        if chosen is not None:
+            return chosen
         value = self._connection_value(name)
         if value is None:
-            return self.embedded
-        provider = self._providers.get(name)
-        if provider is None:
-            provider = self._azure(name, value)
-            self._providers[name] = provider
-        return provider
+            chosen = self.embedded
+        else:
+            chosen = self._providers[name] = self._azure(name, value)
+        self._chosen[name] = chosen
+        return chosen
 
     def _azure(self, name: str, value: str) -> StorageProvider:
         try:

@@ -52,5 +52,26 @@ async def keep_running(name: str, body: Callable[[], Awaitable[None]], stopping:
                 await asyncio.wait_for(stopping.wait(), timeout=delay)
 
 
+class OutageLog:
+    """One error line when a store call starts failing and one when it works again, nothing in
+    between: a poll that retries every second must not print a line every second."""
+
+    def __init__(self, log: logging.Logger, failed: str, recovered: str) -> None:
+        self.log = log
+        self.failed_text = failed  # with one %s: the error
+        self.recovered_text = recovered
+        self.failing = False
+
+    def failed(self, error: Exception) -> None:
+        if not self.failing:
+            self.log.error(self.failed_text, error)
+        self.failing = True
+
+    def recovered(self) -> None:
+        if self.failing:
+            self.log.warning(self.recovered_text)
+        self.failing = False
+
+
 def _capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]

@@ -17,8 +17,10 @@ from typing import Protocol
 
 from funchost.app.invocation import Invocation, Outcome
 from funchost.config import AppSettings, HostConfig
+from funchost.invoke.retry import invoke_with_retries, parse_retry_policy
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import Provider
+from funchost.triggers.registry import applies_retry_policy
 
 logger = logging.getLogger("funchost.host")
 
@@ -47,9 +49,6 @@ class ListenerContext:
     async def run(self, invocation: Invocation) -> Outcome:
         """Invoke, with the function's retry policy (``@app.retry`` or host.json ``retry``) for
         the triggers the real host applies one to (see the registry)."""
-        from funchost.invoke.retry import invoke_with_retries, parse_retry_policy
-        from funchost.triggers.registry import applies_retry_policy
-
         spec = invocation.function
         if not applies_retry_policy(spec.trigger.type):
             return await self.invoker.invoke(invocation)

@@ -26,6 +26,7 @@ from funchost.bindings.expressions import compile_blob_pattern, split_blob_path
 from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import BlobProperties, QueueMessage, StorageError, StorageProvider
+from funchost.triggers.background import OutageLog
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.lease import Lease
 from funchost.triggers.queue import QueueConsumer, QueueOptions, wake_on_put
@@ -78,7 +79,8 @@ class BlobTriggerListener:
                                       self._poison, "blob triggers")
         self._stopping = asyncio.Event()
         self._scanner: asyncio.Task[None] | None = None
-        self._scan_failing = False
+        self._scan_outage = OutageLog(logger, "Scanning for new blobs failed: %s",
+                                      "Scanning for new blobs works again.")
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -106,14 +108,10 @@ class BlobTriggerListener:
         while not self._stopping.is_set() and not lost.is_set():
             try:
                 await self.scan_once()
-            except StorageError as error:  # an outage: one line, then try again next time
-                if not self._scan_failing:
-                    logger.error("Scanning for new blobs failed: %s", error)
-                self._scan_failing = True
+            except StorageError as error:  # an outage: try again next time
+                self._scan_outage.failed(error)
             else:
-                if self._scan_failing:
-                    logger.warning("Scanning for new blobs works again.")
-                self._scan_failing = False
+                self._scan_outage.recovered()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=SCAN_INTERVAL)
 

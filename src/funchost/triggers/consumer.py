@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from funchost.storage.base import StorageError
-from funchost.triggers.background import keep_running
+from funchost.triggers.background import OutageLog, keep_running
 
 logger = logging.getLogger("funchost.consumer")
 
@@ -70,7 +70,8 @@ class Consumer(Generic[M]):
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._failing = False
+        self._outage = OutageLog(logger, f"Polling {source.label} for {label} failed: %s",
+                                 f"Polling {source.label} for {label} works again.")
 
     def wake(self) -> None:
         """Poll now (the embedded store calls this when this process puts a message)."""
@@ -105,9 +106,9 @@ class Consumer(Generic[M]):
                 continue
             try:
                 batch = await self.source.fetch(self.options.batch_size)
-                self._report_recovery()
+                self._outage.recovered()
             except StorageError as error:
-                self._report_failure(error)
+                self._outage.failed(error)
                 batch = []
             if batch:
                 delay = MIN_POLL
@@ -121,17 +122,6 @@ class Consumer(Generic[M]):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 delay = MIN_POLL
-
-    def _report_failure(self, error: Exception) -> None:
-        # one clear line, then quiet until the store answers again
-        if not self._failing:
-            logger.error("Polling %s for %s failed: %s", self.source.label, self.label, error)
-        self._failing = True
-
-    def _report_recovery(self) -> None:
-        if self._failing:
-            logger.warning("Polling %s for %s works again.", self.source.label, self.label)
-        self._failing = False
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from funchost.storage.base import LeaseStore, StorageError
-from funchost.triggers.background import keep_running
+from funchost.triggers.background import OutageLog, keep_running
 
 logger = logging.getLogger("funchost.lease")
 
@@ -31,7 +31,8 @@ class Lease:
         self.period = period
         self.label = label  # whose lease, for the log: "timer 'nightly'"
         self.held = False
-        self._outage = False
+        self._outage = OutageLog(logger, f"The store holding the lease of {label} cannot be reached: %s",
+                                 f"The store holding the lease of {label} answers again.")
 
     async def try_acquire(self) -> bool:
         """Take (or keep) the lease; False when someone else holds it or the store is out."""
@@ -40,7 +41,7 @@ class Lease:
     async def renew(self) -> bool:
         """Extend the lease; False when it was lost (taken over, or the store is out)."""
         held = await self._ask(lambda: self.store.renew_lease(self.name, self.owner, self.period))
-        if not held and not self._outage:
+        if not held and not self._outage.failing:
             logger.warning("The lease of %s was taken over by another instance.", self.label)
         return held
 
@@ -49,10 +50,10 @@ class Lease:
         try:
             self.held = await call()
         except StorageError as error:
-            self._report_outage(error)
+            self._outage.failed(error)
             self.held = False
             return False
-        self._report_recovery()
+        self._outage.recovered()
         return self.held
 
     async def release(self) -> None:
@@ -101,13 +102,3 @@ class Lease:
                          type(error).__name__, error, exc_info=error)
         finally:
             lost.set()  # whatever ended the renewals, the work must not go on unguarded
-
-    def _report_outage(self, error: StorageError) -> None:
-        if not self._outage:  # one line per outage, not one per attempt
-            logger.error("The store holding the lease of %s cannot be reached: %s", self.label, error)
-        self._outage = True
-
-    def _report_recovery(self) -> None:
-        if self._outage:
-            logger.warning("The store holding the lease of %s answers again.", self.label)
-        self._outage = False
