@@ -8,11 +8,12 @@ bundle but does not run yet, so that neither is first found out at call time.
 from __future__ import annotations
 
 # binding types funchost runs: triggers it listens to, inputs it reads, outputs it writes
-SUPPORTED = ("httpTrigger", "http", "timerTrigger", "queueTrigger", "queue", "blobTrigger", "blob")
+SUPPORTED = ("httpTrigger", "http", "timerTrigger", "queueTrigger", "queue", "blobTrigger", "blob",
+             "serviceBusTrigger", "serviceBus", "eventHubTrigger", "eventHub")
 
 # types the extension bundle registers that funchost does not run yet
 NOT_YET = (
-    "serviceBusTrigger", "serviceBus", "eventHubTrigger", "eventHub", "cosmosDBTrigger", "cosmosDB",
+    "cosmosDBTrigger", "cosmosDB",
     "table", "eventGridTrigger", "eventGrid", "orchestrationTrigger", "activityTrigger", "entityTrigger",
     "durableClient", "orchestrationClient", "signalR", "signalRConnectionInfo", "signalRTrigger",
     "sendGrid", "twilioSms", "notificationHub", "kafkaTrigger", "kafka", "rabbitMQTrigger", "rabbitMQ",

@@ -97,3 +97,30 @@ def datum_bytes(value: Datum) -> bytes:
     if value.type in ("dict", "list"):
         return json.dumps(value.value).encode("utf-8")
     raise BindingFailure(f"cannot write a value of type {value.type!r} to storage")
+
+
+def message_bodies(value: meta.Datum) -> list[bytes]:
+    """The messages an output value stands for: a JSON array (or a string holding one) is one
+    message per item, and a ``func.QueueMessage`` (encoded as ``{"id", "body"}``) is its body.
+    Service Bus and Event Hubs outputs split their values the same way."""
+    parsed: Any = None
+    if value.type == "json":
+        parsed = json.loads(value.value)
+    elif value.type == "string" and str(value.value).lstrip().startswith("["):
+        try:  # a string holding a JSON array is one message per element, as in the real host
+            parsed = json.loads(value.value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list):
+            parsed = None
+    if parsed is None:
+        return [datum_bytes(value)]
+    bodies = []
+    for item in parsed if isinstance(parsed, list) else [parsed]:
+        if isinstance(item, str):
+            bodies.append(item.encode("utf-8"))
+        elif isinstance(item, dict) and set(item) == {"id", "body"}:
+            bodies.append(str(item["body"]).encode("utf-8"))
+        else:
+            bodies.append(json.dumps(item).encode("utf-8"))
+    return bodies

@@ -23,6 +23,8 @@ def register_binder(binding_type: str, module: str) -> None:
 
 register_binder("queue", "funchost.bindings.queue")
 register_binder("blob", "funchost.bindings.blob")
+register_binder("serviceBus", "funchost.bindings.servicebus")
+register_binder("eventHub", "funchost.bindings.eventhub")
 
 
 def binder_module(binding_type: str) -> ModuleType | None:

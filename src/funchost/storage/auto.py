@@ -1,9 +1,11 @@
 """Which provider a binding's ``connection`` setting selects.
 
-Unset or empty means the embedded store; ``UseDevelopmentStorage=true``, a connection
-string or identity-based settings (``<name>__accountName``, ``<name>__queueServiceUri``, ...)
-mean Azure Storage. ``FUNCHOST_STORAGE=embedded`` forces the embedded store for every
-connection (handy to run an app written for Azurite without it).
+Unset or empty means the embedded store (and, for Service Bus and Event Hubs bindings, the
+embedded broker); ``UseDevelopmentStorage=true``, a connection string or identity-based
+settings (``<name>__accountName``, ``<name>__queueServiceUri``, ...) mean Azure Storage;
+``Endpoint=sb://...`` or ``<name>__fullyQualifiedNamespace`` mean a real Service Bus or Event
+Hubs namespace. ``FUNCHOST_STORAGE=embedded`` forces the embedded store and broker for every
+connection (handy to run an app written for Azurite or a real namespace without it).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from funchost.config import AppSettings
-from funchost.storage.base import StorageError, StorageProvider
+from funchost.storage.base import Provider, StorageError, StorageProvider
 from funchost.storage.embedded import EmbeddedStorage
+from funchost.storage.embedded_broker import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, EmbeddedBroker
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
+SERVICE_BUS_CONNECTION = "AzureWebJobsServiceBus"  # the real host's default for Service Bus bindings
 FORCE_SETTING = "FUNCHOST_STORAGE"
 IDENTITY_SUFFIXES = ("__accountName", "__queueServiceUri", "__blobServiceUri", "__tableServiceUri",
                      "__serviceUri")
@@ -73,6 +77,8 @@ class StorageResolver:
         self.settings = settings
         self.base64_messages = message_encoding.lower() != "none"  # host.json extensions.queues
         self._embedded: EmbeddedStorage | None = None
+        self._broker: EmbeddedBroker | None = None
+        self._brokers: dict[tuple[str, str], Provider] = {}  # real namespaces, by (kind, connection name)
         self._providers: dict[str, StorageProvider] = {}  # Azure Storage, by connection name
         self._chosen: dict[str, StorageProvider] = {}
 
@@ -124,12 +130,76 @@ class StorageResolver:
             ) from None
         return AzureStorage.from_setting(name, value, self.settings, self.base64_messages)
 
-    def providers(self) -> list[StorageProvider]:
-        found: list[StorageProvider] = list(self._providers.values())
+    @property
+    def embedded_broker(self) -> EmbeddedBroker:
+        if self._broker is None:
+            partitions = self.settings.get("FUNCHOST_EVENTHUB_PARTITIONS") or ""
+            retention = self.settings.get("FUNCHOST_EVENTHUB_RETENTION_HOURS") or ""
+            self._broker = EmbeddedBroker(embedded_folder(self.app_root, self.settings),
+                                          int(partitions) if partitions.strip() else DEFAULT_PARTITIONS,
+                                          float(retention) if retention.strip() else DEFAULT_RETENTION_HOURS)
+        return self._broker
+
+    def _broker_value(self, name: str) -> str | None:
+        """The connection string of a real namespace, ``identity:<name>``, or None (embedded)."""
+        if (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded":
+            return None
+        value = (self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}") or "").strip()
+        service = service_of(value) if value else identity_service_of(name, self.settings)
+        if service is None:
+            if value:
+                raise StorageError(f"The connection '{name}' is not a Service Bus or Event Hubs connection string "
+                                   "(Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
+            return None
+        if service != BROKER:
+            raise StorageError(f"The connection '{name}' names a {service}, not a {BROKER}.")
+        return value or f"identity:{name}"
+
+    def service_bus(self, connection: str | None) -> Provider:
+        """The Service Bus a binding's connection names: the embedded broker or a real namespace."""
+        name = connection or SERVICE_BUS_CONNECTION
+        value = self._broker_value(name)
+        if value is None:
+            return self.embedded_broker
+        key = ("servicebus", name)
+        if key not in self._brokers:
+            try:
+                from funchost.storage.servicebus import ServiceBusNamespace
+            except ImportError as error:
+                raise _missing_extra(name, "Service Bus", "servicebus", error) from None
+            self._brokers[key] = ServiceBusNamespace.from_setting(name, value, self.settings)
+        return self._brokers[key]
+
+    def event_hubs(self, connection: str | None) -> Provider:
+        """The Event Hubs a binding's connection names: the embedded broker or a real namespace."""
+        name = connection or ""
+        value = self._broker_value(name) if name else None
+        if value is None:
+            return self.embedded_broker
+        key = ("eventhubs", name)
+        if key not in self._brokers:
+            try:
+                from funchost.storage.eventhubs import EventHubsNamespace
+            except ImportError as error:
+                raise _missing_extra(name, "Event Hubs", "eventhubs", error) from None
+            self._brokers[key] = EventHubsNamespace.from_setting(name, value, self.settings)
+        return self._brokers[key]
+
+    def providers(self) -> list[Provider]:
+        found: list[Provider] = [*self._providers.values(), *self._brokers.values()]
         if self._embedded is not None:
             found.append(self._embedded)
+        if self._broker is not None:
+            found.append(self._broker)
         return found
 
     async def close(self) -> None:
         for provider in self.providers():
             await provider.close()
+
+
+def _missing_extra(name: str, service: str, extra: str, error: ImportError) -> StorageError:
+    return StorageError(
+        f"The connection '{name}' points at a real {service} namespace, but its SDK cannot be loaded "
+        f"({error}). Install it with: pip install 'funchost[{extra}]'; or set {FORCE_SETTING}=embedded to "
+        "use the embedded broker instead.")

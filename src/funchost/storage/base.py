@@ -1,4 +1,5 @@
-"""What triggers and bindings need from storage: queues, blobs, leases and small state.
+"""What triggers and bindings need from storage: queues, blobs, leases and small state; and
+from brokers: Service Bus entities and Event Hubs logs.
 
 Two providers implement these: ``embedded`` (SQLite + files, the default) and ``azure``
 (the Azure Storage SDKs; Azurite too). Everything is async so both fit on the host's loop.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class StorageError(Exception):
@@ -147,3 +149,142 @@ class StorageProvider(Provider, QueueStore, BlobStore, LeaseStore, StateStore):
     name: str = "storage"
     min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
     time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)
+
+
+# -- brokers: Service Bus entities and Event Hubs logs ---------------------------------------
+
+
+class LockLostError(StorageError):
+    """A broker message's lock expired or was taken; it will be delivered again."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A Service Bus message to send; the broker sets ids, times and sequence numbers."""
+
+    body: bytes
+    message_id: str | None = None
+    content_type: str | None = None
+    correlation_id: str | None = None
+    session_id: str | None = None
+    subject: str | None = None
+    to: str | None = None
+    reply_to: str | None = None
+    reply_to_session_id: str | None = None
+    partition_key: str | None = None
+    time_to_live: float | None = None  # seconds; None: the entity's default (forever)
+    application_properties: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class BrokerMessage:
+    """A Service Bus message as a receiver holds it (locked until ``locked_until``)."""
+
+    entity: str  # "orders" or "events/Subscriptions/audit"
+    sequence_number: int
+    message_id: str
+    body: bytes
+    delivery_count: int
+    enqueued_time: datetime
+    expires_at: datetime | None
+    locked_until: datetime
+    lock_token: str
+    content_type: str | None = None
+    correlation_id: str | None = None
+    session_id: str | None = None
+    subject: str | None = None
+    to: str | None = None
+    reply_to: str | None = None
+    reply_to_session_id: str | None = None
+    partition_key: str | None = None
+    time_to_live: float | None = None
+    application_properties: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    dead_letter_reason: str | None = None
+    dead_letter_description: str | None = None
+    dead_letter_source: str | None = None
+    handle: Any = field(default=None, hash=False, compare=False)  # the SDK's own message, if any
+
+
+class ServiceBusReceiver(ABC):
+    """Peek-lock receiver of one queue or subscription (or, with sessions, of its sessions)."""
+
+    label: str
+    lock_duration: float  # seconds a received message stays locked without renewal
+
+    async def open(self) -> None:  # noqa: B027 - an optional step, nothing to do by default
+        """Create the entity if this broker creates entities on first use."""
+
+    async def close(self) -> None:  # noqa: B027 - an optional step, nothing to do by default
+        """Release the connection."""
+
+    @abstractmethod
+    async def receive(self, count: int) -> list[BrokerMessage]:
+        """Up to ``count`` messages, each locked to us; with sessions, one per session at a time."""
+
+    @abstractmethod
+    async def renew(self, message: BrokerMessage) -> datetime:
+        """Extend the lock (and its session's); LockLostError when it is gone."""
+
+    @abstractmethod
+    async def complete(self, message: BrokerMessage) -> None: ...
+
+    @abstractmethod
+    async def abandon(self, message: BrokerMessage) -> None:
+        """Unlock for redelivery; past the entity's MaxDeliveryCount the broker dead-letters it."""
+
+    @abstractmethod
+    async def dead_letter(self, message: BrokerMessage, reason: str, description: str) -> None: ...
+
+
+class ServiceBusStore(ABC):
+    """A Service Bus namespace: queues, and topics with subscriptions."""
+
+    @abstractmethod
+    def receiver(self, entity: str, subscription: str | None, *, sessions: bool,
+                 prefetch: int = 0) -> ServiceBusReceiver: ...
+
+    @abstractmethod
+    async def send(self, entity: str, messages: list[OutgoingMessage], *, topic: bool = False) -> None:
+        """Send in order to a queue, or to a topic (a copy for each of its subscriptions)."""
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    body: bytes
+    partition_key: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class HubEvent:
+    """An event of one partition, as a consumer reads it."""
+
+    partition: str
+    sequence_number: int
+    offset: int
+    enqueued_time: datetime
+    body: bytes
+    partition_key: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+class EventLogStore(ABC):
+    """Event hubs as partitioned append-only logs read from a position (the embedded broker)."""
+
+    namespace: str
+
+    @abstractmethod
+    async def partition_ids(self, hub: str) -> list[str]:
+        """The hub's partitions, creating the hub on first use."""
+
+    @abstractmethod
+    async def send_events(self, hub: str, events: list[OutgoingEvent]) -> None:
+        """Append in order (events with one partition key land in one partition)."""
+
+    @abstractmethod
+    async def read(self, hub: str, partition: str, after_sequence: int, count: int) -> list[HubEvent]:
+        """Up to ``count`` events with a sequence number above ``after_sequence``."""
+
+    @abstractmethod
+    async def position_at(self, hub: str, partition: str, start: str, enqueued_after: datetime | None) -> int:
+        """The sequence number to read after, for ``fromStart``, ``fromEnd`` or ``fromEnqueuedTime``."""

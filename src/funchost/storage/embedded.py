@@ -17,10 +17,8 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from funchost.storage.base import (
     BlobProperties,
@@ -29,8 +27,7 @@ from funchost.storage.base import (
     StorageError,
     StorageProvider,
 )
-
-T = TypeVar("T")
+from funchost.storage.sqlite import SqliteFile, utc
 
 DEFAULT_TTL = 7 * 24 * 3600.0  # Azure Storage's default message time-to-live
 
@@ -65,76 +62,23 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, upd
 """
 
 
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, timezone.utc)
-
-
-class EmbeddedStorage(StorageProvider):
+class EmbeddedStorage(SqliteFile, StorageProvider):
     """The default provider: ``<folder>/store.db`` and ``<folder>/blobs/``."""
 
     name = "embedded"
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
+        super().__init__(folder, "store.db", SCHEMA)
         self.blob_folder = folder / "blobs"
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funchost-sqlite")
-        self._connection: sqlite3.Connection | None = None
         self._listeners: list[Callable[[str], None]] = []
 
-    # -- plumbing ------------------------------------------------------------------------
-
     def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.blob_folder.mkdir(exist_ok=True)
-            connection = sqlite3.connect(
-                self.folder / "store.db", timeout=30, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.executescript(SCHEMA)
-            self._connection = connection
-        return self._connection
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, self._transaction, work)
-        except (sqlite3.Error, OSError) as error:  # a locked, full or broken store: the callers' StorageError
-            raise StorageError(f"the embedded store at {self.folder} failed: {type(error).__name__}: {error}") \
-                from error
-
-    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
-
-    def run_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """For tools outside an event loop (the ``storage`` command)."""
-        return self._executor.submit(self._transaction, work).result()
+        self.blob_folder.mkdir(parents=True, exist_ok=True)
+        return super()._connect()
 
     def on_message(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(queue)`` when this process puts a message (wakes idle pollers)."""
         self._listeners.append(listener)
-
-    async def open(self) -> None:
-        await self._run(lambda connection: None)
-
-    async def close(self) -> None:
-        def shut() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, shut)
-        self._executor.shutdown(wait=False)
 
     # -- queues --------------------------------------------------------------------------
 
@@ -162,7 +106,7 @@ class EmbeddedStorage(StorageProvider):
         await self._run(work)
         for listener in self._listeners:
             listener(queue)
-        return QueueMessage(message_id, body, 0, _utc(now), _utc(expires), _utc(now + visibility_delay), "")
+        return QueueMessage(message_id, body, 0, utc(now), utc(expires), utc(now + visibility_delay), "")
 
     async def get_batch(self, queue: str, count: int, visibility_timeout: float) -> list[QueueMessage]:
         def work(c: sqlite3.Connection) -> list[QueueMessage]:
@@ -182,8 +126,8 @@ class EmbeddedStorage(StorageProvider):
                     "WHERE queue = ? AND id = ?",
                     (visible, receipt, queue, message_id),
                 )
-                taken.append(QueueMessage(message_id, bytes(body), dequeue_count + 1, _utc(inserted),
-                                          _utc(expires), _utc(visible), receipt))
+                taken.append(QueueMessage(message_id, bytes(body), dequeue_count + 1, utc(inserted),
+                                          utc(expires), utc(visible), receipt))
             return taken
 
         return await self._run(work)
@@ -222,7 +166,7 @@ class EmbeddedStorage(StorageProvider):
                 "WHERE queue = ? AND visible <= ? AND expires > ? ORDER BY visible, seq LIMIT ?",
                 (queue, now, now, count),
             ).fetchall()
-            return [QueueMessage(r[0], bytes(r[1]), r[5], _utc(r[2]), _utc(r[3]), _utc(r[4]), "") for r in rows]
+            return [QueueMessage(r[0], bytes(r[1]), r[5], utc(r[2]), utc(r[3]), utc(r[4]), "") for r in rows]
 
         return await self._run(work)
 
@@ -253,7 +197,7 @@ class EmbeddedStorage(StorageProvider):
             os.replace(temporary, path)
 
         await asyncio.get_running_loop().run_in_executor(self._executor, write_file)
-        properties = BlobProperties(container, name, etag, len(data), _utc(now),
+        properties = BlobProperties(container, name, etag, len(data), utc(now),
                                     content_type or "application/octet-stream", dict(metadata or {}))
 
         def work(c: sqlite3.Connection) -> str | None:
@@ -274,7 +218,7 @@ class EmbeddedStorage(StorageProvider):
     @staticmethod
     def _properties(row: Any) -> BlobProperties:
         container, name, etag, length, modified, content_type, metadata = row
-        return BlobProperties(container, name, etag, length, _utc(modified), content_type, json.loads(metadata))
+        return BlobProperties(container, name, etag, length, utc(modified), content_type, json.loads(metadata))
 
     async def blob_properties(self, container: str, name: str) -> BlobProperties | None:
         row = await self._run(lambda c: c.execute(

@@ -52,8 +52,10 @@ class MessageSource(Protocol[M]):
 @dataclass(frozen=True)
 class PollOptions:
     batch_size: int = 16
-    new_batch_threshold: int = 8
+    new_batch_threshold: int = 8  # fetch again when no more than this many are in flight
     max_polling_interval: float = 2.0
+    # a hard cap instead (Service Bus's maxConcurrentCalls): never more in flight than this
+    max_in_flight: int | None = None
 
 
 class Consumer(Generic[M]):
@@ -100,12 +102,13 @@ class Consumer(Generic[M]):
     async def _poll(self) -> None:
         delay = MIN_POLL
         while not self._stopping.is_set():
-            if len(self._inflight) > self.options.new_batch_threshold:
+            count = self._fetch_count()
+            if count <= 0:
                 self._slot.clear()
                 await self._slot.wait()
                 continue
             try:
-                batch = await self.source.fetch(self.options.batch_size)
+                batch = await self.source.fetch(count)
                 self._outage.recovered()
             except StorageError as error:
                 self._outage.failed(error)
@@ -122,6 +125,13 @@ class Consumer(Generic[M]):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 delay = MIN_POLL
+
+    def _fetch_count(self) -> int:
+        """How many to fetch now; 0 while enough messages are in flight."""
+        cap = self.options.max_in_flight
+        if cap is not None:
+            return min(self.options.batch_size, cap - len(self._inflight))
+        return self.options.batch_size if len(self._inflight) <= self.options.new_batch_threshold else 0
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)

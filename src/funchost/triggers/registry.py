@@ -39,6 +39,8 @@ for _kind in (
     TriggerKind("timerTrigger", "funchost.triggers.timer", retry_policy=True),
     TriggerKind("queueTrigger", "funchost.triggers.queue"),
     TriggerKind("blobTrigger", "funchost.triggers.blob"),
+    TriggerKind("serviceBusTrigger", "funchost.triggers.servicebus"),
+    TriggerKind("eventHubTrigger", "funchost.triggers.eventhub", retry_policy=True),
 ):
     register_trigger(_kind)
 
