@@ -53,7 +53,8 @@ class ConsoleFormatter(logging.Formatter):
 
 # host internals; the Azure SDKs count as such because the storage provider uses them (their
 # request logging would otherwise print every poll)
-HOST_CATEGORIES = ("funchost", "uvicorn", "asyncio", "watchfiles", "azure.core", "azure.storage", "azure.identity")
+HOST_CATEGORIES = ("funchost", "uvicorn", "asyncio", "watchfiles", "azure.core", "azure.storage", "azure.identity",
+                   "azure.servicebus", "azure.eventhub")
 
 
 class CategoryFilter(logging.Filter):
