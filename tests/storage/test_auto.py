@@ -42,3 +42,31 @@ def test_a_storage_binding_on_another_kind_of_connection_is_a_clear_error(tmp_pa
     with pytest.raises(StorageError, match="names a Cosmos DB account"):
         resolver.for_connection("Docs")
     assert resolver.for_connection(None).name == "embedded"
+
+
+BUS = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v"
+
+
+def test_service_bus_and_event_hubs_connections_choose_the_embedded_broker_or_a_real_namespace(tmp_path):
+    from funchost.storage.embedded_broker import EmbeddedBroker
+    from funchost.storage.eventhubs import EventHubsNamespace
+    from funchost.storage.servicebus import ServiceBusNamespace
+
+    settings = AppSettings({"Bus": BUS, "Identity__fullyQualifiedNamespace": "ns.servicebus.windows.net",
+                            "Store": "UseDevelopmentStorage=true", "Empty": "", "Junk": "not=a;broker"})
+    resolver = StorageResolver(tmp_path, settings)
+    assert isinstance(resolver.service_bus(None), EmbeddedBroker)  # AzureWebJobsServiceBus unset
+    assert isinstance(resolver.service_bus("Empty"), EmbeddedBroker)
+    assert resolver.event_hubs("Missing") is resolver.service_bus(None)  # one embedded broker
+    bus = resolver.service_bus("Bus")
+    assert isinstance(bus, ServiceBusNamespace) and bus.connection_string == BUS
+    assert resolver.service_bus("Bus") is bus
+    assert isinstance(resolver.event_hubs("Bus"), EventHubsNamespace)
+    identity = resolver.service_bus("Identity")
+    assert isinstance(identity, ServiceBusNamespace) and identity.namespace == "ns.servicebus.windows.net"
+    with pytest.raises(StorageError, match="The connection 'Store' names a storage account, not a Service Bus"):
+        resolver.service_bus("Store")
+    with pytest.raises(StorageError, match="The connection 'Junk' is not a Service Bus or Event Hubs connection"):
+        resolver.event_hubs("Junk")
+    forced = StorageResolver(tmp_path, AppSettings({"Bus": BUS, "FUNCHOST_STORAGE": "embedded"}))
+    assert isinstance(forced.service_bus("Bus"), EmbeddedBroker)

@@ -259,6 +259,7 @@ class EmbeddedReceiver(ServiceBusReceiver):
         self.topic = entity if subscription else None
         self.path = subscription_path(entity, subscription) if subscription else entity
         self.sessions = sessions
+        self.dead_letters = self.path.endswith(DEAD_LETTER_SUFFIX)  # no delivery limit there
         self.label = f"subscription '{self.path}'" if subscription else f"Service Bus queue '{entity}'"
         self.lock_duration = float(os.environ.get("FUNCHOST_SERVICEBUS_LOCK_DURATION") or LOCK_DURATION)
 
@@ -291,7 +292,7 @@ class EmbeddedReceiver(ServiceBusReceiver):
         locked_until = now + self.lock_duration
         for row in rows:
             message = _message(row)
-            if message.delivery_count >= MAX_DELIVERY_COUNT:  # its last lock lapsed: no delivery left
+            if message.delivery_count >= MAX_DELIVERY_COUNT and not self.dead_letters:  # its last lock lapsed
                 self._dead_letter(c, message, "MaxDeliveryCountExceeded",
                                   f"Message could not be consumed after {MAX_DELIVERY_COUNT} delivery attempts.")
                 continue
@@ -337,7 +338,7 @@ class EmbeddedReceiver(ServiceBusReceiver):
     async def abandon(self, message: BrokerMessage) -> None:
         def work(c: sqlite3.Connection) -> None:
             self._held(c, message)
-            if message.delivery_count >= MAX_DELIVERY_COUNT:
+            if message.delivery_count >= MAX_DELIVERY_COUNT and not self.dead_letters:
                 self._dead_letter(c, message, "MaxDeliveryCountExceeded",
                                   f"Message could not be consumed after {MAX_DELIVERY_COUNT} delivery attempts.")
             else:

@@ -62,10 +62,10 @@ async def checkpoint_store(storage: StorageProvider) -> Any:
 
     with contextlib.suppress(ResourceExistsError):
         await blobs.create_container(CHECKPOINT_CONTAINER)
-    options: dict[str, Any] = {}
-    if getattr(storage, "emulator", False):
-        options["api_version"] = blobs.api_version
-    return BlobCheckpointStore(blobs.url, CHECKPOINT_CONTAINER, credential=blobs.credential, **options)
+    credential = blobs.credential
+    if hasattr(credential, "account_key"):  # a shared key: the store's vendored client wants it as a dict
+        credential = {"account_name": credential.account_name, "account_key": credential.account_key}
+    return BlobCheckpointStore(blobs.url, CHECKPOINT_CONTAINER, credential=credential)
 
 
 class EventHubsNamespace(Provider):

@@ -17,7 +17,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusMessage
+from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusMessage, ServiceBusSubQueue
 from azure.servicebus.aio import ServiceBusClient
 from azure.servicebus.aio import ServiceBusReceiver as SdkReceiver
 from azure.servicebus.exceptions import (
@@ -38,6 +38,7 @@ from funchost.storage.base import (
     StorageError,
 )
 
+DEAD_LETTER_SUFFIX = "/$DeadLetterQueue"
 RECEIVE_WAIT = 1.0  # seconds a receive waits for a message before it returns empty-handed
 LOCK_DURATION = 60.0  # the namespace's default; the SDK reports each message's own lock time
 
@@ -162,8 +163,16 @@ class NamespaceReceiver(ServiceBusReceiver):
             options: dict[str, Any] = {"prefetch_count": self.prefetch, "max_wait_time": RECEIVE_WAIT}
             if self.session_id is not None:
                 options["session_id"] = self.session_id
-            receiver = (client.get_subscription_receiver(self.entity, self.subscription, **options)
-                        if self.subscription else client.get_queue_receiver(self.entity, **options))
+            entity, subscription = self.entity, self.subscription
+            # "<queue>/$DeadLetterQueue" (or a subscription's): the SDK's dead-letter sub-queue
+            if subscription and subscription.endswith(DEAD_LETTER_SUFFIX):
+                subscription = subscription.removesuffix(DEAD_LETTER_SUFFIX)
+                options["sub_queue"] = ServiceBusSubQueue.DEAD_LETTER
+            elif entity.endswith(DEAD_LETTER_SUFFIX):
+                entity = entity.removesuffix(DEAD_LETTER_SUFFIX)
+                options["sub_queue"] = ServiceBusSubQueue.DEAD_LETTER
+            receiver = (client.get_subscription_receiver(entity, subscription, **options)
+                        if subscription else client.get_queue_receiver(entity, **options))
             await receiver.__aenter__()
             self._receiver = receiver
         return self._receiver
