@@ -360,6 +360,106 @@ def azurite_queue_table(messages: int) -> Table:
     return table
 
 
+async def service_bus_throughput(app: Path, messages: int) -> float:
+    """Send one message per call (as the queue row puts them) and wait until all were completed."""
+    from funchost.storage.base import OutgoingMessage
+    from funchost.storage.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(app / ".funchost" / "storage")
+    await broker.open()
+    started = time.perf_counter()
+    for i in range(messages):
+        await broker.send("bench-sb", [OutgoingMessage(f"m{i}".encode())])
+    while await broker.peek("bench-sb", 1):
+        assert time.perf_counter() - started < 300, "the Service Bus messages were not all handled"
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    await broker.close()
+    return elapsed
+
+
+async def event_hub_throughput(app: Path, messages: int) -> float:
+    """Send one event per call and wait until every partition's checkpoint reached its last event."""
+    from funchost.storage.base import OutgoingEvent
+    from funchost.storage.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(app / ".funchost" / "storage")
+    store = _store(app)
+    await broker.open()
+    await store.open()
+    started = time.perf_counter()
+    for i in range(messages):
+        await broker.send_events("bench-hub", [OutgoingEvent(f"e{i}".encode())])
+    [(_, _, last)] = [hub for hub in await broker.hubs() if hub[0] == "bench-hub"]
+
+    async def checkpointed() -> bool:
+        for partition, sequence in last.items():
+            saved = await store.get_state(f"eventhub/embedded/bench-hub/$default/checkpoint/{partition}")
+            if saved is None or json.loads(saved)["sequenceNumber"] < sequence:
+                return False
+        return True
+
+    while not await checkpointed():
+        assert time.perf_counter() - started < 300, "the events were not all checkpointed"
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    await broker.close()
+    await store.close()
+    return elapsed
+
+
+BACKLOG_TRIGGERS = {  # function name -> what is handled per invocation
+    "noop": "messages", "sb_noop": "messages", "hub_noop": "events"}
+
+
+async def fill_backlog(app: Path, function: str, count: int) -> None:
+    """A backlog for one trigger, written before the host starts."""
+    from funchost.storage.base import OutgoingEvent, OutgoingMessage
+    from funchost.storage.embedded_broker import EmbeddedBroker
+
+    if function == "noop":
+        store = _store(app)
+        await store.open()
+        for i in range(count):
+            await store.put("bench", f"m{i}".encode())
+        await store.close()
+        return
+    broker = EmbeddedBroker(app / ".funchost" / "storage")
+    await broker.open()
+    for start in range(0, count, 500):
+        size = min(500, count - start)
+        if function == "sb_noop":
+            await broker.send("bench-sb", [OutgoingMessage(f"m{i}".encode()) for i in range(size)])
+        else:
+            await broker.send_events("bench-hub", [OutgoingEvent(f"e{i}".encode()) for i in range(size)])
+    await broker.close()
+
+
+def backlog_rate(function: str, count: int) -> tuple[float, int]:
+    """Items per second one host handles from a full backlog: from the first Executing line to
+    the last Executed line of ``function`` (so start-up is not counted), and the invocations."""
+    with tempfile.TemporaryDirectory() as scratch:
+        app = Path(scratch) / "queue_app"
+        shutil.copytree(APPS / "queue_app", app)
+        asyncio.run(fill_backlog(app, function, count))
+        server = funchost_server(app, free_port(), env={"BENCH_TIMER": "0 0 0 1 1 *"})
+        executed = f"Executed 'Functions.{function}' (Succeeded"
+        batch = 100 if function == "hub_noop" else 1  # maxEventBatchSize: one invocation per 100 events
+        try:
+            server.wait_ok("/admin/host/ping")
+            deadline = time.monotonic() + 300
+            while server.log().count(executed) < count // batch:
+                assert time.monotonic() < deadline, f"the {function} backlog was not handled"
+                time.sleep(0.1)
+        finally:
+            server.stop()
+        log = server.log().splitlines()
+    stamps = [datetime.fromisoformat(line[1:24] + "+00:00") for line in log
+              if f"'Functions.{function}'" in line and line.startswith("[")]
+    invocations = sum(executed in line for line in log)
+    return count / max(1e-3, (stamps[-1] - stamps[0]).total_seconds()), invocations
+
+
 def queue_table(messages: int, ticks: int) -> Table:
     table = Table("Non-HTTP triggers on the embedded store (one host process)", ["measure", "result"])
     with tempfile.TemporaryDirectory() as scratch:
@@ -385,6 +485,12 @@ def queue_table(messages: int, ticks: int) -> Table:
             elapsed = asyncio.run(fill_and_wait())
             table.rows.append([f"queue trigger, {messages} messages through a no-op function (put + handled)",
                                f"{messages / elapsed:,.0f} messages/s"])
+            elapsed = asyncio.run(service_bus_throughput(app, messages))
+            table.rows.append([f"Service Bus queue trigger, {messages} messages through a no-op function "
+                               "(sent one by one + handled)", f"{messages / elapsed:,.0f} messages/s"])
+            elapsed = asyncio.run(event_hub_throughput(app, messages))
+            table.rows.append([f"Event Hubs batch trigger, {messages} events through a no-op function "
+                               "(sent one by one + checkpointed)", f"{messages / elapsed:,.0f} events/s"])
 
             async def blob_latency() -> list[float]:
                 store = _store(app)
@@ -410,6 +516,12 @@ def queue_table(messages: int, ticks: int) -> Table:
         finally:
             server.stop()
             log = server.log()
+        backlog = messages * 2
+        for function, label in (("noop", "queue trigger"), ("sb_noop", "Service Bus queue trigger"),
+                                ("hub_noop", "Event Hubs batch trigger (batches of up to 100)")):
+            rate, invocations = backlog_rate(function, backlog)
+            table.rows.append([f"{label}, a backlog of {backlog} {BACKLOG_TRIGGERS[function]} (no-op function, "
+                               f"{invocations} invocations)", f"{rate:,.0f} {BACKLOG_TRIGGERS[function]}/s"])
         if ticks:
             jitters = []
             for stamp in re.findall(r"tick-at (\S+)", log):

@@ -30,7 +30,9 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     again = funchost("init", "app", "--model", model, cwd=tmp_path)
     assert again.returncode == 0 and "host.json already exists. Skipped!" in again.stdout
     for template, name in [("HTTP trigger", "orders"), ("Timer trigger", "nightly"),
-                           ("Queue trigger", "process_order"), ("Blob trigger", "on_blob")]:
+                           ("Queue trigger", "process_order"), ("Blob trigger", "on_blob"),
+                           ("Azure Service Bus Queue trigger", "on_sb_queue"),
+                           ("ServiceBus Topic trigger", "on_sb_topic"), ("Azure Event Hub trigger", "on_event")]:
         result = funchost("new", "--template", template, "--name", name, "--authlevel", "anonymous", cwd=app)
         assert result.returncode == 0, result.stderr
     if model == "v2":
@@ -45,6 +47,12 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     triggers = {f["name"]: f["trigger"] for f in listed["functions"]}
     assert triggers["orders"] == "httpTrigger" and triggers["nightly"] == "timerTrigger"
     assert triggers["process_order"] == "queueTrigger" and triggers["on_blob"] == "blobTrigger"
+    assert triggers["on_sb_queue"] == triggers["on_sb_topic"] == "serviceBusTrigger"
+    assert triggers["on_event"] == "eventHubTrigger"
+    by_hand = funchost("invoke", "on_sb_queue", "--data", "sb-by-hand", cwd=app)
+    assert by_hand.returncode == 0 and "ServiceBus trigger processed a message: sb-by-hand" in by_hand.stdout
+    by_hand = funchost("invoke", "on_event", "--data", "event-by-hand", cwd=app)
+    assert by_hand.returncode == 0 and "EventHub trigger processed an event: event-by-hand" in by_hand.stdout
     invoked = funchost("invoke", "process_order", "--data", "order-42", cwd=app)
     assert invoked.returncode == 0 and "processed a message: order-42" in invoked.stdout
     assert funchost("invoke", "nightly", cwd=app).returncode == 0
@@ -62,6 +70,15 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     upload_file.write_text("hello blob")
     assert funchost("storage", "upload", "samples-workitems/doc.txt", str(upload_file), cwd=app).returncode == 0
     process.wait_for_output("processed blob samples-workitems/doc.txt (10 bytes)", timeout=15)
+    assert funchost("storage", "bus-send", "mysbqueue", "to the bus", cwd=app).returncode == 0
+    process.wait_for_output("ServiceBus trigger processed a message: to the bus", timeout=15)
+    assert funchost("storage", "bus-send", "mysbtopic", "to the topic", "--topic", cwd=app).returncode == 0
+    process.wait_for_output("ServiceBus trigger processed a message: to the topic", timeout=15)
+    assert funchost("storage", "hub-send", "myeventhub", "to the hub", cwd=app).returncode == 0
+    process.wait_for_output("EventHub trigger processed an event: to the hub", timeout=15)
+    listed = funchost("storage", "bus", cwd=app).stdout
+    assert "mysbqueue\tqueue\t0 messages" in listed and "mysbtopic/Subscriptions/mysubscription\tsubscription" in listed
+    assert "myeventhub\t4 partitions" in funchost("storage", "hubs", cwd=app).stdout
     # the generated tests pass
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=app,
                            capture_output=True, text=True, timeout=120)
@@ -78,7 +95,8 @@ def test_errors_are_one_clear_line(tmp_path):
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     templates = funchost("templates", "list", cwd=tmp_path)
     assert templates.stdout.splitlines() == ["Python Templates:", "  HTTP trigger", "  Timer trigger",
-                                             "  Queue trigger", "  Blob trigger"]
+                                             "  Queue trigger", "  Blob trigger", "  Azure Service Bus Queue trigger",
+                                             "  Azure Service Bus Topic trigger", "  Azure Event Hub trigger"]
     assert "examples:" in funchost("invoke", "--help", cwd=tmp_path).stdout
 
 

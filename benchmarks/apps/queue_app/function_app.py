@@ -1,3 +1,5 @@
+import typing
+
 import azure.functions as func
 
 app = func.FunctionApp()
@@ -20,3 +22,14 @@ def tick(timer: func.TimerRequest) -> None:
     from datetime import datetime, timezone
 
     logging.warning("tick-at %s", datetime.now(timezone.utc).isoformat())
+
+
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="bench-sb", connection="ServiceBusConnection")
+def sb_noop(msg: func.ServiceBusMessage) -> None:
+    pass
+
+
+@app.event_hub_message_trigger(arg_name="events", event_hub_name="bench-hub", connection="EventHubConnection",
+                               cardinality="many")
+def hub_noop(events: typing.List[func.EventHubEvent]) -> None:  # the library refuses list[...]
+    pass

@@ -48,6 +48,13 @@ QUEUE_BODY = '''    body = msg.get_body().decode("utf-8")
 BLOB_BODY = '''    logging.info("Python blob trigger function processed blob %s (%s bytes)", blob.name, blob.length)
 '''
 
+SERVICE_BUS_BODY = '''    body = msg.get_body().decode("utf-8")
+    logging.info("Python ServiceBus trigger processed a message: %s", body)
+'''
+
+EVENT_HUB_BODY = '''    logging.info("Python EventHub trigger processed an event: %s", event.get_body().decode("utf-8"))
+'''
+
 TEMPLATES = [
     Template(
         "HTTP trigger", ("http", "httptrigger", "http trigger"),
@@ -83,6 +90,36 @@ TEMPLATES = [
         '@{prefix}.blob_trigger(arg_name="blob", path="samples-workitems/{{name}}", '
         'connection="AzureWebJobsStorage")\n',
         "blob: func.InputStream) -> None",
+    ),
+    Template(
+        "Azure Service Bus Queue trigger",
+        ("servicebus queue trigger", "service bus queue trigger", "servicebusqueuetrigger", "servicebus queue"),
+        ({"type": "serviceBusTrigger", "direction": "in", "name": "msg", "queueName": "mysbqueue",
+          "connection": "ServiceBusConnection"},),
+        SERVICE_BUS_BODY, "msg: func.ServiceBusMessage) -> None",
+        '@{prefix}.service_bus_queue_trigger(arg_name="msg", queue_name="mysbqueue", '
+        'connection="ServiceBusConnection")\n',
+        "msg: func.ServiceBusMessage) -> None",
+    ),
+    Template(
+        "Azure Service Bus Topic trigger",
+        ("servicebus topic trigger", "service bus topic trigger", "servicebustopictrigger", "servicebus topic"),
+        ({"type": "serviceBusTrigger", "direction": "in", "name": "msg", "topicName": "mysbtopic",
+          "subscriptionName": "mysubscription", "connection": "ServiceBusConnection"},),
+        SERVICE_BUS_BODY, "msg: func.ServiceBusMessage) -> None",
+        '@{prefix}.service_bus_topic_trigger(arg_name="msg", topic_name="mysbtopic", '
+        'subscription_name="mysubscription", connection="ServiceBusConnection")\n',
+        "msg: func.ServiceBusMessage) -> None",
+    ),
+    Template(
+        "Azure Event Hub trigger",
+        ("eventhub trigger", "event hub trigger", "eventhubtrigger", "eventhub", "event hub"),
+        ({"type": "eventHubTrigger", "direction": "in", "name": "event", "eventHubName": "myeventhub",
+          "connection": "EventHubConnection", "cardinality": "one", "consumerGroup": "$Default"},),
+        EVENT_HUB_BODY, "event: func.EventHubEvent) -> None",
+        '@{prefix}.event_hub_message_trigger(arg_name="event", event_hub_name="myeventhub", '
+        'connection="EventHubConnection")\n',
+        "event: func.EventHubEvent) -> None",
     ),
 ]
 

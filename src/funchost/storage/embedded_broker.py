@@ -20,7 +20,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,7 @@ class EmbeddedBroker(SqliteFile, Provider, ServiceBusStore, EventLogStore):
         self.partitions = max(1, partitions)
         self.retention = retention_hours * 3600
         self._listeners: list[Callable[[str], None]] = []
+        self._kinds: dict[str, str] = {}
 
     def on_send(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(entity or hub)`` when this process sends (wakes idle receivers)."""
@@ -136,9 +137,12 @@ class EmbeddedBroker(SqliteFile, Provider, ServiceBusStore, EventLogStore):
         now = time.time()
 
         def work(c: sqlite3.Connection) -> None:
-            c.execute("INSERT OR IGNORE INTO entities (path, kind, created) VALUES (?, ?, ?)",
-                      (entity, "topic" if topic else "queue", now))
-            kind = c.execute("SELECT kind FROM entities WHERE path = ?", (entity,)).fetchone()[0]
+            kind = self._kinds.get(entity)
+            if kind is None:  # an entity keeps the kind it was created with: looked up once
+                c.execute("INSERT OR IGNORE INTO entities (path, kind, created) VALUES (?, ?, ?)",
+                          (entity, "topic" if topic else "queue", now))
+                kind = self._kinds[entity] = c.execute("SELECT kind FROM entities WHERE path = ?",
+                                                       (entity,)).fetchone()[0]
             if kind == "topic":
                 prefix = f"{entity}/Subscriptions/"
                 targets = [row[0] for row in c.execute(
@@ -302,8 +306,8 @@ class EmbeddedReceiver(ServiceBusReceiver):
             if self.sessions:
                 c.execute("INSERT OR REPLACE INTO sb_sessions (entity, session_id, lock_token, locked_until) "
                           "VALUES (?, ?, ?, ?)", (self.path, message.session_id or "", token, locked_until))
-            row = c.execute(f"SELECT {_COLUMNS} FROM sb_messages WHERE seq = ?", (message.sequence_number,)).fetchone()
-            taken.append(_message(row))
+            taken.append(replace(message, delivery_count=message.delivery_count + 1, lock_token=token,
+                                 locked_until=utc(locked_until)))
         return taken
 
     def _held(self, c: sqlite3.Connection, message: BrokerMessage) -> None:
