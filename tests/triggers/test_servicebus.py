@@ -240,3 +240,44 @@ def test_v1_function_json_service_bus_and_event_hubs_chain(host, app_dir):
     send(app, "v1-in", [OutgoingMessage(b"hello"), OutgoingMessage(b"world")])
     wait_until(lambda: sorted(",".join(bodies(app, "v1-done")).split(",")) == ["HELLO", "WORLD"], 20,
                "the v1 chain did not deliver both messages")
+
+
+BATCH_APP = {
+    "host.json": {"version": "2.0", "extensions": {"serviceBus": {"maxMessageBatchSize": 10}}},
+    "function_app.py": """
+        import json
+        import typing
+        import azure.functions as func
+
+        app = func.FunctionApp()
+
+        @app.service_bus_queue_trigger(arg_name="messages", queue_name="batched", connection="ServiceBusConnection",
+                                       cardinality="many")
+        @app.service_bus_queue_output(arg_name="$return", queue_name="batches", connection="ServiceBusConnection")
+        def batched(messages: typing.List[func.ServiceBusMessage]) -> str:
+            return json.dumps({"size": len(messages), "messages": [
+                {"body": m.get_body().decode(), "id": m.message_id, "delivery_count": m.delivery_count,
+                 "sequence_number": m.sequence_number, "properties": m.application_properties,
+                 "enqueued": m.enqueued_time_utc.isoformat(), "correlation_id": m.correlation_id}
+                for m in messages]})
+    """,
+}
+
+
+def test_cardinality_many_delivers_batches_of_at_most_the_batch_size(host, app_dir):
+    app = app_dir(BATCH_APP)
+    send(app, "batched", [OutgoingMessage(f"b{index}".encode(), message_id=f"id-{index}", correlation_id="c",
+                                          application_properties={"index": index}) for index in range(25)])
+    host(app)
+    wait_until(lambda: sum(json.loads(body)["size"] for body in bodies(app, "batches")) == 25, 20,
+               "not every message came in a batch")
+    batches = [json.loads(body) for body in bodies(app, "batches")]
+    assert max(batch["size"] for batch in batches) == 10 and len(batches) == 3
+    messages = [message for batch in batches for message in batch["messages"]]
+    assert [m["body"] for m in messages] == [f"b{index}" for index in range(25)]
+    assert [m["id"] for m in messages] == [f"id-{index}" for index in range(25)]
+    assert [m["properties"] for m in messages] == [{"index": index} for index in range(25)]
+    assert all(m["delivery_count"] == 1 and m["correlation_id"] == "c" and m["enqueued"] for m in messages)
+    sequence = [m["sequence_number"] for m in messages]
+    assert sequence == sorted(sequence) and len(set(sequence)) == 25
+    assert peek(app, "batched") == []  # completed together

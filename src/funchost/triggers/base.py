@@ -80,6 +80,15 @@ class ListenerSet:
             self.providers.append(provider)
 
 
+@dataclass
+class Collection:
+    """A ``collection_string`` / ``collection_bytes`` payload (a batch), shaped as the worker's
+    protobuf value is, which the library's batch converters read."""
+
+    string: list[str] = field(default_factory=list)
+    bytes: list[bytes] = field(default_factory=list)
+
+
 def dotnet_time(moment: datetime) -> str:
     """An ISO time as .NET writes it (7 fractional digits, ``+00:00``)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0+00:00")

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,7 +29,7 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig
 from funchost.storage.base import EventLogStore, HubEvent, StorageError, StorageProvider
-from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
+from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.partitions import Claim, PartitionBalancer
 
 logger = logging.getLogger("funchost.eventhub")
@@ -78,14 +78,6 @@ class EventHubOptions:
 def _parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-@dataclass
-class Collection:
-    """A ``collection_string`` / ``collection_bytes`` payload, shaped as the worker's protobuf is."""
-
-    string: list[str] = field(default_factory=list)
-    bytes: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

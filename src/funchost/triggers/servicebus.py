@@ -4,8 +4,10 @@ MaxDeliveryCount), renew its lock while it runs, up to ``maxAutoLockRenewalDurat
 
 host.json ``extensions.serviceBus``: ``maxConcurrentCalls`` (16 x cores), ``prefetchCount``
 (0), ``maxAutoLockRenewalDuration`` (5 min), ``autoCompleteMessages`` (true),
-``maxConcurrentSessions`` (8 x cores); the v4 extension's ``messageHandlerOptions`` names are
-read too. With sessions a session's messages go one at a time, in order, to one consumer.
+``maxConcurrentSessions`` (8 x cores), ``maxMessageBatchSize`` (1000, for cardinality
+``many``: one batch at a time, completed or abandoned together); the v4 extension's
+``messageHandlerOptions`` names are read too. With sessions a session's messages go one at a
+time, in order, to one consumer.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig, parse_timespan
 from funchost.storage.base import BrokerMessage, LockLostError, ServiceBusReceiver, ServiceBusStore, StorageError
-from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
+from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.consumer import Consumer, PollOptions
 
 logger = logging.getLogger("funchost.servicebus")
@@ -42,6 +44,7 @@ class ServiceBusOptions:
     max_auto_lock_renewal: float = 300.0
     auto_complete: bool = True
     max_concurrent_sessions: int = 8
+    max_message_batch_size: int = 1000  # cardinality "many"
 
     @classmethod
     def from_host_config(cls, config: HostConfig) -> ServiceBusOptions:
@@ -67,6 +70,7 @@ class ServiceBusOptions:
             max_auto_lock_renewal=renewal.total_seconds() if renewal is not None else 300.0,
             auto_complete=_truthy(get("autoCompleteMessages", "autoComplete", default=True)),
             max_concurrent_sessions=max(1, int(get("maxConcurrentSessions", default=8 * cores))),
+            max_message_batch_size=max(1, int(get("maxMessageBatchSize", default=1000))),
         )
 
 
@@ -119,6 +123,32 @@ class ServiceBusSource:
                            message.message_id, self.label, "completed" if succeeded else "abandoned")
 
 
+class BatchSource:
+    """Cardinality ``many``: a source whose items are batches, renewed and settled together."""
+
+    def __init__(self, source: ServiceBusSource, batch_size: int) -> None:
+        self.source = source
+        self.batch_size = batch_size
+        self.label = source.label
+        self.renew_every = source.renew_every
+
+    async def open(self) -> None:
+        await self.source.open()
+
+    async def fetch(self, count: int) -> list[list[BrokerMessage]]:
+        """``count`` batches: one (the consumer keeps one in flight) of up to the batch size."""
+        batch = await self.source.fetch(self.batch_size) if count > 0 else []
+        return [batch] if batch else []
+
+    async def renew(self, batch: list[BrokerMessage]) -> bool:
+        kept = [await self.source.renew(message) for message in batch]
+        return all(kept)
+
+    async def settle(self, batch: list[BrokerMessage], succeeded: bool) -> None:
+        for message in batch:
+            await self.source.settle(message, succeeded)
+
+
 def entity_of(spec: FunctionSpec, context: ListenerContext) -> tuple[str, str | None]:
     """The queue, or the topic and subscription, a trigger reads (``%Setting%`` resolved)."""
     trigger = spec.trigger
@@ -166,6 +196,23 @@ def message_metadata(message: BrokerMessage) -> dict[str, meta.Datum]:
     return metadata
 
 
+def batch_invocation(spec: FunctionSpec, path: str, messages: list[BrokerMessage]) -> Invocation:
+    """A batch, with the ``...Array`` metadata the real host sends for cardinality ``many``."""
+    try:
+        data = meta.Datum(Collection(string=[m.body.decode("utf-8") for m in messages]), "collection_string")
+    except UnicodeDecodeError:
+        data = meta.Datum(Collection(bytes=[m.body for m in messages]), "collection_bytes")
+    singles = [message_metadata(message) for message in messages]
+    metadata = {}
+    for key in {key for single in singles for key in single}:
+        values = [single[key].value if key in single else None for single in singles]
+        if key in ("ApplicationProperties", "UserProperties"):
+            values = [json.loads(value) for value in values if value is not None]
+        metadata[f"{key}Array"] = meta.Datum(json.dumps(values), "json")
+    return Invocation(function=spec, trigger_data=data, trigger_metadata=metadata,
+                      reason=f"New ServiceBus messages detected on '{path}' (batch of {len(messages)}).")
+
+
 def message_invocation(spec: FunctionSpec, path: str, message: BrokerMessage) -> Invocation:
     try:
         data = meta.Datum(message.body.decode("utf-8"), "string")
@@ -183,21 +230,25 @@ class ServiceBusTriggerListener:
         self.spec = spec
         self.context = context
         entity, subscription = entity_of(spec, context)
-        if str(spec.trigger.setting("cardinality") or "one").lower() == "many":
-            raise ValueError(f"the Service Bus trigger of function '{spec.name}' has cardinality 'many'; funchost "
-                             "delivers Service Bus messages one at a time (cardinality 'one') for now")
+        self.many = str(spec.trigger.setting("cardinality") or "one").lower() == "many"
         sessions = _truthy(spec.trigger.setting("isSessionsEnabled") or False)
         auto_complete = spec.trigger.setting("autoCompleteMessages")
         receiver = store.receiver(entity, subscription, sessions=sessions, prefetch=options.prefetch_count)
         self.path = f"{entity}/Subscriptions/{subscription}" if subscription else entity
         source = ServiceBusSource(receiver, options,
                                   options.auto_complete if auto_complete is None else _truthy(auto_complete))
+        self.receiver = receiver
+        label = f"function '{spec.name}'"
+        if self.many:  # one batch at a time, of up to maxMessageBatchSize
+            polling = PollOptions(batch_size=1, max_polling_interval=MAX_POLLING_INTERVAL, max_in_flight=1)
+            batches = BatchSource(source, options.max_message_batch_size)
+            self.consumer: Consumer[Any] = Consumer(batches, self._handle_batch, polling, label)
+            return
         in_flight = min(options.max_concurrent_calls, options.max_concurrent_sessions) if sessions \
             else options.max_concurrent_calls
         polling = PollOptions(batch_size=min(in_flight, 32), max_polling_interval=MAX_POLLING_INTERVAL,
                               max_in_flight=in_flight)
-        self.receiver = receiver
-        self.consumer = Consumer(source, self._handle, polling, f"function '{spec.name}'")
+        self.consumer = Consumer(source, self._handle, polling, label)
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -208,6 +259,10 @@ class ServiceBusTriggerListener:
 
     async def _handle(self, message: BrokerMessage) -> bool:
         outcome = await self.context.run(message_invocation(self.spec, self.path, message))
+        return outcome.succeeded
+
+    async def _handle_batch(self, batch: list[BrokerMessage]) -> bool:
+        outcome = await self.context.run(batch_invocation(self.spec, self.path, batch))
         return outcome.succeeded
 
 
@@ -235,6 +290,7 @@ def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
     message = BrokerMessage(entity="", sequence_number=1, message_id=uuid.uuid4().hex, body=text.encode("utf-8"),
                             delivery_count=1, enqueued_time=now, expires_at=None,
                             locked_until=now + timedelta(minutes=1), lock_token=str(uuid.uuid4()))
-    invocation = message_invocation(spec, "", message)
+    many = str(spec.trigger.setting("cardinality") or "one").lower() == "many"
+    invocation = batch_invocation(spec, "", [message]) if many else message_invocation(spec, "", message)
     invocation.reason = reason
     return invocation
