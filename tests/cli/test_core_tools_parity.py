@@ -18,8 +18,8 @@ UNSUPPORTED_APP = {
         def fine(req: func.HttpRequest) -> str:
             return "fine"
 
-        @app.event_hub_message_trigger(arg_name="event", event_hub_name="hub", connection="Hub")
-        def on_event(event: func.EventHubEvent) -> None:
+        @app.cosmos_db_trigger(arg_name="docs", connection="Cosmos", database_name="db", container_name="items")
+        def on_change(docs: func.DocumentList) -> None:
             pass
     """,
 }
@@ -74,14 +74,14 @@ def test_check_and_list_name_a_binding_funchost_does_not_run(tmp_path, host):
     app = write_app(tmp_path / "app", UNSUPPORTED_APP)
     check = funchost("check", cwd=app)
     assert check.returncode == 1
-    assert "Function 'on_event'" in check.stderr and "'eventHubTrigger'" in check.stderr
+    assert "Function 'on_change'" in check.stderr and "'cosmosDBTrigger'" in check.stderr
     assert "not supported by funchost yet" in check.stderr
     listed = json.loads(funchost("list", "--json", cwd=app).stdout)
     assert [f["name"] for f in listed["functions"]] == ["fine"]
-    assert any("'eventHubTrigger'" in error for error in listed["errors"])
+    assert any("'cosmosDBTrigger'" in error for error in listed["errors"])
     process = host(app)
     assert process.request("GET", "/api/fine").text == "fine"
-    assert "'eventHubTrigger' are not supported by funchost yet" in process.output
+    assert "'cosmosDBTrigger' are not supported by funchost yet" in process.output
     assert "run it by hand" not in process.output
 
 

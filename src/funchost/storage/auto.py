@@ -16,6 +16,7 @@ from funchost.config import AppSettings
 from funchost.storage.base import Provider, StorageError, StorageProvider
 from funchost.storage.embedded import EmbeddedStorage
 from funchost.storage.embedded_broker import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, EmbeddedBroker
+from funchost.storage.namespace import Namespace
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 SERVICE_BUS_CONNECTION = "AzureWebJobsServiceBus"  # the real host's default for Service Bus bindings
@@ -157,32 +158,24 @@ class StorageResolver:
 
     def service_bus(self, connection: str | None) -> Provider:
         """The Service Bus a binding's connection names: the embedded broker or a real namespace."""
-        name = connection or SERVICE_BUS_CONNECTION
-        value = self._broker_value(name)
-        if value is None:
-            return self.embedded_broker
-        key = ("servicebus", name)
-        if key not in self._brokers:
-            try:
-                from funchost.storage.servicebus import ServiceBusNamespace
-            except ImportError as error:
-                raise _missing_extra(name, "Service Bus", "servicebus", error) from None
-            self._brokers[key] = ServiceBusNamespace.from_setting(name, value, self.settings)
-        return self._brokers[key]
+        return self._namespace("servicebus", connection or SERVICE_BUS_CONNECTION)
 
     def event_hubs(self, connection: str | None) -> Provider:
         """The Event Hubs a binding's connection names: the embedded broker or a real namespace."""
-        name = connection or ""
+        return self._namespace("eventhubs", connection or "")
+
+    def _namespace(self, extra: str, name: str) -> Provider:
         value = self._broker_value(name) if name else None
         if value is None:
             return self.embedded_broker
-        key = ("eventhubs", name)
+        key = (extra, name)
         if key not in self._brokers:
             try:
-                from funchost.storage.eventhubs import EventHubsNamespace
+                kind = _namespace_class(extra)
             except ImportError as error:
-                raise _missing_extra(name, "Event Hubs", "eventhubs", error) from None
-            self._brokers[key] = EventHubsNamespace.from_setting(name, value, self.settings)
+                service = "Service Bus" if extra == "servicebus" else "Event Hubs"
+                raise _missing_extra(name, service, extra, error) from None
+            self._brokers[key] = kind.from_setting(name, value, self.settings)
         return self._brokers[key]
 
     def providers(self) -> list[Provider]:
@@ -196,6 +189,17 @@ class StorageResolver:
     async def close(self) -> None:
         for provider in self.providers():
             await provider.close()
+
+
+def _namespace_class(extra: str) -> type[Namespace]:
+    """The real-namespace provider (its SDK is an extra, imported now)."""
+    if extra == "servicebus":
+        from funchost.storage.servicebus import ServiceBusNamespace
+
+        return ServiceBusNamespace
+    from funchost.storage.eventhubs import EventHubsNamespace
+
+    return EventHubsNamespace
 
 
 def _missing_extra(name: str, service: str, extra: str, error: ImportError) -> StorageError:

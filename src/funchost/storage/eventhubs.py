@@ -25,8 +25,8 @@ from azure.eventhub import EventData
 from azure.eventhub.aio import EventHubConsumerClient, EventHubProducerClient
 from azure.eventhub.exceptions import EventHubError
 
-from funchost.config import AppSettings
-from funchost.storage.base import HubEvent, OutgoingEvent, Provider, StorageError, StorageProvider
+from funchost.storage.base import HubEvent, OutgoingEvent, StorageError, StorageProvider
+from funchost.storage.namespace import Namespace
 
 CHECKPOINT_CONTAINER = "azure-webjobs-eventhub"
 
@@ -68,31 +68,13 @@ async def checkpoint_store(storage: StorageProvider) -> Any:
     return BlobCheckpointStore(blobs.url, CHECKPOINT_CONTAINER, credential=credential)
 
 
-class EventHubsNamespace(Provider):
+class EventHubsNamespace(Namespace):
     name = "Event Hubs"
 
     def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
                  credential: Any = None) -> None:
-        self.setting = setting
-        self.connection_string = connection_string
-        self.namespace = namespace
-        self.credential = credential
+        super().__init__(setting, connection_string, namespace, credential)
         self._producers: dict[str, EventHubProducerClient] = {}
-
-    @property
-    def folder(self) -> str:
-        return f"{self.setting}: Event Hubs"
-
-    @classmethod
-    def from_setting(cls, name: str, value: str, settings: AppSettings) -> EventHubsNamespace:
-        if not value.startswith("identity:"):
-            return cls(name, connection_string=value)
-        from azure.identity.aio import DefaultAzureCredential
-
-        client_id = settings.get(f"{name}__clientId")
-        credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id \
-            else DefaultAzureCredential()
-        return cls(name, namespace=settings.get(f"{name}__fullyQualifiedNamespace") or "", credential=credential)
 
     def _producer(self, hub: str) -> EventHubProducerClient:
         producer = self._producers.get(hub)

@@ -27,16 +27,15 @@ from azure.servicebus.exceptions import (
     SessionLockLostError,
 )
 
-from funchost.config import AppSettings
 from funchost.storage.base import (
     BrokerMessage,
     LockLostError,
     OutgoingMessage,
-    Provider,
     ServiceBusReceiver,
     ServiceBusStore,
     StorageError,
 )
+from funchost.storage.namespace import Namespace
 
 DEAD_LETTER_SUFFIX = "/$DeadLetterQueue"
 RECEIVE_WAIT = 1.0  # seconds a receive waits for a message before it returns empty-handed
@@ -85,32 +84,9 @@ def outgoing(message: OutgoingMessage) -> ServiceBusMessage:
         time_to_live=timedelta(seconds=message.time_to_live) if message.time_to_live else None)
 
 
-class ServiceBusNamespace(Provider, ServiceBusStore):
+class ServiceBusNamespace(Namespace, ServiceBusStore):
     name = "Service Bus"
-
-    def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
-                 credential: Any = None) -> None:
-        self.setting = setting
-        self.connection_string = connection_string
-        self.namespace = namespace
-        self.credential = credential
-        self._client: ServiceBusClient | None = None
-
-    @property
-    def folder(self) -> str:
-        return f"{self.setting}: Service Bus"
-
-    @classmethod
-    def from_setting(cls, name: str, value: str, settings: AppSettings) -> ServiceBusNamespace:
-        if not value.startswith("identity:"):
-            return cls(name, connection_string=value)
-        namespace = settings.get(f"{name}__fullyQualifiedNamespace") or ""
-        from azure.identity.aio import DefaultAzureCredential
-
-        client_id = settings.get(f"{name}__clientId")
-        credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id \
-            else DefaultAzureCredential()
-        return cls(name, namespace=namespace, credential=credential)
+    _client: ServiceBusClient | None = None
 
     @property
     def client(self) -> ServiceBusClient:
