@@ -22,17 +22,20 @@ async def _send(app, hub: str, events: list[OutgoingEvent]) -> None:
         await store.close()
 
 
+EMBEDDED = Backend("embedded")
+
+
 def send(app, hub: str, bodies: list[str], partition_key: str | None = None) -> None:
     asyncio.run(_send(app, hub, [OutgoingEvent(body.encode(), partition_key) for body in bodies]))
 
 
-def seen(app, queue: str = "seen") -> list[str]:
+def seen(app, queue: str = "seen", backend: Backend = EMBEDDED) -> list[str]:
     """Drain the storage queue the test functions write to (durably, before their checkpoint)."""
-    return [body.decode() for body in asyncio.run(_drain(process_store(app), queue))]
+    return [body.decode() for body in asyncio.run(_drain(backend.store(app), queue))]
 
 
-def length(app, queue: str = "seen") -> int:
-    return queue_length(Backend("embedded"), app, queue)
+def length(app, queue: str = "seen", backend: Backend = EMBEDDED) -> int:
+    return queue_length(backend, app, queue)
 
 
 BATCH_APP = {
@@ -105,17 +108,18 @@ def test_an_output_array_becomes_one_event_each_in_order(host, app_dir):
     assert sorted(json.loads(body)["body"] for body in seen(app, "single")) == ['a', 'c', '{"b": 1}']
 
 
-def test_checkpoints_survive_a_restart(host, app_dir):
+def test_checkpoints_survive_a_restart(backend, host, app_dir):
+    """Checkpoints live in the app's store: the embedded one, or Azure Storage (Azurite)."""
     app = app_dir(BATCH_APP)
     send(app, "telemetry", [f"first{index}" for index in range(10)])
-    process = host(app, "--no-reload")
-    wait_until(lambda: length(app) == 10, 20, "the first events were not handled")
+    process = host(app, "--no-reload", env=backend.env())
+    wait_until(lambda: length(app, backend=backend) == 10, 30, "the first events were not handled")
     process.process.send_signal(signal.SIGTERM)
     assert process.process.wait(timeout=30) == 0
     send(app, "telemetry", [f"second{index}" for index in range(5)])
-    host(app, "--no-reload")
-    wait_until(lambda: length(app) == 15, 20, "the new events were not handled")
-    handled = Counter(json.loads(body)["body"] for body in seen(app))
+    host(app, "--no-reload", env=backend.env())
+    wait_until(lambda: length(app, backend=backend) == 15, 30, "the new events were not handled")
+    handled = Counter(json.loads(body)["body"] for body in seen(app, backend=backend))
     assert set(handled) == {f"first{index}" for index in range(10)} | {f"second{index}" for index in range(5)}
     assert max(handled.values()) == 1  # nothing before the checkpoint came again
 

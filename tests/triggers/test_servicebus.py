@@ -281,3 +281,41 @@ def test_cardinality_many_delivers_batches_of_at_most_the_batch_size(host, app_d
     sequence = [m["sequence_number"] for m in messages]
     assert sequence == sorted(sequence) and len(set(sequence)) == 25
     assert peek(app, "batched") == []  # completed together
+
+
+LOCK_APP = {
+    "function_app.py": """
+        import logging
+        import time
+        import azure.functions as func
+
+        app = func.FunctionApp()
+
+        @app.service_bus_queue_trigger(arg_name="msg", queue_name="slow", connection="ServiceBusConnection")
+        def slow(msg: func.ServiceBusMessage) -> None:
+            logging.info("slow delivery %d started", msg.delivery_count)
+            if msg.delivery_count == 1:
+                time.sleep(5)  # longer than the 3 s lock
+            logging.info("slow delivery %d done", msg.delivery_count)
+    """,
+}
+
+
+def test_the_lock_is_renewed_while_the_function_runs(host, app_dir):
+    app = app_dir(LOCK_APP)
+    process = host(app, env={"FUNCHOST_SERVICEBUS_LOCK_DURATION": "3"})
+    send(app, "slow", [OutgoingMessage(b"long")])
+    process.wait_for_output("slow delivery 1 done", timeout=30)
+    wait_until(lambda: peek(app, "slow") == [], 10, "the message was not completed")
+    assert "slow delivery 2" not in process.output  # never delivered again while it ran
+
+
+def test_past_max_auto_lock_renewal_the_lock_lapses_and_the_message_comes_again(host, app_dir):
+    app = app_dir({**LOCK_APP, "host.json": {"version": "2.0", "extensions": {"serviceBus": {
+        "maxAutoLockRenewalDuration": "00:00:01"}}}})
+    process = host(app, env={"FUNCHOST_SERVICEBUS_LOCK_DURATION": "3"})
+    send(app, "slow", [OutgoingMessage(b"long")])
+    process.wait_for_output("slow delivery 2 done", timeout=30)  # redelivered while the first still ran
+    output = process.wait_for_output("could not be completed: its lock was lost", timeout=30)
+    assert output.index("slow delivery 2 started") < output.index("slow delivery 1 done")
+    wait_until(lambda: peek(app, "slow") == [], 10, "the second delivery was not completed")

@@ -39,7 +39,8 @@ from funchost.storage.namespace import Namespace
 
 DEAD_LETTER_SUFFIX = "/$DeadLetterQueue"
 RECEIVE_WAIT = 1.0  # seconds a receive waits for a message before it returns empty-handed
-LOCK_DURATION = 60.0  # the namespace's default; the SDK reports each message's own lock time
+LOCK_DURATION = 60.0  # the namespace's default, until a received message tells the entity's own
+MIN_LOCK_DURATION = 5.0  # the shortest Service Bus allows
 
 
 def _text(value: Any) -> Any:
@@ -166,7 +167,11 @@ class NamespaceReceiver(ServiceBusReceiver):
         except ServiceBusError as error:
             await self.close()
             raise StorageError(f"receiving from {self.label} failed: {error}") from error
-        return [received(self.path, message) for message in batch]
+        messages = [received(self.path, message) for message in batch]
+        if messages:  # the entity's lock duration, as the service applied it
+            left = (messages[0].locked_until - datetime.now(timezone.utc)).total_seconds()
+            self.lock_duration = max(MIN_LOCK_DURATION, min(LOCK_DURATION * 5, left))
+        return messages
 
     async def renew(self, message: BrokerMessage) -> datetime:
         try:

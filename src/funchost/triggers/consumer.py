@@ -34,7 +34,10 @@ class MessageSource(Protocol[M]):
     """Where a consumer's messages come from, and how each one is kept and settled."""
 
     label: str  # for the log: "queue 'orders'"
-    renew_every: float  # seconds between renewals while a message is handled
+
+    @property
+    def renew_every(self) -> float:
+        """Seconds between renewals while a message is handled (read before each renewal)."""
 
     async def open(self) -> None:
         """Create what must exist (the queue, the subscription) before the first fetch."""

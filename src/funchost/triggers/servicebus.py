@@ -86,8 +86,12 @@ class ServiceBusSource:
         self.options = options
         self.auto_complete = auto_complete
         self.label = receiver.label
-        self.renew_every = receiver.lock_duration / 2
         self._received: dict[str, float] = {}  # lock token -> when it was received
+
+    @property
+    def renew_every(self) -> float:
+        """Half the lock duration (a real namespace's is learnt from the messages it locks)."""
+        return self.receiver.lock_duration / 2
 
     async def open(self) -> None:
         await self.receiver.open()
@@ -130,7 +134,10 @@ class BatchSource:
         self.source = source
         self.batch_size = batch_size
         self.label = source.label
-        self.renew_every = source.renew_every
+
+    @property
+    def renew_every(self) -> float:
+        return self.source.renew_every
 
     async def open(self) -> None:
         await self.source.open()
