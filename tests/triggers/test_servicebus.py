@@ -221,9 +221,21 @@ V1_APP = {
     "Collect/function.json": {"scriptFile": "__init__.py", "bindings": [
         {"type": "eventHubTrigger", "direction": "in", "name": "events", "eventHubName": "v1-hub",
          "connection": "EventHubConnection", "cardinality": "many"},
+        {"type": "serviceBus", "direction": "out", "name": "$return", "topicName": "v1-topic",
+         "connection": "ServiceBusConnection"},
+    ]},
+    "Finish/function.json": {"scriptFile": "__init__.py", "bindings": [
+        {"type": "serviceBusTrigger", "direction": "in", "name": "msg", "topicName": "v1-topic",
+         "subscriptionName": "finisher", "connection": "ServiceBusConnection"},
         {"type": "serviceBus", "direction": "out", "name": "$return", "queueName": "v1-done",
          "connection": "ServiceBusConnection"},
     ]},
+    "Finish/__init__.py": """
+        import azure.functions as func
+
+        def main(msg: func.ServiceBusMessage) -> str:
+            return msg.get_body().decode()
+    """,
     "Collect/__init__.py": """
         import typing
         import azure.functions as func
@@ -235,6 +247,7 @@ V1_APP = {
 
 
 def test_v1_function_json_service_bus_and_event_hubs_chain(host, app_dir):
+    """A queue trigger to a hub, the hub (in batches) to a topic, a subscription to a queue."""
     app = app_dir(V1_APP)
     host(app)
     send(app, "v1-in", [OutgoingMessage(b"hello"), OutgoingMessage(b"world")])
