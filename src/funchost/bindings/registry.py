@@ -25,6 +25,7 @@ register_binder("queue", "funchost.bindings.queue")
 register_binder("blob", "funchost.bindings.blob")
 register_binder("serviceBus", "funchost.bindings.servicebus")
 register_binder("eventHub", "funchost.bindings.eventhub")
+register_binder("eventGrid", "funchost.bindings.eventgrid")
 
 
 def binder_module(binding_type: str) -> ModuleType | None:

@@ -35,6 +35,7 @@ from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyStore
 from funchost.triggers.http.throttle import throttle_from
+from funchost.triggers.registry import webhooks
 
 logger = logging.getLogger("funchost.host")
 
@@ -93,6 +94,10 @@ class HostInstance:
             for spec in self.index.functions.values():
                 if spec.is_http:
                     keys.function_secrets(spec.name)
+            used = {spec.trigger_type.lower() for spec in self.index.functions.values()}
+            for extension, kind in webhooks().items():  # eventgrid_extension, as the real host makes it
+                if kind.binding_type.lower() in used:
+                    keys.system_key(f"{extension}_extension")
         self.http_app = HttpApp(self.index, invoker, options, keys)
         self.http_app.admin = AdminApi(
             self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url,

@@ -30,7 +30,7 @@ from funchost.invoke.timeout import Watchdog
 Datum = meta.Datum
 
 # output types the real host also accepts JSON values for (the library's converters take text)
-JSON_OUTPUTS = frozenset({"servicebus", "eventhub"})
+JSON_OUTPUTS = frozenset({"servicebus", "eventhub", "eventgrid"})
 
 
 class BindingIO(Protocol):
@@ -246,6 +246,10 @@ class Invoker:
                 if not isinstance(value, (str, azf_abc.HttpResponse)):
                     raise TypeError
                 outcome.http_response = value
+                return
+            if isinstance(value, dict) and binding.type.lower() in JSON_OUTPUTS:
+                # the Event Grid converter would take a dict for a list of its keys
+                outcome.outputs[binding.name] = Datum(json.dumps(value), "json")
                 return
             datum = converter.encode(value, expected_type=pytype)
             if datum is None or datum.type is None:  # the Event Hubs converter's way of saying no

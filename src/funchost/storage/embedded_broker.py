@@ -333,8 +333,10 @@ class EmbeddedReceiver(ServiceBusReceiver):
 
     async def complete(self, message: BrokerMessage) -> None:
         def work(c: sqlite3.Connection) -> None:
-            self._held(c, message)
-            c.execute("DELETE FROM sb_messages WHERE seq = ?", (message.sequence_number,))
+            deleted = c.execute("DELETE FROM sb_messages WHERE seq = ? AND lock_token = ? AND locked_until > ?",
+                                (message.sequence_number, message.lock_token, time.time())).rowcount
+            if not deleted:
+                raise LockLostError(f"the lock of message {message.message_id} on {self.label} expired or was taken")
             self._unlock_session(c, message)
 
         await self.broker._run(work)

@@ -23,6 +23,8 @@ class TriggerKind:
     # the real host applies @app.retry / host.json retry policies to these triggers only;
     # the others retry in their own way (queue dequeue counts, blob receipts, ...)
     retry_policy: bool = False
+    # served by the HTTP app at /runtime/webhooks/<webhook>: the module's handle_webhook
+    webhook: str | None = None
 
 
 _TRIGGERS: dict[str, TriggerKind] = {}
@@ -41,6 +43,7 @@ for _kind in (
     TriggerKind("blobTrigger", "funchost.triggers.blob"),
     TriggerKind("serviceBusTrigger", "funchost.triggers.servicebus"),
     TriggerKind("eventHubTrigger", "funchost.triggers.eventhub", retry_policy=True),
+    TriggerKind("eventGridTrigger", "funchost.triggers.eventgrid", webhook="eventgrid"),
 ):
     register_trigger(_kind)
 
@@ -55,6 +58,11 @@ def trigger_module(binding_type: str) -> ModuleType | None:
     if kind is None or kind.module is None:
         return None
     return importlib.import_module(kind.module)
+
+
+def webhooks() -> dict[str, TriggerKind]:
+    """The trigger kinds the HTTP app serves as webhooks, by the path's extension name."""
+    return {kind.webhook: kind for kind in _TRIGGERS.values() if kind.webhook}
 
 
 def applies_retry_policy(binding_type: str) -> bool:

@@ -16,6 +16,7 @@ from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyLevel, KeyStore
 from funchost.triggers.http.routing import Router, RouteTemplateError, compile_route
 from funchost.triggers.http.throttle import RequestThrottle
+from funchost.triggers.registry import trigger_module, webhooks
 
 logger = logging.getLogger("funchost.http")
 
@@ -154,6 +155,9 @@ class HttpApp:
             preflight = cors.preflight_headers(headers.get("origin"), headers.get("access-control-request-headers"))
             await _respond(send, 204 if preflight else 404, preflight, b"")
             return
+        if path.startswith("/runtime/webhooks/"):
+            await self._webhook(scope, headers, receive, send)
+            return
         if path.startswith("/admin/") and self.admin is not None:
             body = await self._read_body(headers, receive, send)
             if body is None:
@@ -223,6 +227,33 @@ class HttpApp:
             logger.error("Function '%s' (Id=%s): %s", spec.name, outcome.invocation_id, error)
             await self._send(headers, send, 500, [], b"")
             return
+        await self._send(headers, send, status, response_headers, payload)
+
+    async def _webhook(self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
+        """``/runtime/webhooks/<extension>``: a trigger family served over HTTP (Event Grid)."""
+        extension = scope["path"][len("/runtime/webhooks/"):].strip("/").lower()
+        kind = webhooks().get(extension)
+        functions = {name: spec for name, spec in self.index.functions.items()
+                     if kind is not None and spec.trigger_type.lower() == kind.binding_type.lower()
+                     and not spec.disabled}
+        if kind is None or not functions:
+            await self._send(headers, send, 404, [], b"")
+            return
+        if self.options.enforce_auth:
+            level = self._caller_level(scope, headers, None)
+            presented = headers.get("x-functions-key") or messages.query_to_dict(scope["query_string"]).get("code")
+            own_key = level is KeyLevel.SYSTEM and presented == self.keys.system_key(f"{extension}_extension")
+            if level is not KeyLevel.ADMIN and not own_key:
+                await self._send(headers, send, 401, [], b"")
+                return
+        body = await self._read_body(headers, receive, send)
+        if body is None:
+            return
+        module = trigger_module(kind.binding_type)
+        assert module is not None, f"the webhook '{extension}' has no module"
+        query = messages.query_to_dict(scope["query_string"])
+        status, response_headers, payload = await module.handle_webhook(
+            functions, self.invoker, scope["method"], query, headers, body)
         await self._send(headers, send, status, response_headers, payload)
 
     def _caller_level(self, scope: Scope, headers: dict[str, str], function_name: str | None) -> KeyLevel | None:

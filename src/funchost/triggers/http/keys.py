@@ -112,6 +112,12 @@ class KeyStore:
                 return KeyLevel.FUNCTION
         return None
 
+    def system_key(self, name: str) -> str:
+        """The value of a host system key (an extension's webhook key), created on first use as
+        the real host creates ``eventgrid_extension`` when the extension starts."""
+        found = self.get_key("systemkeys", name)
+        return found["value"] if found is not None else self.set_key("systemkeys", name, None)[0]["value"]
+
     # -- the key API (admin) -------------------------------------------------------------
 
     def list_keys(self, scope: str, function_name: str | None = None) -> list[dict[str, str]]:
