@@ -32,7 +32,8 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     for template, name in [("HTTP trigger", "orders"), ("Timer trigger", "nightly"),
                            ("Queue trigger", "process_order"), ("Blob trigger", "on_blob"),
                            ("Azure Service Bus Queue trigger", "on_sb_queue"),
-                           ("ServiceBus Topic trigger", "on_sb_topic"), ("Azure Event Hub trigger", "on_event")]:
+                           ("ServiceBus Topic trigger", "on_sb_topic"), ("Azure Event Hub trigger", "on_event"),
+                           ("Azure Event Grid trigger", "on_grid")]:
         result = funchost("new", "--template", template, "--name", name, "--authlevel", "anonymous", cwd=app)
         assert result.returncode == 0, result.stderr
     if model == "v2":
@@ -53,6 +54,9 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     assert by_hand.returncode == 0 and "ServiceBus trigger processed a message: sb-by-hand" in by_hand.stdout
     by_hand = funchost("invoke", "on_event", "--data", "event-by-hand", cwd=app)
     assert by_hand.returncode == 0 and "EventHub trigger processed an event: event-by-hand" in by_hand.stdout
+    by_hand = funchost("invoke", "on_grid", "--data", '{"id": "g-1", "subject": "s", "eventType": "T", "data": 7}',
+                       cwd=app)
+    assert by_hand.returncode == 0 and '"id": "g-1", "subject": "s", "event_type": "T", "data": 7' in by_hand.stdout
     invoked = funchost("invoke", "process_order", "--data", "order-42", cwd=app)
     assert invoked.returncode == 0 and "processed a message: order-42" in invoked.stdout
     assert funchost("invoke", "nightly", cwd=app).returncode == 0
@@ -96,7 +100,8 @@ def test_errors_are_one_clear_line(tmp_path):
     templates = funchost("templates", "list", cwd=tmp_path)
     assert templates.stdout.splitlines() == ["Python Templates:", "  HTTP trigger", "  Timer trigger",
                                              "  Queue trigger", "  Blob trigger", "  Azure Service Bus Queue trigger",
-                                             "  Azure Service Bus Topic trigger", "  Azure Event Hub trigger"]
+                                             "  Azure Service Bus Topic trigger", "  Azure Event Hub trigger",
+                                             "  Azure Event Grid trigger"]
     assert "examples:" in funchost("invoke", "--help", cwd=tmp_path).stdout
 
 

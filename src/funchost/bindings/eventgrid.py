@@ -45,7 +45,7 @@ def events_of(value: meta.Datum, binding: BindingSpec) -> list[dict[str, Any]]:
             raise BindingFailure(f"the '{binding.name}' binding (eventGrid) takes events (JSON objects), not "
                                  f"{type(event).__name__}")
         if "specversion" not in event:
-            missing = [key for key in REQUIRED if event.get(key) is None]
+            missing = [key for key in REQUIRED if key not in event or (key != "data" and event[key] is None)]
             if missing:
                 raise BindingFailure(f"an event for the '{binding.name}' binding (eventGrid) lacks "
                                      f"{', '.join(missing)}")

@@ -55,6 +55,10 @@ SERVICE_BUS_BODY = '''    body = msg.get_body().decode("utf-8")
 EVENT_HUB_BODY = '''    logging.info("Python EventHub trigger processed an event: %s", event.get_body().decode("utf-8"))
 '''
 
+EVENT_GRID_BODY = '''    logging.info("Python EventGrid trigger processed an event: %s", json.dumps({{
+        "id": event.id, "subject": event.subject, "event_type": event.event_type, "data": event.get_json()}}))
+'''
+
 TEMPLATES = [
     Template(
         "HTTP trigger", ("http", "httptrigger", "http trigger"),
@@ -120,6 +124,14 @@ TEMPLATES = [
         '@{prefix}.event_hub_message_trigger(arg_name="event", event_hub_name="myeventhub", '
         'connection="EventHubConnection")\n',
         "event: func.EventHubEvent) -> None",
+    ),
+    Template(
+        "Azure Event Grid trigger", ("eventgrid trigger", "event grid trigger", "eventgridtrigger", "eventgrid"),
+        ({"type": "eventGridTrigger", "direction": "in", "name": "event"},),
+        EVENT_GRID_BODY, "event: func.EventGridEvent) -> None",
+        '@{prefix}.event_grid_trigger(arg_name="event")\n',
+        "event: func.EventGridEvent) -> None",
+        ("import json", "import logging"),
     ),
 ]
 
