@@ -198,13 +198,15 @@ class Backend:
 
 
 async def wipe(store) -> None:
-    """Delete every queue and container (Azurite is shared by the whole session)."""
+    """Delete every queue, container and table (Azurite is shared by the whole session)."""
     await store.open()
     try:
         for queue in await store.list_queues():
             await store.queues.delete_queue(queue)
         for container in await store.list_containers():
             await store.blobs.delete_container(container)
+        for table in await store.list_tables():
+            await store._service().delete_table(table)
     finally:
         await store.close()
 

@@ -38,6 +38,7 @@ from azure.storage.blob.aio import BlobLeaseClient, BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from funchost.config import AppSettings
+from funchost.storage.azure_tables import AzureTables
 from funchost.storage.base import BlobProperties, MessageNotFoundError, QueueMessage, StorageError, StorageProvider
 
 HOSTS_CONTAINER = "azure-webjobs-hosts"
@@ -60,14 +61,16 @@ def _is_emulator(urls: list[str], account: str | None) -> bool:
     return account == "devstoreaccount1" or bool(hosts & {"127.0.0.1", "localhost", "::1"})
 
 
-class AzureStorage(StorageProvider):
+class AzureStorage(AzureTables, StorageProvider):
     name = "azure"
     min_lease_seconds = float(MIN_LEASE)
     time_unit = 1.0  # visibility timeouts are whole seconds
 
     def __init__(self, setting: str, queues: QueueServiceClient, blobs: BlobServiceClient, *,
-                 emulator: bool, base64_messages: bool = True, credential: Any = None) -> None:
+                 emulator: bool, base64_messages: bool = True, credential: Any = None,
+                 tables: Callable[[], Any] | None = None) -> None:
         self.setting = setting
+        self.table_factory = tables  # azure-data-tables' client, made when a table binding first asks
         self.queues = queues
         self.blobs = blobs
         self.emulator = emulator
@@ -104,7 +107,13 @@ class AzureStorage(StorageProvider):
             blobs = BlobServiceClient.from_connection_string(value, **options)
         except ValueError as error:
             raise StorageError(f"The connection setting '{name}' is not valid: {error}.") from None
-        return cls(name, queues, blobs, emulator=emulator, base64_messages=base64_messages)
+
+        def tables() -> Any:
+            from azure.data.tables.aio import TableServiceClient
+
+            return TableServiceClient.from_connection_string(value)
+
+        return cls(name, queues, blobs, emulator=emulator, base64_messages=base64_messages, tables=tables)
 
     @classmethod
     def _from_identity(cls, name: str, settings: AppSettings, base64_messages: bool) -> AzureStorage:
@@ -132,9 +141,17 @@ class AzureStorage(StorageProvider):
             credential = DefaultAzureCredential(managed_identity_client_id=client_id)
         emulator = _is_emulator([queue_url, blob_url], None)
         options = cls._client_options(emulator)
+        table_url = get("tableServiceUri") or (f"https://{account}.table.core.windows.net" if account else None)
+
+        def tables() -> Any:
+            from azure.data.tables.aio import TableServiceClient
+
+            return TableServiceClient(table_url or "", credential=credential)
+
         return cls(name, QueueServiceClient(queue_url, credential=credential, **options),
                    BlobServiceClient(blob_url, credential=credential, **options),
-                   emulator=emulator, base64_messages=base64_messages, credential=credential)
+                   emulator=emulator, base64_messages=base64_messages, credential=credential,
+                   tables=tables if table_url else None)
 
     @staticmethod
     def _client_options(emulator: bool) -> dict[str, Any]:
@@ -184,6 +201,7 @@ class AzureStorage(StorageProvider):
     async def close(self) -> None:
         await self.queues.close()
         await self.blobs.close()
+        await self.close_tables()
         if self.credential is not None and hasattr(self.credential, "close"):
             await self.credential.close()
 

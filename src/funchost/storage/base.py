@@ -98,6 +98,24 @@ class BlobStore(ABC):
     async def list_containers(self) -> list[str]: ...
 
 
+class TableStore(ABC):
+    """Azure Table storage: entities (dicts with ``PartitionKey`` and ``RowKey``) in tables."""
+
+    @abstractmethod
+    async def get_entity(self, table: str, partition_key: str, row_key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def query_entities(self, table: str, query_filter: str | None, top: int | None) -> list[dict[str, Any]]:
+        """Entities matching an OData filter (all when None), at most ``top``, in key order."""
+
+    @abstractmethod
+    async def upsert_entities(self, table: str, entities: list[dict[str, Any]]) -> None:
+        """Insert or replace each entity (creating the table when needed)."""
+
+    @abstractmethod
+    async def list_tables(self) -> list[str]: ...
+
+
 class LeaseStore(ABC):
     @abstractmethod
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
@@ -143,8 +161,8 @@ class Provider:
         """Release connections."""
 
 
-class StorageProvider(Provider, QueueStore, BlobStore, LeaseStore, StateStore):
-    """One storage account: queues, blobs, leases and state together."""
+class StorageProvider(Provider, QueueStore, BlobStore, TableStore, LeaseStore, StateStore):
+    """One storage account: queues, blobs, tables, leases and state together."""
 
     name: str = "storage"
     min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)

@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS blobs (
     metadata TEXT NOT NULL,
     PRIMARY KEY (container, name)
 );
+CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (
+    table_name TEXT NOT NULL COLLATE NOCASE,
+    pk TEXT NOT NULL,
+    rk TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (table_name, pk, rk)
+);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);
 """
@@ -259,6 +268,53 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
 
     async def list_containers(self) -> list[str]:
         rows = await self._run(lambda c: c.execute("SELECT name FROM containers ORDER BY name").fetchall())
+        return [row[0] for row in rows]
+
+    # -- tables --------------------------------------------------------------------------
+
+    @staticmethod
+    def _entity(row: Any) -> dict[str, Any]:
+        pk, rk, properties, updated = row
+        return {"PartitionKey": pk, "RowKey": rk, "Timestamp": utc(updated).isoformat(), **json.loads(properties)}
+
+    async def get_entity(self, table: str, partition_key: str, row_key: str) -> dict[str, Any] | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT pk, rk, properties, updated FROM entities WHERE table_name = ? AND pk = ? AND rk = ?",
+            (table, partition_key, row_key)).fetchone())
+        return self._entity(row) if row else None
+
+    async def query_entities(self, table: str, query_filter: str | None, top: int | None) -> list[dict[str, Any]]:
+        from funchost.storage.odata import compile_filter
+
+        matches = compile_filter(query_filter) if query_filter else None  # a bad filter fails before any read
+        rows = await self._run(lambda c: c.execute(
+            "SELECT pk, rk, properties, updated FROM entities WHERE table_name = ? ORDER BY pk, rk",
+            (table,)).fetchall())
+        found = []
+        for row in rows:
+            entity = self._entity(row)
+            if matches is None or matches(entity):
+                found.append(entity)
+                if top is not None and len(found) >= top:
+                    break
+        return found
+
+    async def upsert_entities(self, table: str, entities: list[dict[str, Any]]) -> None:
+        now = time.time()
+
+        def work(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR IGNORE INTO tables (name, created) VALUES (?, ?)", (table, now))
+            for entity in entities:
+                properties = {k: v for k, v in entity.items()
+                              if k not in ("PartitionKey", "RowKey", "Timestamp") and not k.startswith("odata.")}
+                c.execute("INSERT OR REPLACE INTO entities (table_name, pk, rk, properties, updated) "
+                          "VALUES (?, ?, ?, ?, ?)",
+                          (table, entity["PartitionKey"], entity["RowKey"], json.dumps(properties), now))
+
+        await self._run(work)
+
+    async def list_tables(self) -> list[str]:
+        rows = await self._run(lambda c: c.execute("SELECT name FROM tables ORDER BY name").fetchall())
         return [row[0] for row in rows]
 
     # -- leases --------------------------------------------------------------------------
