@@ -9,12 +9,12 @@ from __future__ import annotations
 
 # binding types funchost runs: triggers it listens to, inputs it reads, outputs it writes
 SUPPORTED = ("httpTrigger", "http", "timerTrigger", "queueTrigger", "queue", "blobTrigger", "blob",
-             "serviceBusTrigger", "serviceBus", "eventHubTrigger", "eventHub", "eventGridTrigger", "eventGrid")
+             "serviceBusTrigger", "serviceBus", "eventHubTrigger", "eventHub", "eventGridTrigger", "eventGrid", "table")
 
 # types the extension bundle registers that funchost does not run yet
 NOT_YET = (
     "cosmosDBTrigger", "cosmosDB",
-    "table", "orchestrationTrigger", "activityTrigger", "entityTrigger",
+    "orchestrationTrigger", "activityTrigger", "entityTrigger",
     "durableClient", "orchestrationClient", "signalR", "signalRConnectionInfo", "signalRTrigger",
     "sendGrid", "twilioSms", "notificationHub", "kafkaTrigger", "kafka", "rabbitMQTrigger", "rabbitMQ",
     "sqlTrigger", "sql", "mysqlTrigger", "mysql", "redisPubSubTrigger", "redisListTrigger",

@@ -26,6 +26,7 @@ register_binder("blob", "funchost.bindings.blob")
 register_binder("serviceBus", "funchost.bindings.servicebus")
 register_binder("eventHub", "funchost.bindings.eventhub")
 register_binder("eventGrid", "funchost.bindings.eventgrid")
+register_binder("table", "funchost.bindings.table")
 
 
 def binder_module(binding_type: str) -> ModuleType | None:

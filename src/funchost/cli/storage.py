@@ -17,6 +17,8 @@ EXAMPLES = """examples:
   funchost storage blobs greetings              list the blobs of a container
   funchost storage upload samples/a.txt ./a.txt upload a file as a blob (starts a blob trigger)
   funchost storage get samples/a.txt -o out.txt download a blob
+  funchost storage tables                       list tables
+  funchost storage entities People --filter "PartitionKey eq 'red'"
   funchost storage bus                          Service Bus queues, topics, subscriptions, dead-letter queues
   funchost storage bus-send orders "hello"      send a message (starts a Service Bus trigger)
   funchost storage bus-send events "hi" --topic --property kind=greeting
@@ -52,6 +54,11 @@ def add_parser(commands: Any) -> None:
     upload = verbs.add_parser("upload", help="upload a file as a blob (container/name)")
     upload.add_argument("path")
     upload.add_argument("file")
+    verbs.add_parser("tables", help="list tables")
+    entities = verbs.add_parser("entities", help="show the entities of a table")
+    entities.add_argument("table")
+    entities.add_argument("--filter", help="an OData filter, e.g. \"PartitionKey eq 'a' and Age gt 30\"")
+    entities.add_argument("-n", "--count", type=int, default=20)
     verbs.add_parser("bus", help="list Service Bus queues, topics and subscriptions with their message counts")
     bus_peek = verbs.add_parser("bus-peek", help="show the messages of a Service Bus queue or subscription")
     bus_peek.add_argument("entity", help="queue, <topic>/Subscriptions/<name>, or either with /$DeadLetterQueue")
@@ -276,6 +283,21 @@ async def _hub_send(broker: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _tables(provider: Any, args: argparse.Namespace) -> int:
+    names = await provider.list_tables()
+    for name in names:
+        print(name)
+    if not names:
+        print("(no tables)")
+    return 0
+
+
+async def _entities(provider: Any, args: argparse.Namespace) -> int:
+    for entity in await provider.query_entities(args.table, args.filter, args.count):
+        print(json.dumps(entity))
+    return 0
+
+
 _BROKER_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "bus": _bus, "bus-peek": _bus_peek, "bus-send": _bus_send, "hubs": _bus, "hub-peek": _hub_peek,
     "hub-send": _hub_send,
@@ -283,5 +305,5 @@ _BROKER_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = 
 
 _VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "queues": _queues, "poison": _queues, "peek": _peek, "put": _put, "blobs": _blobs, "get": _get,
-    "upload": _upload,
+    "upload": _upload, "tables": _tables, "entities": _entities,
 }

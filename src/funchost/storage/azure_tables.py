@@ -76,6 +76,10 @@ class AzureTables(TableStore):
         return _entity(found)
 
     async def query_entities(self, table: str, query_filter: str | None, top: int | None) -> list[dict[str, Any]]:
+        if query_filter:  # read here first, so a bad filter is the same clear error on both stores
+            from funchost.storage.odata import compile_filter
+
+            compile_filter(query_filter)
         client = self._service().get_table_client(table)
         found: list[dict[str, Any]] = []
         try:

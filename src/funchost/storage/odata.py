@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from funchost.storage.base import StorageError
+
 Entity = dict[str, Any]
 Predicate = Callable[[Entity], bool]
 
@@ -54,7 +56,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 _MIRRORED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
 
 
-class FilterError(ValueError):
+class FilterError(StorageError, ValueError):
     """A filter the grammar does not accept; the message points at the place."""
 
 
