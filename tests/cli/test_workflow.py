@@ -33,7 +33,7 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
                            ("Queue trigger", "process_order"), ("Blob trigger", "on_blob"),
                            ("Azure Service Bus Queue trigger", "on_sb_queue"),
                            ("ServiceBus Topic trigger", "on_sb_topic"), ("Azure Event Hub trigger", "on_event"),
-                           ("Azure Event Grid trigger", "on_grid")]:
+                           ("Azure Event Grid trigger", "on_grid"), ("Azure Cosmos DB trigger", "on_change")]:
         result = funchost("new", "--template", template, "--name", name, "--authlevel", "anonymous", cwd=app)
         assert result.returncode == 0, result.stderr
     if model == "v2":
@@ -57,6 +57,8 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     by_hand = funchost("invoke", "on_grid", "--data", '{"id": "g-1", "subject": "s", "eventType": "T", "data": 7}',
                        cwd=app)
     assert by_hand.returncode == 0 and '"id": "g-1", "subject": "s", "event_type": "T", "data": 7' in by_hand.stdout
+    by_hand = funchost("invoke", "on_change", "--data", '[{"id": "d-1"}, {"id": "d-2"}]', cwd=app)
+    assert by_hand.returncode == 0 and "2 document(s) changed, the first is d-1" in by_hand.stdout
     invoked = funchost("invoke", "process_order", "--data", "order-42", cwd=app)
     assert invoked.returncode == 0 and "processed a message: order-42" in invoked.stdout
     assert funchost("invoke", "nightly", cwd=app).returncode == 0
@@ -101,7 +103,7 @@ def test_errors_are_one_clear_line(tmp_path):
     assert templates.stdout.splitlines() == ["Python Templates:", "  HTTP trigger", "  Timer trigger",
                                              "  Queue trigger", "  Blob trigger", "  Azure Service Bus Queue trigger",
                                              "  Azure Service Bus Topic trigger", "  Azure Event Hub trigger",
-                                             "  Azure Event Grid trigger"]
+                                             "  Azure Event Grid trigger", "  Azure Cosmos DB trigger"]
     assert "examples:" in funchost("invoke", "--help", cwd=tmp_path).stdout
 
 

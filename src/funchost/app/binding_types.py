@@ -9,11 +9,11 @@ from __future__ import annotations
 
 # binding types funchost runs: triggers it listens to, inputs it reads, outputs it writes
 SUPPORTED = ("httpTrigger", "http", "timerTrigger", "queueTrigger", "queue", "blobTrigger", "blob",
-             "serviceBusTrigger", "serviceBus", "eventHubTrigger", "eventHub", "eventGridTrigger", "eventGrid", "table")
+             "serviceBusTrigger", "serviceBus", "eventHubTrigger", "eventHub", "eventGridTrigger", "eventGrid", "table",
+             "cosmosDBTrigger", "cosmosDB")
 
 # types the extension bundle registers that funchost does not run yet
 NOT_YET = (
-    "cosmosDBTrigger", "cosmosDB",
     "orchestrationTrigger", "activityTrigger", "entityTrigger",
     "durableClient", "orchestrationClient", "signalR", "signalRConnectionInfo", "signalRTrigger",
     "sendGrid", "twilioSms", "notificationHub", "kafkaTrigger", "kafka", "rabbitMQTrigger", "rabbitMQ",

@@ -27,6 +27,7 @@ register_binder("serviceBus", "funchost.bindings.servicebus")
 register_binder("eventHub", "funchost.bindings.eventhub")
 register_binder("eventGrid", "funchost.bindings.eventgrid")
 register_binder("table", "funchost.bindings.table")
+register_binder("cosmosDB", "funchost.bindings.cosmosdb")
 
 
 def binder_module(binding_type: str) -> ModuleType | None:

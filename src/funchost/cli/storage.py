@@ -19,6 +19,9 @@ EXAMPLES = """examples:
   funchost storage get samples/a.txt -o out.txt download a blob
   funchost storage tables                       list tables
   funchost storage entities People --filter "PartitionKey eq 'red'"
+  funchost storage cosmos                       Cosmos DB databases, containers (leases too), documents
+  funchost storage cosmos-create shop leases    create a container (a change feed trigger's lease container)
+  funchost storage cosmos-query shop items "SELECT * FROM c WHERE c.price < 10"
   funchost storage bus                          Service Bus queues, topics, subscriptions, dead-letter queues
   funchost storage bus-send orders "hello"      send a message (starts a Service Bus trigger)
   funchost storage bus-send events "hi" --topic --property kind=greeting
@@ -59,6 +62,15 @@ def add_parser(commands: Any) -> None:
     entities.add_argument("table")
     entities.add_argument("--filter", help="an OData filter, e.g. \"PartitionKey eq 'a' and Age gt 30\"")
     entities.add_argument("-n", "--count", type=int, default=20)
+    verbs.add_parser("cosmos", help="list Cosmos DB databases and containers with their document counts")
+    cosmos_create = verbs.add_parser("cosmos-create", help="create a Cosmos DB container (and its database)")
+    cosmos_create.add_argument("database")
+    cosmos_create.add_argument("container")
+    cosmos_create.add_argument("--partition-key", dest="partition_key", default="/id", help="its path (default /id)")
+    cosmos_query = verbs.add_parser("cosmos-query", help="run a query over a Cosmos DB container")
+    cosmos_query.add_argument("database")
+    cosmos_query.add_argument("container")
+    cosmos_query.add_argument("query", nargs="?", default="SELECT * FROM c")
     verbs.add_parser("bus", help="list Service Bus queues, topics and subscriptions with their message counts")
     bus_peek = verbs.add_parser("bus-peek", help="show the messages of a Service Bus queue or subscription")
     bus_peek.add_argument("entity", help="queue, <topic>/Subscriptions/<name>, or either with /$DeadLetterQueue")
@@ -107,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
 async def _run(resolver: Any, args: argparse.Namespace) -> int:
     """Open the store (or broker) the verb works on, run it, close everything opened."""
     try:
+        if args.verb.startswith("cosmos"):
+            documents = resolver.documents(args.connection)
+            await documents.open()
+            return await _COSMOS_VERBS[args.verb](documents, args)
         if args.verb in _BROKER_VERBS:
             broker = resolver.service_bus(args.connection) if args.verb.startswith("bus") \
                 else resolver.event_hubs(args.connection)
@@ -297,6 +313,30 @@ async def _entities(provider: Any, args: argparse.Namespace) -> int:
         print(json.dumps(entity))
     return 0
 
+
+async def _cosmos(documents: Any, args: argparse.Namespace) -> int:
+    found = await documents.containers()
+    for database, container, partition_key_path, count in found:
+        print(f"{database}/{container}\tpartition key {partition_key_path}\t{count} documents")
+    if not found:
+        print("(no Cosmos DB containers)")
+    return 0
+
+
+async def _cosmos_create(documents: Any, args: argparse.Namespace) -> int:
+    await documents.create_container(args.database, args.container, args.partition_key)
+    print(f"container '{args.database}/{args.container}' (partition key {args.partition_key}) is there")
+    return 0
+
+
+async def _cosmos_query(documents: Any, args: argparse.Namespace) -> int:
+    for result in await documents.query_documents(args.database, args.container, args.query):
+        print(json.dumps(result))
+    return 0
+
+
+_COSMOS_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    "cosmos": _cosmos, "cosmos-create": _cosmos_create, "cosmos-query": _cosmos_query}
 
 _BROKER_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "bus": _bus, "bus-peek": _bus_peek, "bus-send": _bus_send, "hubs": _bus, "hub-peek": _hub_peek,

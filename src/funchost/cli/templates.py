@@ -59,6 +59,11 @@ EVENT_GRID_BODY = '''    logging.info("Python EventGrid trigger processed an eve
         "id": event.id, "subject": event.subject, "event_type": event.event_type, "data": event.get_json()}}))
 '''
 
+COSMOS_BODY = '''    if documents:
+        logging.info("Python CosmosDB trigger: %d document(s) changed, the first is %s", len(documents),
+                     documents[0]["id"])
+'''
+
 TEMPLATES = [
     Template(
         "HTTP trigger", ("http", "httptrigger", "http trigger"),
@@ -132,6 +137,17 @@ TEMPLATES = [
         '@{prefix}.event_grid_trigger(arg_name="event")\n',
         "event: func.EventGridEvent) -> None",
         ("import json", "import logging"),
+    ),
+    Template(
+        "Azure Cosmos DB trigger", ("cosmosdb trigger", "cosmos db trigger", "cosmosdbtrigger", "cosmosdb", "cosmos"),
+        ({"type": "cosmosDBTrigger", "direction": "in", "name": "documents", "connection": "CosmosDBConnection",
+          "databaseName": "my-database", "containerName": "my-container", "leaseContainerName": "leases",
+          "createLeaseContainerIfNotExists": True},),
+        COSMOS_BODY, "documents: func.DocumentList) -> None",
+        '@{prefix}.cosmos_db_trigger(arg_name="documents", connection="CosmosDBConnection", '
+        'database_name="my-database", container_name="my-container", lease_container_name="leases", '
+        'create_lease_container_if_not_exists=True)\n',
+        "documents: func.DocumentList) -> None",
     ),
 ]
 

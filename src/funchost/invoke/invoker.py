@@ -30,7 +30,7 @@ from funchost.invoke.timeout import Watchdog
 Datum = meta.Datum
 
 # output types the real host also accepts JSON values for (the library's converters take text)
-JSON_OUTPUTS = frozenset({"servicebus", "eventhub", "eventgrid"})
+JSON_OUTPUTS = frozenset({"servicebus", "eventhub", "eventgrid", "cosmosdb"})
 
 
 class BindingIO(Protocol):

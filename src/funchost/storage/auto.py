@@ -16,6 +16,7 @@ from funchost.config import AppSettings
 from funchost.storage.base import Provider, StorageError, StorageProvider
 from funchost.storage.embedded import EmbeddedStorage
 from funchost.storage.embedded_broker import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, EmbeddedBroker
+from funchost.storage.embedded_documents import EmbeddedDocuments
 from funchost.storage.namespace import Namespace
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
@@ -79,6 +80,7 @@ class StorageResolver:
         self.base64_messages = message_encoding.lower() != "none"  # host.json extensions.queues
         self._embedded: EmbeddedStorage | None = None
         self._broker: EmbeddedBroker | None = None
+        self._documents: EmbeddedDocuments | None = None
         self._brokers: dict[tuple[str, str], Provider] = {}  # real namespaces, by (kind, connection name)
         self._providers: dict[str, StorageProvider] = {}  # Azure Storage, by connection name
         self._chosen: dict[str, StorageProvider] = {}
@@ -178,12 +180,36 @@ class StorageResolver:
             self._brokers[key] = kind.from_setting(name, value, self.settings)
         return self._brokers[key]
 
+    @property
+    def embedded_documents(self) -> EmbeddedDocuments:
+        if self._documents is None:
+            self._documents = EmbeddedDocuments(embedded_folder(self.app_root, self.settings))
+        return self._documents
+
+    def documents(self, connection: str | None) -> EmbeddedDocuments:
+        """The Cosmos DB a binding's connection names: the embedded one (a real account is not
+        supported yet: a clear error)."""
+        name = connection or ""
+        forced = (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded"
+        value = (self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}") or "").strip() if name \
+            else ""
+        service = service_of(value) if value else (identity_service_of(name, self.settings) if name else None)
+        if forced or (service is None and not value):
+            return self.embedded_documents
+        if service != DOCUMENTS:
+            raise StorageError(f"The connection '{name}' names a {service or 'connection funchost does not know'}, "
+                               f"not a {DOCUMENTS}.")
+        raise StorageError(f"The connection '{name}' names a real Cosmos DB account, which funchost does not support "
+                           f"yet; remove the setting (or set {FORCE_SETTING}=embedded) to use the embedded one.")
+
     def providers(self) -> list[Provider]:
         found: list[Provider] = [*self._providers.values(), *self._brokers.values()]
         if self._embedded is not None:
             found.append(self._embedded)
         if self._broker is not None:
             found.append(self._broker)
+        if self._documents is not None:
+            found.append(self._documents)
         return found
 
     async def close(self) -> None:

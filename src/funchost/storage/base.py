@@ -148,6 +148,13 @@ class StateStore(ABC):
         """Every key that starts with ``prefix``, in one call (scans compare against it)."""
 
 
+class CoordinationStore(LeaseStore, StateStore):
+    """Leases and small state: how host processes agree (a storage account, or a Cosmos DB
+    lease container)."""
+
+    min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
+
+
 class Provider:
     """A connection to one service (a storage account; next a broker, an event hub namespace, a
     document database). It implements the role interfaces it serves."""
@@ -161,11 +168,10 @@ class Provider:
         """Release connections."""
 
 
-class StorageProvider(Provider, QueueStore, BlobStore, TableStore, LeaseStore, StateStore):
+class StorageProvider(Provider, QueueStore, BlobStore, TableStore, CoordinationStore):
     """One storage account: queues, blobs, tables, leases and state together."""
 
     name: str = "storage"
-    min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
     time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)
 
 
@@ -306,3 +312,61 @@ class EventLogStore(ABC):
     @abstractmethod
     async def position_at(self, hub: str, partition: str, start: str, enqueued_after: datetime | None) -> int:
         """The sequence number to read after, for ``fromStart``, ``fromEnd`` or ``fromEnqueuedTime``."""
+
+
+# -- documents: Cosmos DB ----------------------------------------------------------------------
+
+
+class DocumentConflictError(StorageError):
+    """A conditional write lost: the document changed (``_etag``) or already exists."""
+
+
+class MissingContainerError(StorageError):
+    """The database or container does not exist (and nothing asked to create it)."""
+
+
+class DocumentStore(ABC):
+    """A Cosmos DB account: containers of JSON documents with ``id`` and a partition key, a
+    change feed per container, and conditional writes on ``_etag`` (what leases need)."""
+
+    @abstractmethod
+    async def create_container(self, database: str, container: str, partition_key_path: str = "/id") -> None:
+        """Create the database and container when they do not exist."""
+
+    @abstractmethod
+    async def container_exists(self, database: str, container: str) -> bool: ...
+
+    @abstractmethod
+    async def read_document(self, database: str, container: str, document_id: str,
+                            partition_key: Any) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def query_documents(self, database: str, container: str, query: str,
+                              parameters: dict[str, Any] | None = None) -> list[Any]: ...
+
+    @abstractmethod
+    async def upsert_documents(self, database: str, container: str, documents: list[dict[str, Any]]) -> None:
+        """Insert or replace each document; MissingContainerError when the container does not exist."""
+
+    @abstractmethod
+    async def write_document(self, database: str, container: str, document: dict[str, Any],
+                             if_match: str | None) -> dict[str, Any]:
+        """Create (``if_match`` None: fails if it exists) or replace only if its ``_etag`` is still
+        ``if_match``; DocumentConflictError otherwise. Returns the stored document."""
+
+    @abstractmethod
+    async def delete_document(self, database: str, container: str, document_id: str, partition_key: Any) -> None: ...
+
+    @abstractmethod
+    async def feed_ranges(self, database: str, container: str) -> list[str]:
+        """The change feed's ranges, each read in order by one consumer at a time."""
+
+    @abstractmethod
+    async def read_feed(self, database: str, container: str, feed_range: str, continuation: str | None,
+                        count: int) -> tuple[list[dict[str, Any]], str]:
+        """Up to ``count`` changed documents (latest versions, in order) after ``continuation``
+        (None: from the beginning), and the continuation after them."""
+
+    @abstractmethod
+    async def feed_position(self, database: str, container: str, feed_range: str, since: datetime | None) -> str:
+        """A continuation for "now" (``since`` None) or for the changes after ``since``."""

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from funchost.storage.base import StorageError, StorageProvider
+from funchost.storage.base import CoordinationStore, StorageError
 from funchost.triggers.background import OutageLog, keep_running
 from funchost.triggers.lease import Lease
 
@@ -44,7 +44,7 @@ class Claim:
 class PartitionBalancer:
     """Owns this process's share of ``partitions``, running ``work(claim)`` for each one owned."""
 
-    def __init__(self, store: StorageProvider, prefix: str, owner: str, partitions: list[str], period: float,
+    def __init__(self, store: CoordinationStore, prefix: str, owner: str, partitions: list[str], period: float,
                  label: str, work: PartitionWork, round_interval: float | None = None) -> None:
         self.store = store
         self.prefix = prefix  # "eventhub/embedded/orders/$default"

@@ -44,6 +44,7 @@ for _kind in (
     TriggerKind("serviceBusTrigger", "funchost.triggers.servicebus"),
     TriggerKind("eventHubTrigger", "funchost.triggers.eventhub", retry_policy=True),
     TriggerKind("eventGridTrigger", "funchost.triggers.eventgrid", webhook="eventgrid"),
+    TriggerKind("cosmosDBTrigger", "funchost.triggers.cosmosdb", retry_policy=True),
 ):
     register_trigger(_kind)
 
