@@ -70,3 +70,22 @@ def test_service_bus_and_event_hubs_connections_choose_the_embedded_broker_or_a_
         resolver.event_hubs("Junk")
     forced = StorageResolver(tmp_path, AppSettings({"Bus": BUS, "FUNCHOST_STORAGE": "embedded"}))
     assert isinstance(forced.service_bus("Bus"), EmbeddedBroker)
+
+
+def test_cosmos_connections_choose_the_embedded_store_or_a_real_account(tmp_path):
+    from funchost.storage.cosmos import CosmosAccount
+    from funchost.storage.embedded_documents import EmbeddedDocuments
+
+    settings = AppSettings({"Cosmos": "AccountEndpoint=https://acct.documents.azure.com:443/;AccountKey=a2V5;",
+                            "Ident__accountEndpoint": "https://acct.documents.azure.com", "Bus": BUS})
+    resolver = StorageResolver(tmp_path, settings)
+    assert isinstance(resolver.documents(None), EmbeddedDocuments)
+    assert isinstance(resolver.documents("Unset"), EmbeddedDocuments)
+    real = resolver.documents("Cosmos")
+    assert isinstance(real, CosmosAccount) and resolver.documents("Cosmos") is real
+    assert isinstance(resolver.documents("Ident"), CosmosAccount)
+    with pytest.raises(StorageError, match="The connection 'Bus' names a Service Bus or Event Hubs namespace, not a"):
+        resolver.documents("Bus")
+    forced = StorageResolver(tmp_path, AppSettings({"Cosmos": "AccountEndpoint=https://x/;AccountKey=a2V5;",
+                                                    "FUNCHOST_STORAGE": "embedded"}))
+    assert isinstance(forced.documents("Cosmos"), EmbeddedDocuments)

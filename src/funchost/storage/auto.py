@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from funchost.config import AppSettings
-from funchost.storage.base import Provider, StorageError, StorageProvider
+from funchost.storage.base import DocumentProvider, Provider, StorageError, StorageProvider
 from funchost.storage.embedded import EmbeddedStorage
 from funchost.storage.embedded_broker import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, EmbeddedBroker
 from funchost.storage.embedded_documents import EmbeddedDocuments
@@ -81,6 +81,7 @@ class StorageResolver:
         self._embedded: EmbeddedStorage | None = None
         self._broker: EmbeddedBroker | None = None
         self._documents: EmbeddedDocuments | None = None
+        self._accounts: dict[str, DocumentProvider] = {}  # real Cosmos DB accounts, by connection name
         self._brokers: dict[tuple[str, str], Provider] = {}  # real namespaces, by (kind, connection name)
         self._providers: dict[str, StorageProvider] = {}  # Azure Storage, by connection name
         self._chosen: dict[str, StorageProvider] = {}
@@ -186,24 +187,29 @@ class StorageResolver:
             self._documents = EmbeddedDocuments(embedded_folder(self.app_root, self.settings))
         return self._documents
 
-    def documents(self, connection: str | None) -> EmbeddedDocuments:
-        """The Cosmos DB a binding's connection names: the embedded one (a real account is not
-        supported yet: a clear error)."""
+    def documents(self, connection: str | None) -> DocumentProvider:
+        """The Cosmos DB a binding's connection names: the embedded one, or a real account."""
         name = connection or ""
-        forced = (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded"
         value = (self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}") or "").strip() if name \
             else ""
+        if (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded":
+            return self.embedded_documents
         service = service_of(value) if value else (identity_service_of(name, self.settings) if name else None)
-        if forced or (service is None and not value):
+        if service is None and not value:
             return self.embedded_documents
         if service != DOCUMENTS:
-            raise StorageError(f"The connection '{name}' names a {service or 'connection funchost does not know'}, "
-                               f"not a {DOCUMENTS}.")
-        raise StorageError(f"The connection '{name}' names a real Cosmos DB account, which funchost does not support "
-                           f"yet; remove the setting (or set {FORCE_SETTING}=embedded) to use the embedded one.")
+            raise StorageError(f"The connection '{name}' names a {service or 'service funchost does not know'}, "
+                               f"not a {DOCUMENTS} (AccountEndpoint=...;AccountKey=...).")
+        if name not in self._accounts:
+            try:
+                from funchost.storage.cosmos import CosmosAccount
+            except ImportError as error:
+                raise _missing_extra(name, "Cosmos DB", "cosmos", error) from None
+            self._accounts[name] = CosmosAccount.from_setting(name, value or f"identity:{name}", self.settings)
+        return self._accounts[name]
 
     def providers(self) -> list[Provider]:
-        found: list[Provider] = [*self._providers.values(), *self._brokers.values()]
+        found: list[Provider] = [*self._providers.values(), *self._brokers.values(), *self._accounts.values()]
         if self._embedded is not None:
             found.append(self._embedded)
         if self._broker is not None:
@@ -230,6 +236,6 @@ def _namespace_class(extra: str) -> type[Namespace]:
 
 def _missing_extra(name: str, service: str, extra: str, error: ImportError) -> StorageError:
     return StorageError(
-        f"The connection '{name}' points at a real {service} namespace, but its SDK cannot be loaded "
+        f"The connection '{name}' points at a real {service} account or namespace, but its SDK cannot be loaded "
         f"({error}). Install it with: pip install 'funchost[{extra}]'; or set {FORCE_SETTING}=embedded to "
         "use the embedded broker instead.")

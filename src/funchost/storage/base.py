@@ -370,3 +370,7 @@ class DocumentStore(ABC):
     @abstractmethod
     async def feed_position(self, database: str, container: str, feed_range: str, since: datetime | None) -> str:
         """A continuation for "now" (``since`` None) or for the changes after ``since``."""
+
+
+class DocumentProvider(Provider, DocumentStore):
+    """A Cosmos DB account: the embedded one or a real one."""

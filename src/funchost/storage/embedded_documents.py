@@ -22,13 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from funchost.storage.base import (
-    DocumentConflictError,
-    DocumentStore,
-    MissingContainerError,
-    Provider,
-    StorageError,
-)
+from funchost.storage.base import DocumentConflictError, DocumentProvider, MissingContainerError, StorageError
 from funchost.storage.sqlite import SqliteFile
 
 FEED_RANGES = 4
@@ -60,7 +54,7 @@ def partition_value(document: dict[str, Any], path: str) -> Any:
     return value
 
 
-class EmbeddedDocuments(SqliteFile, Provider, DocumentStore):
+class EmbeddedDocuments(SqliteFile, DocumentProvider):
     """The default Cosmos DB: ``<folder>/documents.db``."""
 
     name = "embedded documents"
