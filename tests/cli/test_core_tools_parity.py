@@ -18,8 +18,8 @@ UNSUPPORTED_APP = {
         def fine(req: func.HttpRequest) -> str:
             return "fine"
 
-        @app.cosmos_db_trigger(arg_name="docs", connection="Cosmos", database_name="db", container_name="items")
-        def on_change(docs: func.DocumentList) -> None:
+        @app.sql_trigger(arg_name="changes", table_name="dbo.Items", connection_string_setting="Sql")
+        def on_change(changes: str) -> None:
             pass
     """,
 }
@@ -74,14 +74,14 @@ def test_check_and_list_name_a_binding_funchost_does_not_run(tmp_path, host):
     app = write_app(tmp_path / "app", UNSUPPORTED_APP)
     check = funchost("check", cwd=app)
     assert check.returncode == 1
-    assert "Function 'on_change'" in check.stderr and "'cosmosDBTrigger'" in check.stderr
+    assert "Function 'on_change'" in check.stderr and "'sqlTrigger'" in check.stderr
     assert "not supported by funchost yet" in check.stderr
     listed = json.loads(funchost("list", "--json", cwd=app).stdout)
     assert [f["name"] for f in listed["functions"]] == ["fine"]
-    assert any("'cosmosDBTrigger'" in error for error in listed["errors"])
+    assert any("'sqlTrigger'" in error for error in listed["errors"])
     process = host(app)
     assert process.request("GET", "/api/fine").text == "fine"
-    assert "'cosmosDBTrigger' are not supported by funchost yet" in process.output
+    assert "'sqlTrigger' are not supported by funchost yet" in process.output
     assert "run it by hand" not in process.output
 
 

@@ -124,3 +124,19 @@ def message_bodies(value: meta.Datum) -> list[bytes]:
         else:
             bodies.append(json.dumps(item).encode("utf-8"))
     return bodies
+
+
+def json_objects(value: Datum, binding: BindingSpec, what: str) -> list[dict[str, Any]]:
+    """The JSON objects an output value stands for (one, a list, or a string holding either);
+    ``what`` names them in the error ("entities", "events", "documents")."""
+    objects = []
+    for body in message_bodies(value):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise BindingFailure(f"the '{binding.name}' binding ({binding.type}) takes {what} as JSON objects, not "
+                                 f"{body[:60]!r}")
+        objects.append(parsed)
+    return objects

@@ -18,7 +18,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
-from funchost.bindings.binders import Binders, BindingFailure, binding_data, message_bodies
+from funchost.bindings.binders import Binders, BindingFailure, binding_data, json_objects
 from funchost.bindings.expressions import ExpressionError, resolve
 from funchost.config.app_settings import MissingSettingError
 from funchost.storage.base import StorageError
@@ -85,12 +85,7 @@ async def read_input(binding: BindingSpec, invocation: Invocation, binders: Bind
 async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
     database, container = _place(binding, invocation, binders)
     store = binders.resolver.documents(_setting(binding, "connection", "connectionStringSetting"))
-    documents = []
-    for body in message_bodies(value):
-        document = json.loads(body)
-        if not isinstance(document, dict):
-            raise BindingFailure(f"the '{binding.name}' binding (cosmosDB) takes documents (JSON objects)")
-        documents.append(document)
+    documents = json_objects(value, binding, "documents")
     try:
         if str(_setting(binding, "createIfNotExists") or "").lower() == "true":
             await store.create_container(database, container, str(_setting(binding, "partitionKey") or "/id"))

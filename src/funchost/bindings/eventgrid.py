@@ -24,7 +24,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
-from funchost.bindings.binders import Binders, BindingFailure, message_bodies
+from funchost.bindings.binders import Binders, BindingFailure, json_objects
 
 API_VERSION = "2018-01-01"
 ATTEMPTS = 3
@@ -34,16 +34,8 @@ REQUIRED = ("subject", "eventType", "data", "dataVersion")
 
 def events_of(value: meta.Datum, binding: BindingSpec) -> list[dict[str, Any]]:
     """The events an output value stands for, in the schema a topic accepts."""
-    events = []
-    for body in message_bodies(value):
-        try:
-            event = json.loads(body)
-        except ValueError:
-            raise BindingFailure(f"the '{binding.name}' binding (eventGrid) got a value that is not a JSON event: "
-                                 f"{body[:80]!r}") from None
-        if not isinstance(event, dict):
-            raise BindingFailure(f"the '{binding.name}' binding (eventGrid) takes events (JSON objects), not "
-                                 f"{type(event).__name__}")
+    events = json_objects(value, binding, "events")
+    for event in events:
         if "specversion" not in event:
             missing = [key for key in REQUIRED if key not in event or (key != "data" and event[key] is None)]
             if missing:
@@ -52,7 +44,6 @@ def events_of(value: meta.Datum, binding: BindingSpec) -> list[dict[str, Any]]:
             event.setdefault("id", str(uuid.uuid4()))
             if not event.get("eventTime"):
                 event["eventTime"] = datetime.now(timezone.utc).isoformat()
-        events.append(event)
     return events
 
 

@@ -16,7 +16,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
-from funchost.bindings.binders import Binders, BindingFailure, message_bodies
+from funchost.bindings.binders import Binders, BindingFailure, json_objects
 from funchost.storage.base import StorageError
 from funchost.storage.odata import FilterError
 
@@ -56,16 +56,8 @@ def entities_of(value: meta.Datum, binding: BindingSpec, invocation: Invocation,
                 binders: Binders) -> list[dict[str, Any]]:
     """The entities an output value stands for, each with its PartitionKey and RowKey."""
     defaults = {key: _optional(binding, key[0].lower() + key[1:], invocation, binders) for key in KEYS}
-    entities = []
-    for body in message_bodies(value):
-        try:
-            entity = json.loads(body)
-        except ValueError:
-            raise BindingFailure(f"the '{binding.name}' binding (table) takes entities as JSON objects, not "
-                                 f"{body[:60]!r}") from None
-        if not isinstance(entity, dict):
-            raise BindingFailure(f"the '{binding.name}' binding (table) takes entities (JSON objects), not "
-                                 f"{type(entity).__name__}")
+    entities = json_objects(value, binding, "entities")
+    for entity in entities:
         for key in KEYS:  # the keys as the entity spells them, else the binding's
             spelled = next((name for name in entity if name.lower() == key.lower()), None)
             value_of_key = entity.pop(spelled) if spelled is not None else defaults[key]
@@ -73,7 +65,6 @@ def entities_of(value: meta.Datum, binding: BindingSpec, invocation: Invocation,
                 raise BindingFailure(f"an entity for the '{binding.name}' binding (table) has no {key} (set it in "
                                      f"the entity or as the binding's {key[0].lower() + key[1:]})")
             entity[key] = str(value_of_key)
-        entities.append(entity)
     return entities
 
 

@@ -26,8 +26,8 @@ from azure.cosmos.exceptions import (
     CosmosResourceNotFoundError,
 )
 
-from funchost.config import AppSettings
 from funchost.storage.base import DocumentConflictError, DocumentProvider, MissingContainerError, StorageError
+from funchost.storage.namespace import Namespace
 
 SYSTEM = ("_rid", "_self", "_etag", "_ts", "_attachments", "_lsn")
 
@@ -36,38 +36,21 @@ def _body(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key not in SYSTEM}
 
 
-class CosmosAccount(DocumentProvider):
+class CosmosAccount(Namespace, DocumentProvider):
     name = "Cosmos DB"
+    identity_setting = "accountEndpoint"
 
-    def __init__(self, setting: str, connection_string: str | None = None, endpoint: str | None = None,
+    def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
                  credential: Any = None) -> None:
-        self.setting = setting
-        self.connection_string = connection_string
-        self.endpoint = endpoint
-        self.credential = credential
+        super().__init__(setting, connection_string, namespace, credential)
         self._client: CosmosClient | None = None
         self._ranges: dict[tuple[str, str], list[dict[str, Any]]] = {}
-
-    @property
-    def folder(self) -> str:
-        return f"{self.setting}: Cosmos DB"
-
-    @classmethod
-    def from_setting(cls, name: str, value: str, settings: AppSettings) -> CosmosAccount:
-        if not value.startswith("identity:"):
-            return cls(name, connection_string=value)
-        from azure.identity.aio import DefaultAzureCredential
-
-        client_id = settings.get(f"{name}__clientId")
-        credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id \
-            else DefaultAzureCredential()
-        return cls(name, endpoint=settings.get(f"{name}__accountEndpoint") or "", credential=credential)
 
     @property
     def client(self) -> CosmosClient:
         if self._client is None:
             self._client = CosmosClient.from_connection_string(self.connection_string) if self.connection_string \
-                else CosmosClient(self.endpoint or "", credential=self.credential)
+                else CosmosClient(self.namespace or "", credential=self.credential)
         return self._client
 
     async def close(self) -> None:

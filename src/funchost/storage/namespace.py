@@ -1,6 +1,7 @@
-"""A connection to a real Service Bus or Event Hubs namespace: a connection string
-(``Endpoint=sb://...``), or identity-based settings (``<name>__fullyQualifiedNamespace``,
-``<name>__clientId``) through DefaultAzureCredential, as the real host reads them."""
+"""A connection to a real Service Bus or Event Hubs namespace or Cosmos DB account: a
+connection string, or identity-based settings (``<name>__fullyQualifiedNamespace`` or
+``<name>__accountEndpoint``, ``<name>__clientId``) through DefaultAzureCredential, as the real
+host reads them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ N = TypeVar("N", bound="Namespace")
 
 
 class Namespace(Provider):
-    """What the Service Bus and Event Hubs providers hold about where they connect."""
+    """What the Service Bus, Event Hubs and Cosmos DB providers hold about where they connect."""
+
+    identity_setting = "fullyQualifiedNamespace"  # <name>__<this> names the service for identity connections
 
     def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
                  credential: Any = None) -> None:
@@ -36,4 +39,4 @@ class Namespace(Provider):
         client_id = settings.get(f"{name}__clientId")
         credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id \
             else DefaultAzureCredential()
-        return cls(name, namespace=settings.get(f"{name}__fullyQualifiedNamespace") or "", credential=credential)
+        return cls(name, namespace=settings.get(f"{name}__{cls.identity_setting}") or "", credential=credential)

@@ -73,5 +73,15 @@ class OutageLog:
         self.failing = False
 
 
+async def first_of(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 def _capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]

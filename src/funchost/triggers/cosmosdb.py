@@ -33,7 +33,7 @@ from funchost.storage.base import (
     DocumentStore,
 )
 from funchost.storage.odata import parse_time
-from funchost.triggers.background import keep_running
+from funchost.triggers.background import first_of, keep_running
 from funchost.triggers.base import ListenerContext, ListenerSet
 from funchost.triggers.consumer import POLL_STOP_WAIT
 from funchost.triggers.partitions import Claim, PartitionBalancer
@@ -241,7 +241,7 @@ class CosmosDBTriggerListener:
                         logger.warning("The change feed batch of %s (%d documents) failed; it will be delivered "
                                        "again.", self.label, len(documents))
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(_either(wake, claim.lost), timeout=self.poll_delay)
+                    await asyncio.wait_for(first_of(wake, claim.lost), timeout=self.poll_delay)
         finally:
             self._wakes.discard(wake)
 
@@ -249,14 +249,6 @@ class CosmosDBTriggerListener:
         return Invocation(function=self.spec, trigger_data=meta.Datum(json.dumps(documents), "json"),
                           reason=f"New changes on container {self.container} at {datetime.now().astimezone()}")
 
-
-async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
-    waits = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:

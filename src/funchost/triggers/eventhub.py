@@ -29,6 +29,7 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig
 from funchost.storage.base import EventLogStore, HubEvent, StorageError, StorageProvider
+from funchost.triggers.background import first_of
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.partitions import Claim, PartitionBalancer
 
@@ -247,7 +248,7 @@ class EventHubTriggerListener:
                 events = await log.read(self.hub, partition, position, self.options.max_event_batch_size)
                 if not events:
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(_either(wake, claim.lost), timeout=IDLE_POLL)
+                        await asyncio.wait_for(first_of(wake, claim.lost), timeout=IDLE_POLL)
                     continue
                 await self._handle(partition, events)
                 position, unsaved = events[-1].sequence_number, events[-1]
@@ -261,14 +262,6 @@ class EventHubTriggerListener:
                 with contextlib.suppress(StorageError):
                     await self.checkpoints.set(partition, unsaved)
 
-
-async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
-    waits = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:

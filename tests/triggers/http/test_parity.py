@@ -62,8 +62,8 @@ V2_APP = {
             return "never"
 
         @app.route(route="later")
-        @app.cosmos_db_output(arg_name="doc", database_name="db", container_name="items", connection="Cosmos")
-        def later(req: func.HttpRequest, doc: func.Out[func.Document]) -> str:
+        @app.sql_output(arg_name="row", command_text="dbo.Items", connection_string_setting="Sql")
+        def later(req: func.HttpRequest, row: func.Out[str]) -> str:
             return "never"
     """,
 }
@@ -221,7 +221,7 @@ def test_unknown_and_not_yet_supported_binding_types_are_load_errors(v2):
     assert ("Function 'exotic'" in output and "binding 'thing'" in output
             and "The binding type(s) 'notARealBinding' are not registered." in output)
     assert "Function 'later'" in output
-    assert "The binding type(s) 'cosmosDB' are not supported by funchost yet" in output
+    assert "The binding type(s) 'sql' are not supported by funchost yet" in output
     # they are not loaded, so their paths fall to the catch-all here (404 without one: see the v1 test)
     assert v2.request("GET", "/exotic").text == "catch-all:exotic"
     assert v2.request("GET", "/items/x").status == 200
