@@ -9,10 +9,13 @@ import types
 from pathlib import Path
 
 APP_PACKAGE = "__app__"
+PACKAGES_FOLDER = Path(".python_packages") / "lib" / "site-packages"  # where pack installs requirements.txt
 
 
 def prepare_import_path(app_root: Path) -> None:
-    """Put the app root first on ``sys.path`` and map the ``__app__`` package onto it.
+    """Put the app root first on ``sys.path`` (and ``.python_packages/lib/site-packages``, where
+    ``funchost pack`` and Core Tools install an app's requirements, last) and map the ``__app__``
+    package onto it.
 
     The worker imports v1 functions as ``__app__.<Folder>``: that makes both
     ``from shared_code import x`` (absolute) and ``from ..shared_code import x`` /
@@ -30,6 +33,11 @@ def prepare_import_path(app_root: Path) -> None:
     if root in sys.path:
         sys.path.remove(root)
     sys.path.insert(0, root)
+    packages = app_root / PACKAGES_FOLDER
+    if packages.is_dir() and str(packages) not in sys.path:
+        # a packed app's dependencies, as on Azure; last, so what funchost itself runs on (azure-functions,
+        # uvicorn, ...) keeps the version funchost was installed with
+        sys.path.append(str(packages))
     package = types.ModuleType(APP_PACKAGE)
     package.__path__ = [root]
     package.__package__ = APP_PACKAGE

@@ -16,7 +16,7 @@ START_EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from funchost.cli import inspect, project, settings, storage
+    from funchost.cli import inspect, pack, project, settings, storage
 
     parser = argparse.ArgumentParser(
         prog="funchost",
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_parsers(commands)
     settings.add_parser(commands)
     storage.add_parser(commands)
+    pack.add_parser(commands)
     return parser
 
 
@@ -88,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command
     if command in ("start", "host"):
         return _start(args)
-    from funchost.cli import inspect, project, settings, storage
+    from funchost.cli import inspect, pack, project, settings, storage
 
     handlers = {
         "init": project.run_init, "new": project.run_new, "templates": project.run_templates,
         "list": inspect.run_list, "functions": inspect.run_list, "check": inspect.run_check,
-        "invoke": inspect.run_invoke, "settings": settings.run, "storage": storage.run,
+        "invoke": inspect.run_invoke, "settings": settings.run, "storage": storage.run, "pack": pack.run,
     }
     if command in handlers:
         return handlers[command](args)
