@@ -77,24 +77,27 @@ def test_the_app_loads_without_errors():
 '''
 
 DOCKERFILE = """# Build: docker build -t my-function-app .    Run: docker run -p 8080:80 my-function-app
+# FUNCHOST is what pip installs funchost from: a version ("funchost==0.1.0"), a wheel copied into
+# the build context, or a VCS URL (docker build --build-arg FUNCHOST=... .)
 FROM python:{python}-slim
 
+ARG FUNCHOST=funchost
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
     AzureWebJobsScriptRoot=/home/site/wwwroot
 
 WORKDIR /home/site/wwwroot
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt funchost
+RUN pip install --no-cache-dir -r requirements.txt "${{FUNCHOST}}"
 
 COPY . .
-RUN useradd --create-home --uid 1000 functions && chown -R functions /home/site/wwwroot
-USER functions
+RUN useradd --create-home --uid 1000 functions && chown -R 1000 /home/site/wwwroot
+USER 1000
 
 # port 80 on all interfaces, as the Azure Functions images listen
 EXPOSE 80
 HEALTHCHECK --interval=30s --timeout=5s \\
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:80/admin/host/ping')"
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:80/admin/host/ping')"]
 CMD ["funchost", "start", "--production", "--address", "0.0.0.0", "--port", "80"]
 """
 

@@ -1,0 +1,3 @@
+from funchost.cli.main import main
+
+raise SystemExit(main())

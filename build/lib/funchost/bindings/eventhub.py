@@ -1,0 +1,20 @@
+"""The Event Hubs output binding: one event per value, per list item, per JSON array element,
+sent together, in order, when the invocation completes."""
+
+from __future__ import annotations
+
+from azure.functions import meta
+
+from funchost.app.invocation import Invocation
+from funchost.app.model import BindingSpec
+from funchost.bindings.binders import Binders, BindingFailure, message_bodies
+from funchost.storage.base import OutgoingEvent
+
+
+async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
+    hub = binders.resolve(binding, "eventHubName", invocation)
+    namespace = binders.resolver.event_hubs(binding.setting("connection"))
+    send = getattr(namespace, "send_events", None)
+    if send is None:
+        raise BindingFailure(f"the connection of the '{binding.name}' binding is not an Event Hubs namespace")
+    await send(hub, [OutgoingEvent(body) for body in message_bodies(value)])

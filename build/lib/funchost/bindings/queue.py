@@ -1,0 +1,16 @@
+"""The queue output binding: one message per value, per list item, per JSON array element."""
+
+from __future__ import annotations
+
+from azure.functions import meta
+
+from funchost.app.invocation import Invocation
+from funchost.app.model import BindingSpec
+from funchost.bindings.binders import Binders, message_bodies
+
+
+async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
+    queue = binders.resolve(binding, "queueName", invocation).lower()
+    provider = binders.resolver.for_connection(binding.setting("connection"))
+    for body in message_bodies(value):
+        await provider.put(queue, body)

@@ -1,0 +1,20 @@
+"""The Service Bus output binding: one message per value, per list item, per JSON array element,
+sent together, in order, to a queue (``queueName``) or a topic (``topicName``)."""
+
+from __future__ import annotations
+
+from azure.functions import meta
+
+from funchost.app.invocation import Invocation
+from funchost.app.model import BindingSpec
+from funchost.bindings.binders import Binders, BindingFailure, message_bodies
+from funchost.storage.base import OutgoingMessage, ServiceBusStore
+
+
+async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
+    topic = bool(binding.setting("topicName"))
+    entity = binders.resolve(binding, "topicName" if topic else "queueName", invocation)
+    store = binders.resolver.service_bus(binding.setting("connection"))
+    if not isinstance(store, ServiceBusStore):
+        raise BindingFailure(f"the connection of the '{binding.name}' binding is not a Service Bus namespace")
+    await store.send(entity, [OutgoingMessage(body) for body in message_bodies(value)], topic=topic)

@@ -1,0 +1,340 @@
+"""Run one invocation: decode inputs, call the user function, encode outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from azure.functions import _abc as azf_abc
+from azure.functions import meta
+
+from funchost.app.invocation import Invocation, Outcome
+from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
+from funchost.app.signature import GenericConverter, converter_for
+from funchost.invoke import logs
+from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
+from funchost.invoke.extensions import Extensions
+from funchost.invoke.logs import HostLineSink, InvocationScope, current_scope, flush_invocation_output
+from funchost.invoke.threads import FunctionThreads
+from funchost.invoke.timeout import Watchdog
+
+Datum = meta.Datum
+
+# output types the real host also accepts JSON values for (the library's converters take text)
+JSON_OUTPUTS = frozenset({"servicebus", "eventhub", "eventgrid", "cosmosdb"})
+
+
+class BindingIO(Protocol):
+    """Reads input bindings and writes output bindings (implemented in ``bindings``)."""
+
+    async def read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum: ...
+
+    async def write_output(self, binding: BindingSpec, value: Datum, invocation: Invocation) -> None: ...
+
+
+class InvocationError(Exception):
+    """An invocation failed for a reason outside the user function (bindings, conversion)."""
+
+
+class FunctionTimeoutError(InvocationError):
+    """The function ran past functionTimeout."""
+
+
+@dataclass
+class _Plan:
+    """What the invoker needs per function, worked out once instead of per call."""
+
+    inputs: list[tuple[str, ParamKind, Any, BindingSpec | None]]
+    outputs: list[tuple[str, BindingSpec, Any, Any]]  # name, binding, converter, pytype
+    function_logger: logging.Logger
+    user_logger: logging.Logger
+    hooks: bool
+    return_converter: Any = None  # for the $return binding, when there is one
+    # v2 HTTP functions: @app.route adds an HTTP $return, and the worker fails an invocation
+    # that returns nothing for it
+    response_required: bool = False
+    # the console's sink for the Executing/Executed lines (None: they go through logging), and
+    # whether host.json's levels show them
+    host_lines: HostLineSink | None = None
+    host_lines_shown: bool = False
+
+
+class Invoker:
+    """Runs invocations of an app's functions: sync ones in ``executor``, async ones on the loop."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        extensions: Extensions | None = None,
+        binding_io: BindingIO | None = None,
+        timeout: float | None = None,
+        on_sync_timeout: Callable[[str], None] | None = None,
+    ) -> None:
+        self.executor = executor
+        self.extensions = extensions or Extensions(enabled=False)
+        self.binding_io = binding_io
+        self.timeout = timeout  # functionTimeout in seconds; None: no limit
+        self.watchdog = Watchdog(timeout) if timeout is not None else None
+        self.on_sync_timeout = on_sync_timeout
+        self._plans: dict[int, _Plan] = {}
+        self.running = 0  # invocations in progress (read by the load monitor and the status)
+        self.sync_running = 0  # of which sync ones, in a thread or waiting for one
+
+    def _plan(self, spec: FunctionSpec) -> _Plan:
+        plan = self._plans.get(id(spec))
+        if plan is None:
+            inputs: list[tuple[str, ParamKind, Any, BindingSpec | None]] = []
+            outputs: list[tuple[str, BindingSpec, Any, Any]] = []
+            for param in spec.params:
+                if param.kind is ParamKind.INPUT:
+                    assert param.binding is not None
+                    converter = GenericConverter if param.generic else converter_for(param.binding.type)
+                    inputs.append((param.name, param.kind, converter, param.binding))
+                else:
+                    inputs.append((param.name, param.kind, None, param.binding))
+                if param.kind is ParamKind.OUTPUT:
+                    assert param.binding is not None
+                    converter = GenericConverter if param.generic else converter_for(param.binding.type)
+                    outputs.append((param.name, param.binding, converter, param.pytype))
+            plan = _Plan(
+                inputs=inputs,
+                outputs=outputs,
+                function_logger=logging.getLogger(f"Function.{spec.name}"),
+                user_logger=logging.getLogger(f"Function.{spec.name}.User"),
+                hooks=self.extensions.enabled and self.extensions.has_invocation_hooks(spec.name),
+                return_converter=None if spec.return_binding is None else
+                GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
+                response_required=spec.model == "v2" and spec.http_type == "function"
+                and spec.return_binding is not None and spec.return_binding.type.lower() == "http",
+                host_lines=logs.host_lines,
+                host_lines_shown=logs.host_lines is not None and logs.host_lines.enabled(f"Function.{spec.name}"),
+            )
+            self._plans[id(spec)] = plan
+        return plan
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        """Run the invocation with its ``Executing``/``Executed`` log lines; never raises."""
+        spec = invocation.function
+        plan = self._plan(spec)
+        function_logger = plan.function_logger
+        scope = InvocationScope(spec.name, invocation.invocation_id)
+        token = current_scope.set(scope)
+        started = time.perf_counter()
+        host_lines = plan.host_lines
+        if host_lines is not None:
+            if plan.host_lines_shown:
+                host_lines.write(f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', "
+                                 f"Id={invocation.invocation_id})")
+        elif function_logger.isEnabledFor(logging.INFO):
+            function_logger.info(
+                "Executing 'Functions.%s' (Reason='%s', Id=%s)",
+                spec.name,
+                invocation.reason,
+                invocation.invocation_id,
+            )
+        self.running += 1
+        try:
+            outcome = await self._run(invocation, plan)
+        except BaseException as error:  # user code may raise anything; report, never crash
+            if isinstance(error, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                current_scope.reset(token)
+                raise
+            outcome = Outcome(invocation.invocation_id, False, 0.0, error=error)
+        finally:
+            self.running -= 1
+        outcome.duration_ms = (time.perf_counter() - started) * 1000
+        flush_invocation_output(scope)
+        if outcome.succeeded:
+            if host_lines is not None:
+                if plan.host_lines_shown:
+                    host_lines.write(f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation.invocation_id}, "
+                                     f"Duration={int(outcome.duration_ms)}ms)")
+            elif function_logger.isEnabledFor(logging.INFO):
+                function_logger.info(
+                    "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
+                    spec.name,
+                    invocation.invocation_id,
+                    outcome.duration_ms,
+                )
+        else:
+            log_failure(spec.name, invocation.invocation_id, outcome.duration_ms, outcome.error)
+        current_scope.reset(token)
+        return outcome
+
+    async def _run(self, invocation: Invocation, plan: _Plan) -> Outcome:  # noqa: C901 - the hot path, kept whole
+        spec = invocation.function
+        context = Context(
+            invocation.invocation_id,
+            spec.name,
+            spec.directory,
+            invocation.trace_parent,
+            invocation.trace_state,
+            RetryContext.of(invocation.retry_count, invocation.max_retry_count, invocation.previous_error),
+        )
+        args: dict[str, Any] = {}
+        outs: dict[str, Out[Any]] = {}
+        for name, kind, converter, binding in plan.inputs:
+            if kind is ParamKind.INPUT:
+                assert binding is not None
+                if binding.is_trigger:
+                    data, metadata = invocation.trigger_data, invocation.trigger_metadata
+                else:
+                    data, metadata = await self._read_input(binding, invocation), {}
+                args[name] = converter.decode(data, trigger_metadata=metadata)
+            elif kind is ParamKind.CONTEXT:
+                args[name] = context
+            else:
+                outs[name] = args[name] = Out()
+
+        if spec.is_async:
+            call_async = self._call_async(spec, plan, context, args)
+            if self.timeout is None:
+                result = await call_async
+            else:
+                result = await self._within_timeout(call_async, spec, invocation)
+        else:
+            call = contextvars.copy_context().run
+            if isinstance(self.executor, FunctionThreads):
+                future = self.executor.run(call, self._call_sync, spec, plan, context, args)
+            else:
+                future = asyncio.get_running_loop().run_in_executor(
+                    self.executor, call, self._call_sync, spec, plan, context, args)
+            self.sync_running += 1
+            try:
+                if self.timeout is None:
+                    result = await future
+                else:
+                    result = await self._within_timeout(future, spec, invocation, self.on_sync_timeout)
+            finally:
+                self.sync_running -= 1
+
+        outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
+        for name, binding, converter, pytype in plan.outputs:
+            value = outs[name].get()
+            if value is not None:  # an Out that was never set writes nothing, as in the worker
+                self._collect(outcome, binding, value, pytype, converter)
+        if spec.return_binding is not None:
+            if result is not None:
+                self._collect(outcome, spec.return_binding, result, None, plan.return_converter)
+            elif plan.response_required:
+                raise InvocationError(
+                    f"function {spec.name!r} returned None: an HTTP function must return "
+                    "func.HttpResponse or str")
+        elif result is not None and spec.http_type == "function":
+            raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
+        if self.binding_io is not None and outcome.outputs:
+            for binding in spec.output_bindings:
+                datum = outcome.outputs.get(binding.name)
+                if datum is not None:
+                    await self.binding_io.write_output(binding, datum, invocation)
+        return outcome
+
+    @staticmethod
+    def _collect(outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
+        try:
+            if binding.type == "http" or binding.type.lower() == "http":
+                # the HTTP listener sends the object itself; the library's converter accepts these two
+                if not isinstance(value, (str, azf_abc.HttpResponse)):
+                    raise TypeError
+                outcome.http_response = value
+                return
+            if isinstance(value, dict) and binding.type.lower() in JSON_OUTPUTS:
+                # the Event Grid converter would take a dict for a list of its keys
+                outcome.outputs[binding.name] = Datum(json.dumps(value), "json")
+                return
+            datum = converter.encode(value, expected_type=pytype)
+            if datum is None or datum.type is None:  # the Event Hubs converter's way of saying no
+                raise NotImplementedError
+            outcome.outputs[binding.name] = datum
+        except (NotImplementedError, TypeError):  # the library's converters say NotImplementedError
+            if binding.type.lower() in JSON_OUTPUTS and isinstance(value, (dict, list, int, float, bool)):
+                # the real host sends these as JSON where the library's converter takes only text
+                with contextlib.suppress(TypeError, ValueError):
+                    outcome.outputs[binding.name] = Datum(json.dumps(value), "json")
+                    return
+            raise InvocationError(
+                f"cannot convert the value of type {type(value).__name__} set for the "
+                f"'{binding.name}' binding ({binding.type})"
+            ) from None
+
+    async def _within_timeout(
+        self, awaitable: Awaitable[Any], spec: FunctionSpec, invocation: Invocation,
+        on_timeout: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Await the function's result; past functionTimeout the watchdog cancels it.
+
+        A ``TimeoutError`` the function raises itself stays the function's own error.
+        """
+        assert self.watchdog is not None
+        deadline = self.watchdog.watch(spec.name, invocation.invocation_id)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not deadline.expired:
+                raise
+            deadline.absorb_cancel()
+        finally:
+            self.watchdog.release(deadline)
+        if on_timeout is not None:
+            on_timeout(invocation.invocation_id)
+        assert self.timeout is not None
+        raise FunctionTimeoutError(timeout_message(spec.name, invocation.invocation_id, self.timeout))
+
+    async def _read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
+        if self.binding_io is None:
+            raise InvocationError(
+                f"the input binding '{binding.name}' ({binding.type}) cannot be read: "
+                "no binding provider is configured"
+            )
+        return await self.binding_io.read_input(binding, invocation)
+
+    def _call_sync(self, spec: FunctionSpec, plan: _Plan, context: Context, args: dict[str, Any]) -> Any:
+        thread_local_storage().invocation_id = context.invocation_id
+        if not plan.hooks:
+            return spec.func(**args)
+        self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
+        result = spec.func(**args)
+        self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
+        return result
+
+    async def _call_async(self, spec: FunctionSpec, plan: _Plan, context: Context, args: dict[str, Any]) -> Any:
+        thread_local_storage().invocation_id = context.invocation_id
+        func: Callable[..., Awaitable[Any]] = spec.func
+        if not plan.hooks:
+            return await func(**args)
+        self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
+        result = await func(**args)
+        self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
+        return result
+
+
+def timeout_message(function_name: str, invocation_id: str, timeout: float) -> str:
+    """The real host's words for an invocation past functionTimeout."""
+    from funchost.invoke.retry import format_timespan
+
+    return (f"Timeout value of {format_timespan(timeout)} exceeded by function 'Functions.{function_name}' "
+            f"(Id: '{invocation_id}'). Initiating cancellation.")
+
+
+def log_failure(function_name: str, invocation_id: str, duration_ms: float, error: BaseException | None) -> None:
+    """The ``Executed ... (Failed ...)`` line with the worker's failure text."""
+    logging.getLogger(f"Function.{function_name}").error(
+        "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
+        function_name, invocation_id, duration_ms, format_failure(error))
+
+
+def format_failure(error: BaseException | None) -> str:
+    """The worker's failure text: ``Result: Failure``, ``Exception: <Type>: <msg>``, ``Stack:``."""
+    if error is None:
+        return "Result: Failure"
+    stack = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    return f"Result: Failure\nException: {type(error).__name__}: {error}\nStack: {stack}"

@@ -1,0 +1,78 @@
+"""One SQLite file shared by host processes: every change is one ``BEGIN IMMEDIATE``
+transaction run on a single thread of its own, so the event loop never blocks on the file
+and two processes never interleave inside one change."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from funchost.storage.base import StorageError
+
+T = TypeVar("T")
+
+
+def utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+class SqliteFile:
+    """``<folder>/<file_name>`` in WAL mode, created with ``schema`` on first use."""
+
+    def __init__(self, folder: Path, file_name: str, schema: str) -> None:
+        self.folder = folder
+        self.path = folder / file_name
+        self.schema = schema
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funchost-sqlite")
+        self._connection: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            connection.executescript(self.schema)
+            self._connection = connection
+        return self._connection
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._transaction, work)
+        except (sqlite3.Error, OSError) as error:  # a locked, full or broken store: the callers' StorageError
+            raise StorageError(f"the embedded store at {self.folder} failed: {type(error).__name__}: {error}") \
+                from error
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    def run_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """For tools outside an event loop (the ``storage`` command)."""
+        return self._executor.submit(self._transaction, work).result()
+
+    async def open(self) -> None:
+        await self._run(lambda connection: None)
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, shut)
+        self._executor.shutdown(wait=False)
