@@ -16,7 +16,7 @@ START_EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from funchost.cli import inspect, pack, project, settings, storage
+    from funchost.cli import inspect, kubernetes, pack, project, settings, storage
 
     parser = argparse.ArgumentParser(
         prog="funchost",
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_parser(commands)
     storage.add_parser(commands)
     pack.add_parser(commands)
+    kubernetes.add_parser(commands)
     return parser
 
 
@@ -89,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command
     if command in ("start", "host"):
         return _start(args)
-    from funchost.cli import inspect, pack, project, settings, storage
+    from funchost.cli import inspect, kubernetes, pack, project, settings, storage
 
     handlers = {
         "init": project.run_init, "new": project.run_new, "templates": project.run_templates,
         "list": inspect.run_list, "functions": inspect.run_list, "check": inspect.run_check,
         "invoke": inspect.run_invoke, "settings": settings.run, "storage": storage.run, "pack": pack.run,
+        "kubernetes": kubernetes.run,
     }
     if command in handlers:
         return handlers[command](args)
