@@ -25,6 +25,8 @@ from funchost.host.listeners import build_listeners
 from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
 from funchost.invoke.invoker import FunctionTimeoutError, log_failure, timeout_message
+from funchost.invoke.telemetry import Telemetry
+from funchost.invoke.telemetry import enabled as telemetry_enabled
 from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Deadline
 from funchost.storage.auto import StorageResolver
@@ -80,8 +82,11 @@ class HostInstance:
         self.executor = FunctionThreads(self.host_settings.thread_count)
         self.resolver = StorageResolver(
             self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
+        telemetry = Telemetry.from_environment(self.root.name) if telemetry_enabled(self.settings, self.host_config) \
+            else None
         invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings),
-                          timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout)
+                          timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout,
+                          telemetry=telemetry)
         self.invoker = invoker
         context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_settings.host_id,
                                   development=self.host_settings.development)
@@ -328,6 +333,8 @@ class HostInstance:
                 await asyncio.wait(late, timeout=STOP_MARGIN)
         if self.resolver is not None:
             await self.resolver.close()
+        if self.invoker is not None and self.invoker.telemetry is not None:
+            self.invoker.telemetry.shutdown()  # export the last spans and metrics
 
 
 def _hsts_value(hsts: dict[str, Any]) -> str:

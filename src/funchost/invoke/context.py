@@ -153,13 +153,16 @@ class Context(_abc.Context):
         trace_parent: str | None,
         trace_state: str | None,
         retry_context: RetryContext,
+        own_trace_parent: str | None = None,
     ) -> None:
         self._invocation_id = invocation_id
         self._function_name = function_name
         self._function_directory = function_directory
         self._trace_parent = trace_parent
         self._trace_state = trace_state
-        self._trace_context: TraceContext | None = None
+        # the invocation's own span when OpenTelemetry traces it: the trace context is that span
+        self._trace_context: TraceContext | None = \
+            TraceContext(own_trace_parent, trace_state or "", {}) if own_trace_parent else None
         self._retry_context = retry_context
 
     @property

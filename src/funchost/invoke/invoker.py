@@ -24,6 +24,7 @@ from funchost.invoke import logs
 from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
 from funchost.invoke.extensions import Extensions
 from funchost.invoke.logs import HostLineSink, InvocationScope, current_scope, flush_invocation_output
+from funchost.invoke.telemetry import Telemetry
 from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Watchdog
 
@@ -78,6 +79,7 @@ class Invoker:
         binding_io: BindingIO | None = None,
         timeout: float | None = None,
         on_sync_timeout: Callable[[str], None] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.executor = executor
         self.extensions = extensions or Extensions(enabled=False)
@@ -85,6 +87,7 @@ class Invoker:
         self.timeout = timeout  # functionTimeout in seconds; None: no limit
         self.watchdog = Watchdog(timeout) if timeout is not None else None
         self.on_sync_timeout = on_sync_timeout
+        self.telemetry = telemetry  # OpenTelemetry spans and metrics, when asked for
         self._plans: dict[int, _Plan] = {}
         self.running = 0  # invocations in progress (read by the load monitor and the status)
         self.sync_running = 0  # of which sync ones, in a thread or waiting for one
@@ -142,15 +145,23 @@ class Invoker:
                 invocation.invocation_id,
             )
         self.running += 1
+        telemetry = self.telemetry
+        if telemetry is not None:
+            span, span_token, own_trace = telemetry.start(invocation)
         try:
-            outcome = await self._run(invocation, plan)
+            outcome = await self._run(invocation, plan, own_trace if telemetry is not None else None)
         except BaseException as error:  # user code may raise anything; report, never crash
             if isinstance(error, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+                if telemetry is not None:
+                    telemetry.end(span, span_token, invocation, Outcome(invocation.invocation_id, False, 0.0,
+                                                                        error=error), started)
                 current_scope.reset(token)
                 raise
             outcome = Outcome(invocation.invocation_id, False, 0.0, error=error)
         finally:
             self.running -= 1
+        if telemetry is not None:
+            telemetry.end(span, span_token, invocation, outcome, started)
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         flush_invocation_output(scope)
         if outcome.succeeded:
@@ -170,7 +181,8 @@ class Invoker:
         current_scope.reset(token)
         return outcome
 
-    async def _run(self, invocation: Invocation, plan: _Plan) -> Outcome:  # noqa: C901 - the hot path, kept whole
+    async def _run(self, invocation: Invocation, plan: _Plan,  # noqa: C901 - the hot path, kept whole
+                   own_trace: str | None = None) -> Outcome:
         spec = invocation.function
         context = Context(
             invocation.invocation_id,
@@ -179,6 +191,7 @@ class Invoker:
             invocation.trace_parent,
             invocation.trace_state,
             RetryContext.of(invocation.retry_count, invocation.max_retry_count, invocation.previous_error),
+            own_trace,
         )
         args: dict[str, Any] = {}
         outs: dict[str, Out[Any]] = {}

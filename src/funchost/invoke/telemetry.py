@@ -1,0 +1,120 @@
+"""OpenTelemetry for invocations (the ``otel`` extra): one span per invocation with the FaaS
+semantic conventions, a child of the incoming W3C trace context (the HTTP ``traceparent``
+header), current while the function runs so the function's own instrumentation nests under
+it, and metrics per function: invocations, failures and a duration histogram.
+
+On when host.json says ``"telemetryMode": "OpenTelemetry"`` (the real host's switch) or an
+``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set; export is
+OTLP over HTTP, configured by the standard ``OTEL_*`` variables (``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_SCHEDULE_DELAY``, ...), which the SDK reads itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from funchost.app.invocation import Invocation, Outcome
+from funchost.config import AppSettings, HostConfig
+
+logger = logging.getLogger("funchost.telemetry")
+
+TRIGGERS = {  # binding type -> faas.trigger
+    "httptrigger": "http", "timertrigger": "timer", "queuetrigger": "pubsub", "servicebustrigger": "pubsub",
+    "eventhubtrigger": "pubsub", "eventgridtrigger": "pubsub", "blobtrigger": "datasource",
+    "cosmosdbtrigger": "datasource",
+}
+
+
+def enabled(settings: AppSettings, host_config: HostConfig) -> bool:
+    mode = str(host_config.get("telemetryMode") or "").lower()
+    return mode == "opentelemetry" or any(settings.get(name) for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+class Telemetry:
+    """Spans and metrics for invocations, on the given providers."""
+
+    def __init__(self, tracer_provider: Any, meter_provider: Any) -> None:
+        from opentelemetry.propagate import extract  # noqa: F401 - fails early when the API is missing
+
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self.tracer = tracer_provider.get_tracer("funchost")
+        meter = meter_provider.get_meter("funchost")
+        self.invocations = meter.create_counter("faas.invocations", description="Invocations started")
+        self.errors = meter.create_counter("faas.errors", description="Invocations that failed")
+        self.duration = meter.create_histogram("faas.invoke_duration", unit="s",
+                                               description="How long invocations took")
+        self._cold = True
+
+    @classmethod
+    def from_environment(cls, service_name: str) -> Telemetry | None:
+        """OTLP/HTTP exporters configured by the ``OTEL_*`` variables; None (and one warning) when
+        the OpenTelemetry SDK is not installed."""
+        try:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.metrics import MeterProvider
+            from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError as error:
+            logger.warning("OpenTelemetry is asked for, but its SDK cannot be loaded (%s): pip install "
+                           "'funchost[otel]'. Invocations are not traced.", error)
+            return None
+        resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or service_name})
+        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        meter_provider = MeterProvider(resource=resource,
+                                       metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())])
+        return cls(tracer_provider, meter_provider)
+
+    def start(self, invocation: Invocation) -> tuple[Any, Any, str]:
+        """Open the invocation's span and make it current; returns it, the token to detach, and
+        its ``traceparent`` (what ``context.trace_context`` then gives the function)."""
+        from opentelemetry import context, trace
+        from opentelemetry.propagate import extract
+
+        spec = invocation.function
+        carrier = {"traceparent": invocation.trace_parent} if invocation.trace_parent else {}
+        if carrier and invocation.trace_state:
+            carrier["tracestate"] = invocation.trace_state
+        trigger = TRIGGERS.get(spec.trigger_type.lower(), "other")
+        kind = trace.SpanKind.SERVER if trigger == "http" else \
+            trace.SpanKind.CONSUMER if trigger == "pubsub" else trace.SpanKind.INTERNAL
+        span = self.tracer.start_span(spec.name, context=extract(carrier), kind=kind, attributes={
+            "faas.name": spec.name, "faas.trigger": trigger, "faas.invocation_id": invocation.invocation_id,
+            "faas.coldstart": self._cold})
+        self._cold = False
+        token = context.attach(trace.set_span_in_context(span))
+        own = span.get_span_context()
+        traceparent = f"00-{own.trace_id:032x}-{own.span_id:016x}-{int(own.trace_flags):02x}"
+        self.invocations.add(1, {"faas.name": spec.name, "faas.trigger": trigger})
+        return span, token, traceparent
+
+    def end(self, span: Any, token: Any, invocation: Invocation, outcome: Outcome, started: float) -> None:
+        from opentelemetry import context
+        from opentelemetry.trace import Status, StatusCode
+
+        spec = invocation.function
+        attributes = {"faas.name": spec.name, "faas.trigger": TRIGGERS.get(spec.trigger_type.lower(), "other")}
+        if not outcome.succeeded:
+            if outcome.error is not None:
+                span.record_exception(outcome.error)
+            span.set_status(Status(StatusCode.ERROR, str(outcome.error or "failed")))
+            self.errors.add(1, attributes)
+        self.duration.record(time.perf_counter() - started, attributes)
+        span.end()
+        context.detach(token)
+
+    def shutdown(self) -> None:
+        """Export what is pending (at the end of an instance's life)."""
+        for provider in (self.tracer_provider, self.meter_provider):
+            try:
+                provider.shutdown()
+            except Exception as error:  # noqa: BLE001 - an exporter failing at exit must not stop the exit
+                logger.warning("Flushing telemetry failed: %s", error)

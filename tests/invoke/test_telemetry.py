@@ -1,0 +1,138 @@
+"""OpenTelemetry: a span per invocation with the FaaS conventions, a child of the incoming
+traceparent and the same trace context the function sees; metrics per function; and an end
+to end export over OTLP/HTTP from a real host process to a receiver that decodes the protobuf."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from funchost.invoke import Invoker
+from funchost.invoke.telemetry import Telemetry
+from tests.conftest import write_app
+from tests.invoke.test_invoker import http_invocation, index_of
+from tests.triggers.test_queue import wait_until
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+APP = {"function_app.py": """
+    import azure.functions as func
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="traced")
+    def traced(req: func.HttpRequest, context: func.Context) -> str:
+        if req.params.get("fail"):
+            raise RuntimeError("asked to fail")
+        return context.trace_context.trace_parent
+
+    @app.route(route="traced_async")
+    async def traced_async(req: func.HttpRequest, context: func.Context) -> str:
+        return context.trace_context.trace_parent
+"""}
+
+
+def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path):
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    metrics = InMemoryMetricReader()
+    telemetry = Telemetry(tracer_provider, MeterProvider(metric_readers=[metrics]))
+    index = index_of(write_app(tmp_path / "app", APP))
+    header = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+
+    async def invoke_all():
+        with ThreadPoolExecutor(2) as executor:
+            invoker = Invoker(executor, telemetry=telemetry)
+            results = [await invoker.invoke(http_invocation(index.functions["traced"], headers=header)),
+                       await invoker.invoke(http_invocation(index.functions["traced_async"], headers=header)),
+                       await invoker.invoke(http_invocation(index.functions["traced"], query={"fail": "1"}))]
+            return results
+
+    sync, async_, failed = asyncio.run(invoke_all())
+    finished = spans.get_finished_spans()
+    assert [span.name for span in finished] == ["traced", "traced_async", "traced"]
+    for span, outcome in zip(finished[:2], (sync, async_), strict=True):
+        context = span.get_span_context()
+        assert f"{context.trace_id:032x}" == TRACE_ID and f"{span.parent.span_id:016x}" == PARENT_ID
+        # the function's context.trace_context is the span itself
+        assert outcome.http_response == f"00-{TRACE_ID}-{context.span_id:016x}-01"  # the str returned
+        assert span.kind is SpanKind.SERVER and span.attributes["faas.trigger"] == "http"
+        assert span.attributes["faas.invocation_id"] == outcome.invocation_id
+    assert finished[0].attributes["faas.coldstart"] is True and finished[1].attributes["faas.coldstart"] is False
+    assert finished[2].status.status_code is StatusCode.ERROR and finished[2].parent is None  # no traceparent: a root
+    assert any(event.name == "exception" for event in finished[2].events) and not failed.succeeded
+    points = {metric.name: metric for resource in metrics.get_metrics_data().resource_metrics
+              for scope in resource.scope_metrics for metric in scope.metrics}
+    invocations = {point.attributes["faas.name"]: point.value for point in points["faas.invocations"].data.data_points}
+    assert invocations == {"traced": 2, "traced_async": 1}
+    [errors] = points["faas.errors"].data.data_points
+    assert errors.value == 1 and errors.attributes["faas.name"] == "traced"
+    assert sum(point.count for point in points["faas.invoke_duration"].data.data_points) == 3
+
+
+class Receiver:
+    """An OTLP/HTTP receiver on 127.0.0.1 that decodes what it gets."""
+
+    def __init__(self) -> None:
+        self.spans: list = []
+        self.metric_names: set[str] = set()
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.path == "/v1/traces":
+                    request = ExportTraceServiceRequest.FromString(body)
+                    received.spans.extend(span for resource in request.resource_spans
+                                          for scope in resource.scope_spans for span in scope.spans)
+                elif self.path == "/v1/metrics":
+                    request = ExportMetricsServiceRequest.FromString(body)
+                    received.metric_names.update(metric.name for resource in request.resource_metrics
+                                                 for scope in resource.scope_metrics for metric in scope.metrics)
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_spans_and_metrics_reach_an_otlp_endpoint_from_a_host(tmp_path, host):
+    receiver = Receiver()
+    try:
+        process = host(write_app(tmp_path / "app", APP), env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "orders",
+            "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500"})
+        answer = process.request("GET", "/api/traced", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+        wait_until(lambda: any(span.name == "traced" for span in receiver.spans), 20, "no span reached the receiver")
+        [span] = [span for span in receiver.spans if span.name == "traced"]
+        assert span.trace_id.hex() == TRACE_ID and span.parent_span_id.hex() == PARENT_ID
+        assert answer.text == f"00-{TRACE_ID}-{span.span_id.hex()}-01"
+        attributes = {item.key: item.value for item in span.attributes}
+        assert attributes["faas.name"].string_value == "traced" and attributes["faas.trigger"].string_value == "http"
+        wait_until(lambda: {"faas.invocations", "faas.invoke_duration"} <= receiver.metric_names, 20,
+                   "no metrics reached the receiver")
+    finally:
+        receiver.close()
