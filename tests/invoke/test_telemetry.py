@@ -136,3 +136,36 @@ def test_spans_and_metrics_reach_an_otlp_endpoint_from_a_host(tmp_path, host):
                    "no metrics reached the receiver")
     finally:
         receiver.close()
+
+
+CHAIN_APP = {"function_app.py": """
+    import azure.functions as func
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="order")
+    @app.service_bus_queue_output(arg_name="out", queue_name="orders", connection="ServiceBusConnection")
+    def order(req: func.HttpRequest, out: func.Out[str]) -> str:
+        out.set("o-1")
+        return "queued"
+
+    @app.service_bus_queue_trigger(arg_name="msg", queue_name="orders", connection="ServiceBusConnection")
+    def handle(msg: func.ServiceBusMessage) -> None:
+        pass
+"""}
+
+
+def test_a_message_carries_the_trace_to_the_function_it_triggers(tmp_path, host):
+    receiver = Receiver()
+    try:
+        process = host(write_app(tmp_path / "app", CHAIN_APP), env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"})
+        assert process.request("GET", "/api/order", headers={
+            "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}).text == "queued"
+        wait_until(lambda: {"order", "handle"} <= {span.name for span in receiver.spans}, 20, "spans missing")
+        spans = {span.name: span for span in receiver.spans}
+        assert spans["handle"].trace_id.hex() == TRACE_ID  # one trace from the HTTP caller to the queue's consumer
+        assert spans["handle"].parent_span_id == spans["order"].span_id
+        assert spans["handle"].kind == 5  # SPAN_KIND_CONSUMER
+    finally:
+        receiver.close()

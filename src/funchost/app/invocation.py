@@ -54,8 +54,10 @@ class Invocation:
     trigger_metadata: dict[str, Datum] = field(default_factory=dict)
     reason: str = ""
     invocation_id: str = field(default_factory=new_invocation_id)
-    trace_parent: str | None = None
+    trace_parent: str | None = None  # the caller's W3C trace context (an HTTP header, a message's Diagnostic-Id)
     trace_state: str | None = None
+    # the invocation's own span while OpenTelemetry traces it: what its outgoing messages carry
+    span_trace_parent: str | None = None
     retry_count: int = 0
     max_retry_count: int = 0
     previous_error: BaseException | None = None

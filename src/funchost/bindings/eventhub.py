@@ -17,4 +17,5 @@ async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invo
     send = getattr(namespace, "send_events", None)
     if send is None:
         raise BindingFailure(f"the connection of the '{binding.name}' binding is not an Event Hubs namespace")
-    await send(hub, [OutgoingEvent(body) for body in message_bodies(value)])
+    properties = {"Diagnostic-Id": invocation.span_trace_parent} if invocation.span_trace_parent else {}
+    await send(hub, [OutgoingEvent(body, properties=dict(properties)) for body in message_bodies(value)])

@@ -17,4 +17,7 @@ async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invo
     store = binders.resolver.service_bus(binding.setting("connection"))
     if not isinstance(store, ServiceBusStore):
         raise BindingFailure(f"the connection of the '{binding.name}' binding is not a Service Bus namespace")
-    await store.send(entity, [OutgoingMessage(body) for body in message_bodies(value)], topic=topic)
+    # the invocation's span travels with the messages, so the function they trigger continues the trace
+    properties = {"Diagnostic-Id": invocation.span_trace_parent} if invocation.span_trace_parent else {}
+    await store.send(entity, [OutgoingMessage(body, application_properties=dict(properties))
+                              for body in message_bodies(value)], topic=topic)

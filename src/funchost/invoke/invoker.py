@@ -148,6 +148,7 @@ class Invoker:
         telemetry = self.telemetry
         if telemetry is not None:
             span, span_token, own_trace = telemetry.start(invocation)
+            invocation.span_trace_parent = own_trace
         try:
             outcome = await self._run(invocation, plan, own_trace if telemetry is not None else None)
         except BaseException as error:  # user code may raise anything; report, never crash

@@ -117,8 +117,10 @@ def event_invocation(spec: FunctionSpec, address: HubAddress, event: HubEvent) -
     }
     if event.partition_key is not None:
         metadata["PartitionKey"] = meta.Datum(event.partition_key, "string")
+    diagnostic = event.properties.get("Diagnostic-Id")
     return Invocation(function=spec, trigger_data=data, trigger_metadata=metadata,
-                      reason=f"New EventHub message detected on '{address.hub}'.")
+                      reason=f"New EventHub message detected on '{address.hub}'.",
+                      trace_parent=diagnostic if isinstance(diagnostic, str) and diagnostic.startswith("00-") else None)
 
 
 def batch_invocation(spec: FunctionSpec, address: HubAddress, events: list[HubEvent]) -> Invocation:

@@ -220,13 +220,20 @@ def batch_invocation(spec: FunctionSpec, path: str, messages: list[BrokerMessage
                       reason=f"New ServiceBus messages detected on '{path}' (batch of {len(messages)}).")
 
 
+def diagnostic_id(properties: dict[str, Any]) -> str | None:
+    """The W3C trace context a message carries in ``Diagnostic-Id`` (as the Azure SDKs set it)."""
+    value = properties.get("Diagnostic-Id")
+    return value if isinstance(value, str) and value.startswith("00-") else None
+
+
 def message_invocation(spec: FunctionSpec, path: str, message: BrokerMessage) -> Invocation:
     try:
         data = meta.Datum(message.body.decode("utf-8"), "string")
     except UnicodeDecodeError:
         data = meta.Datum(message.body, "bytes")
     return Invocation(function=spec, trigger_data=data, trigger_metadata=message_metadata(message),
-                      reason=f"New ServiceBus message detected on '{path}'.")
+                      reason=f"New ServiceBus message detected on '{path}'.",
+                      trace_parent=diagnostic_id(message.application_properties))
 
 
 class ServiceBusTriggerListener:
