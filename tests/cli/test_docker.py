@@ -51,7 +51,10 @@ def test_the_dockerfile_lints_clean_and_its_steps_build_and_serve_the_app(tmp_pa
     # the image's build: a fresh venv stands for the image's Python, the app folder for WORKDIR
     venv = tmp_path / "image-python"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "FUNCHOST": str(ROOT)}
+    source = tmp_path / "funchost-source"  # pip builds in the source folder: a copy keeps the checkout clean
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "node_modules", "build", "*.egg-info", "__pycache__", ".funchost", "benchmarks", "tests"))
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "FUNCHOST": str(source)}
     env.pop("VIRTUAL_ENV", None)
     for kind, arguments in instructions:
         if kind == "RUN" and arguments.startswith("pip install"):

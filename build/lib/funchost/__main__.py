@@ -1,3 +1,0 @@
-from funchost.cli.main import main
-
-raise SystemExit(main())
