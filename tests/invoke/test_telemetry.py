@@ -8,6 +8,7 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -62,7 +63,7 @@ def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path)
             return results
 
     sync, async_, failed = asyncio.run(invoke_all())
-    finished = spans.get_finished_spans()
+    finished: Any = spans.get_finished_spans()
     assert [span.name for span in finished] == ["traced", "traced_async", "traced"]
     for span, outcome in zip(finished[:2], (sync, async_), strict=True):
         context = span.get_span_context()
@@ -74,7 +75,8 @@ def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path)
     assert finished[0].attributes["faas.coldstart"] is True and finished[1].attributes["faas.coldstart"] is False
     assert finished[2].status.status_code is StatusCode.ERROR and finished[2].parent is None  # no traceparent: a root
     assert any(event.name == "exception" for event in finished[2].events) and not failed.succeeded
-    points = {metric.name: metric for resource in metrics.get_metrics_data().resource_metrics
+    data: Any = metrics.get_metrics_data()
+    points: dict[str, Any] = {metric.name: metric for resource in data.resource_metrics
               for scope in resource.scope_metrics for metric in scope.metrics}
     invocations = {point.attributes["faas.name"]: point.value for point in points["faas.invocations"].data.data_points}
     assert invocations == {"traced": 2, "traced_async": 1}

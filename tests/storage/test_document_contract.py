@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ COSMOS = os.environ.get("FUNCHOST_TEST_COSMOS")
 async def documents(request, tmp_path):
     database = f"contract-{uuid.uuid4().hex[:8]}"
     if request.param == "embedded":
-        store = EmbeddedDocuments(tmp_path / "store")
+        store: Any = EmbeddedDocuments(tmp_path / "store")
     else:
         if not COSMOS:
             pytest.skip("FUNCHOST_TEST_COSMOS is not set: no real Cosmos DB account to check against")
