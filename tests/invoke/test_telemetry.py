@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -29,12 +30,14 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
 APP = {"function_app.py": """
+    import logging
     import azure.functions as func
 
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
     @app.route(route="traced")
     def traced(req: func.HttpRequest, context: func.Context) -> str:
+        logging.info("user says hi")
         if req.params.get("fail"):
             raise RuntimeError("asked to fail")
         return context.trace_context.trace_parent
@@ -91,6 +94,7 @@ class Receiver:
     def __init__(self) -> None:
         self.spans: list = []
         self.metric_names: set[str] = set()
+        self.logs: list = []
         received = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,6 +104,10 @@ class Receiver:
                     request = ExportTraceServiceRequest.FromString(body)
                     received.spans.extend(span for resource in request.resource_spans
                                           for scope in resource.scope_spans for span in scope.spans)
+                elif self.path == "/v1/logs":
+                    request = ExportLogsServiceRequest.FromString(body)
+                    received.logs.extend(record for resource in request.resource_logs
+                                         for scope in resource.scope_logs for record in scope.log_records)
                 elif self.path == "/v1/metrics":
                     request = ExportMetricsServiceRequest.FromString(body)
                     received.metric_names.update(metric.name for resource in request.resource_metrics
@@ -136,6 +144,13 @@ def test_spans_and_metrics_reach_an_otlp_endpoint_from_a_host(tmp_path, host):
         assert attributes["faas.name"].string_value == "traced" and attributes["faas.trigger"].string_value == "http"
         wait_until(lambda: {"faas.invocations", "faas.invoke_duration"} <= receiver.metric_names, 20,
                    "no metrics reached the receiver")
+        wait_until(lambda: any(record.body.string_value == "user says hi" for record in receiver.logs), 20,
+                   "the function's log line did not reach the receiver")
+        [line] = [record for record in receiver.logs if record.body.string_value == "user says hi"]
+        assert line.trace_id.hex() == TRACE_ID and line.span_id == span.span_id  # logged inside its span
+        line_attributes = {item.key: item.value.string_value for item in line.attributes}
+        invocation_id = next(item.value.string_value for item in span.attributes if item.key == "faas.invocation_id")
+        assert line_attributes["invocation_id"] == invocation_id and line_attributes["function_name"] == "traced"
     finally:
         receiver.close()
 
@@ -161,7 +176,8 @@ def test_a_message_carries_the_trace_to_the_function_it_triggers(tmp_path, host)
     receiver = Receiver()
     try:
         process = host(write_app(tmp_path / "app", CHAIN_APP), env={
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"})
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_METRIC_EXPORT_INTERVAL": "500"})
         assert process.request("GET", "/api/order", headers={
             "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}).text == "queued"
         wait_until(lambda: {"order", "handle"} <= {span.name for span in receiver.spans}, 20, "spans missing")
@@ -169,5 +185,25 @@ def test_a_message_carries_the_trace_to_the_function_it_triggers(tmp_path, host)
         assert spans["handle"].trace_id.hex() == TRACE_ID  # one trace from the HTTP caller to the queue's consumer
         assert spans["handle"].parent_span_id == spans["order"].span_id
         assert spans["handle"].kind == 5  # SPAN_KIND_CONSUMER
+        wait_until(lambda: "faas.queue_lag" in receiver.metric_names, 20, "no queue lag for the message trigger")
     finally:
         receiver.close()
+
+
+def test_the_queue_lag_is_read_from_the_messages_enqueued_time(tmp_path):
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from azure.functions import meta
+
+    from funchost.app.invocation import Invocation
+    from funchost.invoke.telemetry import _enqueued_time
+    from funchost.triggers.base import dotnet_time
+
+    spec = index_of(write_app(tmp_path / "app", APP)).functions["traced"]
+    sent = datetime.now(timezone.utc) - timedelta(seconds=2)
+    for key in ("EnqueuedTimeUtc", "InsertionTime"):  # Service Bus and Event Hubs; storage queues
+        invocation = Invocation(spec, meta.Datum("x", "string"), {key: meta.Datum(dotnet_time(sent), "string")})
+        enqueued = _enqueued_time(invocation)
+        assert enqueued is not None and abs(time.time() - enqueued - 2) < 1
+    assert _enqueued_time(Invocation(spec, meta.Datum("x", "string"))) is None

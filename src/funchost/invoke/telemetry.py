@@ -1,7 +1,9 @@
 """OpenTelemetry for invocations (the ``otel`` extra): one span per invocation with the FaaS
 semantic conventions, a child of the incoming W3C trace context (the HTTP ``traceparent``
 header), current while the function runs so the function's own instrumentation nests under
-it, and metrics per function: invocations, failures and a duration histogram.
+it, and metrics per function: invocations, failures, a duration histogram and, for message triggers,
+the time from enqueueing to invocation; and what functions log during an invocation, as log
+records with the invocation id and the span.
 
 On when host.json says ``"telemetryMode": "OpenTelemetry"`` (the real host's switch) or an
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set; export is
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 from funchost.app.invocation import Invocation, Outcome
@@ -37,17 +41,29 @@ def enabled(settings: AppSettings, host_config: HostConfig) -> bool:
 class Telemetry:
     """Spans and metrics for invocations, on the given providers."""
 
-    def __init__(self, tracer_provider: Any, meter_provider: Any) -> None:
+    def __init__(self, tracer_provider: Any, meter_provider: Any, logger_provider: Any = None) -> None:
         from opentelemetry.propagate import extract  # noqa: F401 - fails early when the API is missing
 
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
+        self.logger_provider = logger_provider
+        self._log_handler: logging.Handler | None = None
+        if logger_provider is not None:
+            from opentelemetry.sdk._logs import LoggingHandler
+
+            # what functions log during an invocation (any logger, print): with the invocation's
+            # id and function name as attributes, and its span's trace and span ids
+            self._log_handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
+            self._log_handler.addFilter(lambda record: getattr(record, "invocation_id", None) is not None)
+            logging.getLogger().addHandler(self._log_handler)
         self.tracer = tracer_provider.get_tracer("funchost")
         meter = meter_provider.get_meter("funchost")
         self.invocations = meter.create_counter("faas.invocations", description="Invocations started")
         self.errors = meter.create_counter("faas.errors", description="Invocations that failed")
         self.duration = meter.create_histogram("faas.invoke_duration", unit="s",
                                                description="How long invocations took")
+        self.lag = meter.create_histogram("faas.queue_lag", unit="s",
+                                          description="From a message's enqueueing to its invocation")
         self._cold = True
 
     @classmethod
@@ -55,8 +71,11 @@ class Telemetry:
         """OTLP/HTTP exporters configured by the ``OTEL_*`` variables; None (and one warning) when
         the OpenTelemetry SDK is not installed."""
         try:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk._logs import LoggerProvider
+            from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
             from opentelemetry.sdk.metrics import MeterProvider
             from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
             from opentelemetry.sdk.resources import Resource
@@ -71,7 +90,9 @@ class Telemetry:
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         meter_provider = MeterProvider(resource=resource,
                                        metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())])
-        return cls(tracer_provider, meter_provider)
+        logger_provider = LoggerProvider(resource=resource)
+        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        return cls(tracer_provider, meter_provider, logger_provider)
 
     def start(self, invocation: Invocation) -> tuple[Any, Any, str]:
         """Open the invocation's span and make it current; returns it, the token to detach, and
@@ -94,6 +115,9 @@ class Telemetry:
         own = span.get_span_context()
         traceparent = f"00-{own.trace_id:032x}-{own.span_id:016x}-{int(own.trace_flags):02x}"
         self.invocations.add(1, {"faas.name": spec.name, "faas.trigger": trigger})
+        enqueued = _enqueued_time(invocation)
+        if enqueued is not None:
+            self.lag.record(max(0.0, time.time() - enqueued), {"faas.name": spec.name, "faas.trigger": trigger})
         return span, token, traceparent
 
     def end(self, span: Any, token: Any, invocation: Invocation, outcome: Outcome, started: float) -> None:
@@ -113,8 +137,24 @@ class Telemetry:
 
     def shutdown(self) -> None:
         """Export what is pending (at the end of an instance's life)."""
-        for provider in (self.tracer_provider, self.meter_provider):
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
+            if provider is None:
+                continue
             try:
                 provider.shutdown()
             except Exception as error:  # noqa: BLE001 - an exporter failing at exit must not stop the exit
                 logger.warning("Flushing telemetry failed: %s", error)
+
+
+def _enqueued_time(invocation: Invocation) -> float | None:
+    """When a message (queue, Service Bus, Event Hubs) was enqueued, from its trigger metadata."""
+    datum = invocation.trigger_metadata.get("EnqueuedTimeUtc") or invocation.trigger_metadata.get("InsertionTime")
+    if datum is None or not isinstance(datum.value, str):
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", datum.value.replace("Z", "+00:00"))  # .NET's 7 digits; 3.10 takes 6
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
