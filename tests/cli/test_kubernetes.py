@@ -86,7 +86,8 @@ def test_manifests_validate_and_scale_each_trigger_with_keda(tmp_path):
     web_container = web["spec"]["template"]["spec"]["containers"][0]
     assert web_container["image"] == "registry.local/orders:1"
     assert web_container["args"][-2:] == ["--functions", "hello"]
-    assert web_container["readinessProbe"]["httpGet"]["path"] == "/admin/host/ping"
+    assert web_container["readinessProbe"]["httpGet"]["path"] == "/admin/host/ready"
+    assert web_container["livenessProbe"]["httpGet"]["path"] == "/admin/host/ping"
     worker_container = worker["spec"]["template"]["spec"]["containers"][0]
     assert set(worker_container["args"][worker_container["args"].index("--functions") + 1:]) == {
         "orders", "uploads", "audit", "telemetry", "tidy"}

@@ -115,8 +115,12 @@ def test_a_missing_lease_container_is_named_and_creating_it_starts_the_trigger(h
                             "'leases' does not exist in database 'shop': create it, or set "
                             "create_lease_container_if_not_exists", timeout=15)
     assert process.request("GET", "/api/items/x/a").status == 200  # the rest of the app serves
+    waiting = process.request("GET", "/admin/host/ready")
+    assert waiting.status == 503 and waiting.json() == {"ready": False, "waitingFor": ["Functions.changes"]}
     assert funchost("storage", "cosmos-create", "shop", "leases", cwd=app).returncode == 0
     wait_until(lambda: [line.split()[0] for line in changes(app)] == ["a"], 30, "the trigger did not start")
+    ready = process.request("GET", "/admin/host/ready")
+    assert ready.status == 200 and ready.json() == {"ready": True, "waitingFor": []}
 
 
 V1_APP = {

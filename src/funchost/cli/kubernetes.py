@@ -159,7 +159,9 @@ def manifests(index: AppIndex, host_config: HostConfig, name: str, image: str, n
 
     def deployment(suffix: str, functions: list[str], replicas: int) -> dict[str, Any]:
         label = f"{name}-{suffix}"
-        probe = {"httpGet": {"path": "/admin/host/ping", "port": PORT}, "periodSeconds": 10, "timeoutSeconds": 5}
+        def probe(path: str) -> dict[str, Any]:
+            return {"httpGet": {"path": path, "port": PORT}, "periodSeconds": 10, "timeoutSeconds": 5}
+
         return {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": label, **meta},
             "spec": {
@@ -174,8 +176,10 @@ def manifests(index: AppIndex, host_config: HostConfig, name: str, image: str, n
                         "envFrom": [{"secretRef": {"name": name}}],
                         # one host id for every replica, so they share leases
                         "env": [{"name": "AzureFunctionsWebHost__hostid", "value": name}],
-                        "readinessProbe": {**probe, "initialDelaySeconds": 1},
-                        "livenessProbe": {**probe, "initialDelaySeconds": 10, "failureThreshold": 3},
+                        # ready once every listener runs; alive while the host answers
+                        "readinessProbe": {**probe("/admin/host/ready"), "initialDelaySeconds": 1},
+                        "livenessProbe": {**probe("/admin/host/ping"), "initialDelaySeconds": 10,
+                                          "failureThreshold": 3},
                     }]},
                 },
             },

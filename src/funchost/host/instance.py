@@ -64,6 +64,7 @@ class HostInstance:
         self.resolver: StorageResolver | None = None
         self.invoker: Invoker | None = None
         self.listeners = ListenerSet()
+        self.listeners_started = False  # set once run_listeners started every listener
 
     # -- loading -------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class HostInstance:
         self.http_app = HttpApp(self.index, invoker, options, keys)
         self.http_app.admin = AdminApi(
             self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url,
-            self.resolver, self.settings,
+            self.resolver, self.settings, self.waiting_listeners,
         )
 
     @property
@@ -309,6 +310,15 @@ class HostInstance:
             await provider.open()
         for listener in self.listeners.listeners:
             await listener.start()
+        self.listeners_started = True
+
+    def waiting_listeners(self) -> list[str]:
+        """Why the instance is not ready (``/admin/host/ready``): listeners not started yet, or a
+        listener still waiting for what it needs (a Cosmos DB container that does not exist)."""
+        if not self.listeners_started:
+            return ["listeners"]
+        return [f"Functions.{spec.name}" for listener in self.listeners.listeners
+                if not getattr(listener, "ready", True) and (spec := getattr(listener, "spec", None)) is not None]
 
     async def stop_listeners(self, drain_timeout: float | None = None) -> None:
         """Stop fetching new work, wait for what is running, then close storage.

@@ -165,6 +165,11 @@ class CosmosDBTriggerListener:
         for event in self._wakes:
             event.set()
 
+    @property
+    def ready(self) -> bool:
+        """False while the listener waits for its containers (``/admin/host/ready`` says so)."""
+        return self._balancer is not None
+
     async def start(self) -> None:
         self._starting = asyncio.create_task(
             keep_running(f"the start of the change feed listener of {self.label}", self._start_when_ready,

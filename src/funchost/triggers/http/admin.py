@@ -1,4 +1,4 @@
-"""The admin API: ping, status, function metadata, running non-HTTP functions, keys."""
+"""The admin API: ping, readiness, status, function metadata, running non-HTTP functions, keys."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class AdminApi:
         function_url: Callable[[FunctionSpec, str], str],
         resolver: StorageResolver,
         settings: AppSettings,
+        readiness: Callable[[], list[str]] | None = None,
     ) -> None:
         self.index = index
         self.keys = keys
@@ -57,6 +58,7 @@ class AdminApi:
         self.function_url = function_url
         self.resolver = resolver
         self.settings = settings
+        self.readiness = readiness  # what is not ready yet (empty: ready)
         self.tasks: set[asyncio.Task[Any]] = set()
 
     async def handle(self, scope: dict[str, Any], body: bytes, level: KeyLevel | None) -> Response:
@@ -65,6 +67,9 @@ class AdminApi:
         lowered = path.lower().rstrip("/")
         if lowered == "/admin/host/ping":
             return (200, NO_STORE, b"") if method in ("GET", "POST", "HEAD") else (405, [], b"")
+        if lowered == "/admin/host/ready" and method in ("GET", "HEAD"):  # for readiness probes: no key
+            waiting = self.readiness() if self.readiness is not None else []
+            return _json(503 if waiting else 200, {"ready": not waiting, "waitingFor": waiting})
         if level is not KeyLevel.ADMIN:
             return 401, [], b""
         if lowered == "/admin/host/status" and method == "GET":
