@@ -80,3 +80,15 @@ def test_the_dockerfile_lints_clean_and_its_steps_build_and_serve_the_app(tmp_pa
         server.terminate()
         server.wait(timeout=30)
     assert shlex.split(dict(instructions)["ARG"]) == ["FUNCHOST=funchost"]
+
+
+def test_funchost_docker_adds_the_same_dockerfile_to_an_existing_app(tmp_path):
+    assert funchost("init", "plain", cwd=tmp_path).returncode == 0
+    assert funchost("init", "with-docker", "--docker", cwd=tmp_path).returncode == 0
+    added = funchost("docker", "plain", cwd=tmp_path)
+    assert added.returncode == 0 and "Wrote" in added.stdout
+    for name in ("Dockerfile", ".dockerignore"):
+        assert (tmp_path / "plain" / name).read_text() == (tmp_path / "with-docker" / name).read_text()
+    again = funchost("docker", "plain", cwd=tmp_path)
+    assert again.returncode == 0 and "Dockerfile already exists. Skipped!" in again.stdout
+    assert funchost("docker", "nowhere", cwd=tmp_path).returncode == 1

@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     from funchost.cli import inspect, kubernetes, pack, project, settings, storage
 
     handlers = {
-        "init": project.run_init, "new": project.run_new, "templates": project.run_templates,
+        "init": project.run_init, "new": project.run_new, "docker": project.run_docker,
+        "templates": project.run_templates,
         "list": inspect.run_list, "functions": inspect.run_list, "check": inspect.run_check,
         "invoke": inspect.run_invoke, "settings": settings.run, "storage": storage.run, "pack": pack.run,
         "kubernetes": kubernetes.run,

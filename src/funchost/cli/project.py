@@ -147,8 +147,28 @@ def add_parsers(commands: Any) -> None:
     new.add_argument("-l", "--language", help="only python is supported")
     new.add_argument("--force", action="store_true", help="overwrite an existing v1 function folder")
 
+    docker = commands.add_parser("docker", help="add a Dockerfile (and .dockerignore) to an existing app, "
+                                 "like Core Tools' init --docker-only")
+    docker.add_argument("directory", nargs="?", default=".")
+    docker.add_argument("--force", action="store_true", help="overwrite an existing Dockerfile")
+
     templates = commands.add_parser("templates", help="list function templates")
     templates.add_argument("verb", choices=["list"], nargs="?", default="list")
+
+
+def run_docker(args: argparse.Namespace) -> int:
+    root = Path(args.directory)
+    if not (root / "host.json").is_file():
+        return fail(f"'{root.resolve()}' is not a function app (it has no host.json).")
+    files = {"Dockerfile": DOCKERFILE.format(python=f"{sys.version_info.major}.{sys.version_info.minor}"),
+             ".dockerignore": DOCKERIGNORE}
+    for name, content in files.items():
+        if (root / name).exists() and not args.force:
+            print(f"{name} already exists. Skipped!")
+            continue
+        (root / name).write_text(content)
+        print(f"Wrote {root / name}")
+    return 0
 
 
 def fail(message: str) -> int:
