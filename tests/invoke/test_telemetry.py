@@ -207,3 +207,61 @@ def test_the_queue_lag_is_read_from_the_messages_enqueued_time(tmp_path):
         enqueued = _enqueued_time(invocation)
         assert enqueued is not None and abs(time.time() - enqueued - 2) < 1
     assert _enqueued_time(Invocation(spec, meta.Datum("x", "string"))) is None
+
+
+class Ingestion:
+    """An Application Insights ingestion endpoint on 127.0.0.1: keeps the envelopes it gets."""
+
+    def __init__(self) -> None:
+        import gzip
+        import json
+
+        self.envelopes: list[dict] = []
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                items = json.loads(body)
+                received.envelopes.extend(items)
+                answer = json.dumps({"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.connection_string = ("InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+                                  f"IngestionEndpoint=http://127.0.0.1:{self.server.server_address[1]}/")
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_application_insights_connection_string_sends_requests_and_logs_to_azure_monitor(tmp_path, host):
+    ingestion = Ingestion()
+    try:
+        process = host(write_app(tmp_path / "app", APP), env={
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string, "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_BLRP_SCHEDULE_DELAY": "100"})
+        header = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+        assert process.request("GET", "/api/traced", headers=header).status == 200
+
+        def of_kind(kind: str) -> list[dict]:
+            return [item for item in ingestion.envelopes if item.get("name", "").endswith(kind)]
+
+        wait_until(lambda: of_kind("Request") and of_kind("Message"), 30, "no request or log reached Azure Monitor")
+        [request] = [item for item in of_kind("Request") if item["data"]["baseData"]["name"] == "traced"]
+        assert request["tags"]["ai.operation.id"] == TRACE_ID
+        assert request["data"]["baseData"]["properties"]["faas.name"] == "traced"
+        assert any(item["data"]["baseData"]["message"] == "user says hi" for item in of_kind("Message"))
+    finally:
+        ingestion.close()

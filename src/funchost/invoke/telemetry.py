@@ -5,10 +5,10 @@ it, and metrics per function: invocations, failures, a duration histogram and, f
 the time from enqueueing to invocation; and what functions log during an invocation, as log
 records with the invocation id and the span.
 
-On when host.json says ``"telemetryMode": "OpenTelemetry"`` (the real host's switch) or an
-``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set; export is
-OTLP over HTTP, configured by the standard ``OTEL_*`` variables (``OTEL_SERVICE_NAME``,
-``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_SCHEDULE_DELAY``, ...), which the SDK reads itself.
+On when host.json says ``"telemetryMode": "OpenTelemetry"`` (the real host's switch), an
+``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set (export over
+OTLP/HTTP, configured by the standard ``OTEL_*`` variables, which the SDK reads itself), or
+``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set (export to Azure Monitor).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from funchost.config import AppSettings, HostConfig
 
 logger = logging.getLogger("funchost.telemetry")
 
+AZURE_MONITOR = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+
 TRIGGERS = {  # binding type -> faas.trigger
     "httptrigger": "http", "timertrigger": "timer", "queuetrigger": "pubsub", "servicebustrigger": "pubsub",
     "eventhubtrigger": "pubsub", "eventgridtrigger": "pubsub", "blobtrigger": "datasource",
@@ -35,7 +37,39 @@ TRIGGERS = {  # binding type -> faas.trigger
 def enabled(settings: AppSettings, host_config: HostConfig) -> bool:
     mode = str(host_config.get("telemetryMode") or "").lower()
     return mode == "opentelemetry" or any(settings.get(name) for name in (
-        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", AZURE_MONITOR))
+
+
+def _exporters() -> list[tuple[Any, Any, Any]]:
+    """(span, metric, log) exporters: OTLP/HTTP unless only Azure Monitor is configured, and Azure
+    Monitor when its connection string is set and its exporter is installed."""
+    found: list[tuple[Any, Any, Any]] = []
+    otlp = any(os.environ.get(name) for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    azure = os.environ.get(AZURE_MONITOR)
+    if otlp or not azure:
+        try:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            found.append((OTLPSpanExporter(), OTLPMetricExporter(), OTLPLogExporter()))
+        except ImportError as error:
+            logger.warning("The OTLP exporter cannot be loaded (%s): pip install 'funchost[otel]'.", error)
+    if azure:
+        try:
+            from azure.monitor.opentelemetry.exporter import (
+                AzureMonitorLogExporter,
+                AzureMonitorMetricExporter,
+                AzureMonitorTraceExporter,
+            )
+
+            found.append((AzureMonitorTraceExporter(connection_string=azure),
+                          AzureMonitorMetricExporter(connection_string=azure),
+                          AzureMonitorLogExporter(connection_string=azure)))
+        except ImportError as error:
+            logger.warning("%s is set, but the Azure Monitor exporter cannot be loaded (%s): pip install "
+                           "'funchost[azuremonitor]'. Nothing is sent to Application Insights.", AZURE_MONITOR, error)
+    return found
 
 
 class Telemetry:
@@ -68,12 +102,13 @@ class Telemetry:
 
     @classmethod
     def from_environment(cls, service_name: str) -> Telemetry | None:
-        """OTLP/HTTP exporters configured by the ``OTEL_*`` variables; None (and one warning) when
-        the OpenTelemetry SDK is not installed."""
+        """Exporters configured by the environment: OTLP/HTTP (the ``OTEL_*`` variables) and/or
+        Azure Monitor (``APPLICATIONINSIGHTS_CONNECTION_STRING``, with
+        azure-monitor-opentelemetry-exporter installed). None, and one warning, when the SDK
+        is missing. The providers become OpenTelemetry's global ones, so the functions' own
+        instrumentation exports through them too."""
         try:
-            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry import metrics, trace
             from opentelemetry.sdk._logs import LoggerProvider
             from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
             from opentelemetry.sdk.metrics import MeterProvider
@@ -85,13 +120,20 @@ class Telemetry:
             logger.warning("OpenTelemetry is asked for, but its SDK cannot be loaded (%s): pip install "
                            "'funchost[otel]'. Invocations are not traced.", error)
             return None
+        exporters = _exporters()
+        if not exporters:
+            return None
         resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or service_name})
         tracer_provider = TracerProvider(resource=resource)
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        meter_provider = MeterProvider(resource=resource,
-                                       metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())])
+        meter_readers = []
         logger_provider = LoggerProvider(resource=resource)
-        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        for span_exporter, metric_exporter, log_exporter in exporters:
+            tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+            meter_readers.append(PeriodicExportingMetricReader(metric_exporter))
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
+        meter_provider = MeterProvider(resource=resource, metric_readers=meter_readers)
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
         return cls(tracer_provider, meter_provider, logger_provider)
 
     def start(self, invocation: Invocation) -> tuple[Any, Any, str]:
