@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import json
 import logging
@@ -254,31 +253,25 @@ class Invoker:
 
     @staticmethod
     def _collect(outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
-        try:
-            if binding.type == "http" or binding.type.lower() == "http":
-                # the HTTP listener sends the object itself; the library's converter accepts these two
-                if not isinstance(value, (str, azf_abc.HttpResponse)):
-                    raise TypeError
+        kind = binding.type.lower()
+        if kind == "http":
+            # the HTTP listener sends the object itself; the library's converter accepts these two
+            if isinstance(value, (str, azf_abc.HttpResponse)):
                 outcome.http_response = value
                 return
-            if isinstance(value, dict) and binding.type.lower() in JSON_OUTPUTS:
-                # the Event Grid converter would take a dict for a list of its keys
-                outcome.outputs[binding.name] = Datum(json.dumps(value), "json")
-                return
-            datum = converter.encode(value, expected_type=pytype)
-            if datum is None or datum.type is None:  # the Event Hubs converter's way of saying no
-                raise NotImplementedError
-            outcome.outputs[binding.name] = datum
-        except (NotImplementedError, TypeError):  # the library's converters say NotImplementedError
-            if binding.type.lower() in JSON_OUTPUTS and isinstance(value, (dict, list, int, float, bool)):
-                # the real host sends these as JSON where the library's converter takes only text
-                with contextlib.suppress(TypeError, ValueError):
-                    outcome.outputs[binding.name] = Datum(json.dumps(value), "json")
-                    return
+            datum = None
+        elif isinstance(value, dict) and kind in JSON_OUTPUTS:
+            datum = _as_json(value)  # the Event Grid converter would take a dict for a list of its keys
+        else:
+            datum = _encoded(converter, value, pytype)
+            if datum is None and kind in JSON_OUTPUTS and isinstance(value, (list, int, float, bool)):
+                datum = _as_json(value)  # the real host sends these as JSON where the converter takes only text
+        if datum is None:
             raise InvocationError(
                 f"cannot convert the value of type {type(value).__name__} set for the "
                 f"'{binding.name}' binding ({binding.type})"
-            ) from None
+            )
+        outcome.outputs[binding.name] = datum
 
     async def _within_timeout(
         self, awaitable: Awaitable[Any], spec: FunctionSpec, invocation: Invocation,
@@ -329,6 +322,23 @@ class Invoker:
         result = await func(**args)
         self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
+
+
+def _encoded(converter: Any, value: Any, pytype: Any) -> Datum | None:
+    """The converter's datum for ``value``; None when it refuses it (the library's converters raise
+    NotImplementedError or TypeError, and the Event Hubs one returns a datum without a type)."""
+    try:
+        datum = converter.encode(value, expected_type=pytype)
+    except (NotImplementedError, TypeError):
+        return None
+    return datum if datum is not None and datum.type is not None else None
+
+
+def _as_json(value: Any) -> Datum | None:
+    try:
+        return Datum(json.dumps(value), "json")
+    except (TypeError, ValueError):
+        return None
 
 
 def timeout_message(function_name: str, invocation_id: str, timeout: float) -> str:
