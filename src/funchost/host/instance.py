@@ -88,6 +88,7 @@ class HostInstance:
         invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings),
                           timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout,
                           telemetry=telemetry)
+        invoker.prepare(list(self.index.functions.values()))
         self.invoker = invoker
         context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_settings.host_id,
                                   development=self.host_settings.development)

@@ -13,12 +13,13 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from azure.functions import HttpResponse
 from azure.functions import _abc as azf_abc
 from azure.functions import meta
 
 from funchost.app.invocation import Invocation, Outcome
 from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
-from funchost.app.signature import GenericConverter, converter_for
+from funchost.app.signature import GenericConverter, converter_for, registered_converter
 from funchost.invoke import logs
 from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
 from funchost.invoke.extensions import Extensions
@@ -66,6 +67,62 @@ class _Plan:
     # whether host.json's levels show them
     host_lines: HostLineSink | None = None
     host_lines_shown: bool = False
+    # a function whose only inputs are its trigger (and context) and whose only output is its
+    # return value runs through _run_direct: no loops over bindings, no binder calls
+    direct: bool = False
+    trigger_param: str | None = None
+    trigger_converter: Any = None
+    # the trigger parameter takes the object the listener built (Invocation.trigger_value):
+    # true when its converter is the library's own, which would build the same object
+    trigger_prepared: bool = False
+    context_param: str | None = None
+
+
+def _make_plan(spec: FunctionSpec, extensions: Extensions) -> _Plan:
+    inputs: list[tuple[str, ParamKind, Any, BindingSpec | None]] = []
+    outputs: list[tuple[str, BindingSpec, Any, Any]] = []
+    trigger_param = context_param = None
+    trigger_converter: Any = None
+    trigger_prepared = False
+    other_inputs = False
+    for param in spec.params:
+        if param.kind is ParamKind.INPUT:
+            assert param.binding is not None
+            converter = GenericConverter if param.generic else converter_for(param.binding.type)
+            inputs.append((param.name, param.kind, converter, param.binding))
+            if param.binding.is_trigger:
+                trigger_param, trigger_converter = param.name, converter
+                trigger_prepared = not param.generic and converter is registered_converter(param.binding.type)
+            else:
+                other_inputs = True
+        else:
+            inputs.append((param.name, param.kind, None, param.binding))
+            if param.kind is ParamKind.CONTEXT:
+                context_param = param.name
+        if param.kind is ParamKind.OUTPUT:
+            assert param.binding is not None
+            converter = GenericConverter if param.generic else converter_for(param.binding.type)
+            outputs.append((param.name, param.binding, converter, param.pytype))
+    hooks = extensions.enabled and extensions.has_invocation_hooks(spec.name)
+    return_http = spec.return_binding is not None and spec.return_binding.type.lower() == "http"
+    return _Plan(
+        inputs=inputs,
+        outputs=outputs,
+        function_logger=logging.getLogger(f"Function.{spec.name}"),
+        user_logger=logging.getLogger(f"Function.{spec.name}.User"),
+        hooks=hooks,
+        return_converter=None if spec.return_binding is None else
+        GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
+        response_required=spec.model == "v2" and spec.http_type == "function" and return_http,
+        host_lines=logs.host_lines,
+        host_lines_shown=logs.host_lines is not None and logs.host_lines.enabled(f"Function.{spec.name}"),
+        direct=not other_inputs and not outputs and not hooks and (spec.return_binding is None or return_http)
+        and len(spec.output_bindings) <= (1 if return_http else 0),
+        trigger_param=trigger_param,
+        trigger_converter=trigger_converter,
+        trigger_prepared=trigger_prepared,
+        context_param=context_param,
+    )
 
 
 class Invoker:
@@ -91,150 +148,150 @@ class Invoker:
         self.running = 0  # invocations in progress (read by the load monitor and the status)
         self.sync_running = 0  # of which sync ones, in a thread or waiting for one
 
+    def prepare(self, functions: list[FunctionSpec]) -> None:
+        """Work out the plan of every function at load, so the first call pays nothing extra."""
+        for spec in functions:
+            self._plan(spec)
+
     def _plan(self, spec: FunctionSpec) -> _Plan:
         plan = self._plans.get(id(spec))
         if plan is None:
-            inputs: list[tuple[str, ParamKind, Any, BindingSpec | None]] = []
-            outputs: list[tuple[str, BindingSpec, Any, Any]] = []
-            for param in spec.params:
-                if param.kind is ParamKind.INPUT:
-                    assert param.binding is not None
-                    converter = GenericConverter if param.generic else converter_for(param.binding.type)
-                    inputs.append((param.name, param.kind, converter, param.binding))
-                else:
-                    inputs.append((param.name, param.kind, None, param.binding))
-                if param.kind is ParamKind.OUTPUT:
-                    assert param.binding is not None
-                    converter = GenericConverter if param.generic else converter_for(param.binding.type)
-                    outputs.append((param.name, param.binding, converter, param.pytype))
-            plan = _Plan(
-                inputs=inputs,
-                outputs=outputs,
-                function_logger=logging.getLogger(f"Function.{spec.name}"),
-                user_logger=logging.getLogger(f"Function.{spec.name}.User"),
-                hooks=self.extensions.enabled and self.extensions.has_invocation_hooks(spec.name),
-                return_converter=None if spec.return_binding is None else
-                GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
-                response_required=spec.model == "v2" and spec.http_type == "function"
-                and spec.return_binding is not None and spec.return_binding.type.lower() == "http",
-                host_lines=logs.host_lines,
-                host_lines_shown=logs.host_lines is not None and logs.host_lines.enabled(f"Function.{spec.name}"),
-            )
-            self._plans[id(spec)] = plan
+            plan = self._plans[id(spec)] = _make_plan(spec, self.extensions)
         return plan
 
     async def invoke(self, invocation: Invocation) -> Outcome:
         """Run the invocation with its ``Executing``/``Executed`` log lines; never raises."""
         spec = invocation.function
-        plan = self._plan(spec)
-        function_logger = plan.function_logger
-        scope = InvocationScope(spec.name, invocation.invocation_id)
+        plan = self._plans.get(id(spec)) or self._plan(spec)
+        invocation_id = invocation.invocation_id
+        scope = InvocationScope(spec.name, invocation_id)
         token = current_scope.set(scope)
         started = time.perf_counter()
         host_lines = plan.host_lines
-        if host_lines is not None:
-            if plan.host_lines_shown:
-                host_lines.write(f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', "
-                                 f"Id={invocation.invocation_id})")
-        elif function_logger.isEnabledFor(logging.INFO):
-            function_logger.info(
-                "Executing 'Functions.%s' (Reason='%s', Id=%s)",
-                spec.name,
-                invocation.reason,
-                invocation.invocation_id,
-            )
+        if plan.host_lines_shown:
+            assert host_lines is not None
+            host_lines.write(f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', Id={invocation_id})")
+        elif host_lines is None and plan.function_logger.isEnabledFor(logging.INFO):
+            plan.function_logger.info("Executing 'Functions.%s' (Reason='%s', Id=%s)",
+                                      spec.name, invocation.reason, invocation_id)
         self.running += 1
         telemetry = self.telemetry
+        own_trace = None
         if telemetry is not None:
             span, span_token, own_trace = telemetry.start(invocation)
             invocation.span_trace_parent = own_trace
         try:
-            outcome = await self._run(invocation, plan, own_trace if telemetry is not None else None)
+            if plan.direct:
+                outcome = await self._run_direct(invocation, plan, own_trace)
+            else:
+                outcome = await self._run(invocation, plan, own_trace)
         except BaseException as error:  # user code may raise anything; report, never crash
             if isinstance(error, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
                 if telemetry is not None:
-                    telemetry.end(span, span_token, invocation, Outcome(invocation.invocation_id, False, 0.0,
-                                                                        error=error), started)
+                    telemetry.end(span, span_token, invocation, Outcome(invocation_id, False, 0.0, error=error),
+                                  started)
                 current_scope.reset(token)
                 raise
-            outcome = Outcome(invocation.invocation_id, False, 0.0, error=error)
+            outcome = Outcome(invocation_id, False, 0.0, error=error)
         finally:
             self.running -= 1
         if telemetry is not None:
             telemetry.end(span, span_token, invocation, outcome, started)
-        outcome.duration_ms = (time.perf_counter() - started) * 1000
+        outcome.duration_ms = duration_ms = (time.perf_counter() - started) * 1000
         flush_invocation_output(scope)
-        if outcome.succeeded:
-            if host_lines is not None:
-                if plan.host_lines_shown:
-                    host_lines.write(f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation.invocation_id}, "
-                                     f"Duration={int(outcome.duration_ms)}ms)")
-            elif function_logger.isEnabledFor(logging.INFO):
-                function_logger.info(
-                    "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
-                    spec.name,
-                    invocation.invocation_id,
-                    outcome.duration_ms,
-                )
-        else:
-            log_failure(spec.name, invocation.invocation_id, outcome.duration_ms, outcome.error)
+        if not outcome.succeeded:
+            log_failure(spec.name, invocation_id, duration_ms, outcome.error)
+        elif plan.host_lines_shown:
+            assert host_lines is not None
+            host_lines.write(f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation_id}, "
+                             f"Duration={int(duration_ms)}ms)")
+        elif host_lines is None and plan.function_logger.isEnabledFor(logging.INFO):
+            plan.function_logger.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
+                                      spec.name, invocation_id, duration_ms)
         current_scope.reset(token)
         return outcome
 
-    async def _run(self, invocation: Invocation, plan: _Plan,  # noqa: C901 - the hot path, kept whole
-                   own_trace: str | None = None) -> Outcome:
+    async def _run_direct(self, invocation: Invocation, plan: _Plan, own_trace: str | None) -> Outcome:
+        """The plan of a function with nothing but its trigger (and context) in and its result out."""
+        args: dict[str, Any] = {}
+        trigger_param = plan.trigger_param
+        if trigger_param is not None:
+            value = invocation.trigger_value
+            if value is None or not plan.trigger_prepared:
+                value = plan.trigger_converter.decode(invocation.trigger_data,
+                                                      trigger_metadata=invocation.trigger_metadata)
+            args[trigger_param] = value
+        if plan.context_param is not None:
+            args[plan.context_param] = _context(invocation, own_trace)
+        result = await self._call(invocation, plan, args)
+        outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
+        self._collect_return(outcome, invocation.function, plan, result)
+        return outcome
+
+    async def _run(self, invocation: Invocation, plan: _Plan, own_trace: str | None = None) -> Outcome:
+        """The general plan: every input binding read, every output collected and written."""
         spec = invocation.function
-        context = Context(
-            invocation.invocation_id,
-            spec.name,
-            spec.directory,
-            invocation.trace_parent,
-            invocation.trace_state,
-            RetryContext.of(invocation.retry_count, invocation.max_retry_count, invocation.previous_error),
-            own_trace,
-        )
+        context = _context(invocation, own_trace)
         args: dict[str, Any] = {}
         outs: dict[str, Out[Any]] = {}
         for name, kind, converter, binding in plan.inputs:
             if kind is ParamKind.INPUT:
                 assert binding is not None
-                if binding.is_trigger:
-                    data, metadata = invocation.trigger_data, invocation.trigger_metadata
+                if name == plan.trigger_param:
+                    value = invocation.trigger_value
+                    if value is None or not plan.trigger_prepared:
+                        value = converter.decode(invocation.trigger_data, trigger_metadata=invocation.trigger_metadata)
+                    args[name] = value
                 else:
-                    data, metadata = await self._read_input(binding, invocation), {}
-                args[name] = converter.decode(data, trigger_metadata=metadata)
+                    data = await self._read_input(binding, invocation)
+                    args[name] = converter.decode(data, trigger_metadata={})
             elif kind is ParamKind.CONTEXT:
                 args[name] = context
             else:
                 outs[name] = args[name] = Out()
-
-        if spec.is_async:
-            call_async = self._call_async(spec, plan, context, args)
-            if self.timeout is None:
-                result = await call_async
-            else:
-                result = await self._within_timeout(call_async, spec, invocation)
-        else:
-            call = contextvars.copy_context().run
-            if isinstance(self.executor, FunctionThreads):
-                future = self.executor.run(call, self._call_sync, spec, plan, context, args)
-            else:
-                future = asyncio.get_running_loop().run_in_executor(
-                    self.executor, call, self._call_sync, spec, plan, context, args)
-            self.sync_running += 1
-            try:
-                if self.timeout is None:
-                    result = await future
-                else:
-                    result = await self._within_timeout(future, spec, invocation, self.on_sync_timeout)
-            finally:
-                self.sync_running -= 1
-
+        result = await self._call(invocation, plan, args, context)
         outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
         for name, binding, converter, pytype in plan.outputs:
             value = outs[name].get()
             if value is not None:  # an Out that was never set writes nothing, as in the worker
                 self._collect(outcome, binding, value, pytype, converter)
+        self._collect_return(outcome, spec, plan, result)
+        if self.binding_io is not None and outcome.outputs:
+            for binding in spec.output_bindings:
+                datum = outcome.outputs.get(binding.name)
+                if datum is not None:
+                    await self.binding_io.write_output(binding, datum, invocation)
+        return outcome
+
+    async def _call(self, invocation: Invocation, plan: _Plan, args: dict[str, Any],
+                    context: Context | None = None) -> Any:
+        """Call the user function (async on the loop, sync in a pool thread) within functionTimeout."""
+        spec = invocation.function
+        watchdog = self.watchdog
+        if spec.is_async:
+            if plan.hooks:
+                awaitable = self._call_async(spec, plan, context or _context(invocation, None), args)
+            else:
+                thread_local_storage().invocation_id = invocation.invocation_id
+                awaitable = spec.func(**args)
+            if watchdog is None:
+                return await awaitable
+            return await self._within_timeout(awaitable, spec, invocation)
+        call = contextvars.copy_context().run
+        if isinstance(self.executor, FunctionThreads):
+            future = self.executor.run(call, self._call_sync, spec, plan, invocation, context, args)
+        else:
+            future = asyncio.get_running_loop().run_in_executor(
+                self.executor, call, self._call_sync, spec, plan, invocation, context, args)
+        self.sync_running += 1
+        try:
+            if watchdog is None:
+                return await future
+            return await self._within_timeout(future, spec, invocation, self.on_sync_timeout)
+        finally:
+            self.sync_running -= 1
+
+    def _collect_return(self, outcome: Outcome, spec: FunctionSpec, plan: _Plan, result: Any) -> None:
         if spec.return_binding is not None:
             if result is not None:
                 self._collect(outcome, spec.return_binding, result, None, plan.return_converter)
@@ -244,19 +301,13 @@ class Invoker:
                     "func.HttpResponse or str")
         elif result is not None and spec.http_type == "function":
             raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
-        if self.binding_io is not None and outcome.outputs:
-            for binding in spec.output_bindings:
-                datum = outcome.outputs.get(binding.name)
-                if datum is not None:
-                    await self.binding_io.write_output(binding, datum, invocation)
-        return outcome
 
     @staticmethod
     def _collect(outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
         kind = binding.type.lower()
         if kind == "http":
             # the HTTP listener sends the object itself; the library's converter accepts these two
-            if isinstance(value, (str, azf_abc.HttpResponse)):
+            if type(value) is HttpResponse or isinstance(value, (str, azf_abc.HttpResponse)):
                 outcome.http_response = value
                 return
             datum = None
@@ -304,24 +355,37 @@ class Invoker:
             )
         return await self.binding_io.read_input(binding, invocation)
 
-    def _call_sync(self, spec: FunctionSpec, plan: _Plan, context: Context, args: dict[str, Any]) -> Any:
-        thread_local_storage().invocation_id = context.invocation_id
+    def _call_sync(self, spec: FunctionSpec, plan: _Plan, invocation: Invocation, context: Context | None,
+                   args: dict[str, Any]) -> Any:
+        thread_local_storage().invocation_id = invocation.invocation_id
         if not plan.hooks:
             return spec.func(**args)
+        context = context or _context(invocation, None)
         self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
         result = spec.func(**args)
         self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
 
     async def _call_async(self, spec: FunctionSpec, plan: _Plan, context: Context, args: dict[str, Any]) -> Any:
+        """An async function with worker extensions' pre and post hooks around it."""
         thread_local_storage().invocation_id = context.invocation_id
         func: Callable[..., Awaitable[Any]] = spec.func
-        if not plan.hooks:
-            return await func(**args)
         self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
         result = await func(**args)
         self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
+
+
+def _context(invocation: Invocation, own_trace: str | None) -> Context:
+    return Context(
+        invocation.invocation_id,
+        invocation.function.name,
+        invocation.function.directory,
+        invocation.trace_parent,
+        invocation.trace_state,
+        RetryContext.of(invocation.retry_count, invocation.max_retry_count, invocation.previous_error),
+        own_trace,
+    )
 
 
 def _encoded(converter: Any, value: Any, pytype: Any) -> Datum | None:

@@ -13,20 +13,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(eq=False)
 class Deadline:
-    """One running invocation: when it must end, and the task to cancel if it does not."""
+    """One running invocation: when it must end, and the task to cancel if it does not.
 
-    at: float  # on the loop's clock
-    task: asyncio.Task[Any]
-    function_name: str = ""
-    invocation_id: str = ""
-    started: float = 0.0  # time.monotonic(), for the blocked-loop detector's thread
-    expired: bool = False
+    A plain class with slots: one is made per invocation, on the hot path.
+    """
+
+    __slots__ = ("at", "expired", "function_name", "invocation_id", "started", "task")
+
+    def __init__(self, at: float, task: asyncio.Task[Any], function_name: str = "", invocation_id: str = "",
+                 started: float = 0.0) -> None:
+        self.at = at  # on the loop's clock
+        self.task = task
+        self.function_name = function_name
+        self.invocation_id = invocation_id
+        self.started = started  # time.monotonic(), for the blocked-loop detector's thread
+        self.expired = False
 
     def absorb_cancel(self) -> None:
         """The cancellation was ours: take it back so the task goes on to report the timeout."""
@@ -47,7 +52,7 @@ class Watchdog:
     def watch(self, function_name: str = "", invocation_id: str = "") -> Deadline:
         """Start watching the current task; call ``release`` when the invocation ends."""
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         assert task is not None
         deadline = Deadline(loop.time() + self.timeout, task, function_name, invocation_id, time.monotonic())
         self._running.add(deadline)

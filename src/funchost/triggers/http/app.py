@@ -14,6 +14,7 @@ from funchost.invoke import Invocation, Invoker
 from funchost.triggers.http import messages
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyLevel, KeyStore
+from funchost.triggers.http.request import Request, query_values, request_datum
 from funchost.triggers.http.routing import Router, RouteTemplateError, compile_route
 from funchost.triggers.http.throttle import RequestThrottle
 from funchost.triggers.registry import trigger_module, webhooks
@@ -206,15 +207,16 @@ class HttpApp:
         body = await self._read_body(headers, receive, send)
         if body is None:
             return
-        method: str = scope["method"]
-        query = messages.query_to_dict(scope["query_string"])
+        request = Request(scope, headers, route_values, body)
         invocation = Invocation(
             function=spec,
-            trigger_data=messages.trigger_datum(method, _url(scope, headers), headers, query, route_values, body),
-            trigger_metadata=messages.trigger_metadata(headers, query, route_values) if target.needs_metadata else {},
+            trigger_data=request_datum(request),
+            trigger_metadata=messages.trigger_metadata(headers, query_values(request), route_values)
+            if target.needs_metadata else {},
             reason=REASON,
             trace_parent=headers.get("traceparent"),
             trace_state=headers.get("tracestate"),
+            trigger_value=request,
         )
         outcome = await self.invoker.invoke(invocation)
         if not outcome.succeeded:
@@ -325,18 +327,6 @@ def _authorized(required: str, level: KeyLevel | None) -> bool:
     # below admin the level must be exactly the one required: a system key cannot call a
     # function-level function, as in the real host
     return required == "function" and level is KeyLevel.FUNCTION
-
-
-def _url(scope: Scope, headers: dict[str, str]) -> str:
-    host = headers.get("host")
-    if not host:
-        server = scope.get("server") or ("localhost", 80)
-        host = f"{server[0]}:{server[1]}"
-    path = scope.get("raw_path")
-    path_text = path.decode("latin-1") if path else scope["path"]
-    query = scope["query_string"]
-    url = f"{scope.get('scheme', 'http')}://{host}{path_text}"
-    return f"{url}?{query.decode('latin-1')}" if query else url
 
 
 def background(coroutine: Awaitable[Any], tasks: set[asyncio.Task[Any]]) -> None:

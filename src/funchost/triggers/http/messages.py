@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from azure.functions import HttpResponse
 from azure.functions import _abc as azf_abc
 from azure.functions import meta
 
@@ -53,17 +55,22 @@ def trigger_datum(
     body: bytes,
 ) -> Datum:
     """The ``http`` Datum the real host sends for an HTTP trigger, for the library's converter."""
-    return Datum(
-        {
-            "method": Datum(method, "string"),
-            "url": Datum(url, "string"),
-            "headers": {name: Datum(value, "string") for name, value in headers.items()},
-            "query": {name: Datum(value, "string") for name, value in query.items()},
-            "params": {name: Datum(value, "string") for name, value in route_params.items()},
-            "body": Datum(body, "bytes"),
-        },
-        "http",
-    )
+    return Datum(http_datum_value(method, url, headers, query, route_params, body), "http")
+
+
+def http_datum_value(
+    method: str, url: str, headers: Mapping[str, str], query: Mapping[str, str],
+    route_params: Mapping[str, str | None], body: bytes,
+) -> dict[str, Any]:
+    """The value of the ``http`` Datum, as the library's converter reads it."""
+    return {
+        "method": Datum(method, "string"),
+        "url": Datum(url, "string"),
+        "headers": {name: Datum(value, "string") for name, value in headers.items()},
+        "query": {name: Datum(value, "string") for name, value in query.items()},
+        "params": {name: Datum(value, "string") for name, value in route_params.items()},
+        "body": Datum(body, "bytes"),
+    }
 
 
 def trigger_metadata(
@@ -107,10 +114,11 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
         return no_content_status, [], b""
     if isinstance(result, str):
         return 200, [TEXT_PLAIN], result.encode("utf-8")
-    if isinstance(result, azf_abc.HttpResponse):
+    if type(result) is HttpResponse or isinstance(result, azf_abc.HttpResponse):
         raw_headers = []
         has_content_type = False
-        for name, value in result.headers.items():
+        headers = result.headers
+        for name, value in headers.items() if len(headers) else ():
             lowered = name.lower()
             if lowered == "set-cookie" and not str(value).strip():
                 continue  # the worker parses cookies, and an empty one is no cookie at all
@@ -119,11 +127,12 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
             raw_headers.append((lowered.encode("latin-1"), str(value).encode("latin-1")))
         if not has_content_type:
             mimetype: str = result.mimetype or "text/plain"
-            if mimetype.startswith("text/"):
-                content_type = f"{mimetype}; charset={result.charset or 'utf-8'}"
+            if mimetype == "text/plain" and result.charset in ("utf-8", None):
+                raw_headers.append(TEXT_PLAIN)
+            elif mimetype.startswith("text/"):
+                raw_headers.append((b"content-type", f"{mimetype}; charset={result.charset or 'utf-8'}".encode("latin-1")))
             else:
-                content_type = mimetype
-            raw_headers.append((b"content-type", content_type.encode("latin-1")))
+                raw_headers.append((b"content-type", mimetype.encode("latin-1")))
         body = result.get_body()
         return int(result.status_code), raw_headers, body if body is not None else b""
     raise ResponseConversionError(
