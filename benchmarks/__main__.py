@@ -31,7 +31,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from tests.azurite import stop_process  # noqa: E402 - shared with the tests
 
-from benchmarks.inprocess import asgi_table, invoker_table, load_table, quiet_app  # noqa: E402
+from benchmarks.inprocess import asgi_table, invoker_table, load_table, quiet_app, steps_table  # noqa: E402
 from benchmarks.table import Table  # noqa: E402
 
 PEERS_VENV = HERE / ".venv-peers"
@@ -548,7 +548,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short loops (a smoke run, not for numbers)")
     parser.add_argument("--only", action="append",
-                        choices=["http", "cold", "load", "invoker", "asgi", "queue", "azurite"])
+                        choices=["http", "cold", "load", "invoker", "asgi", "steps", "queue", "azurite"])
     args = parser.parse_args()
     seconds, runs, invocations, messages, ticks = (3, 3, 2000, 500, 5) if args.quick else (10, 5, 20000, 2000, 60)
     ensure_peers()
@@ -556,6 +556,7 @@ def main() -> int:
     sections: dict[str, Callable[[], Table]] = {
         "invoker": lambda: invoker_table(invocations),
         "asgi": lambda: asgi_table(invocations),
+        "steps": lambda: steps_table(invocations),
         "load": lambda: load_table(runs),
         "cold": lambda: cold_start_table(runs),
         "http": lambda: http_table(seconds),

@@ -209,3 +209,103 @@ def asgi_table(count: int) -> Table:
     table.notes.append("The ASGI messages are prepared once; in a real server the same code runs between uvicorn's "
                        "steps and costs about twice as much (caches), see the HTTP table.")
     return table
+
+
+STEPS_SNIPPET = """
+import asyncio, statistics, sys, tempfile, time
+from pathlib import Path
+import uvloop
+import azure.functions as func
+from funchost.app.invocation import Invocation, new_invocation_id
+from funchost.host.instance import HostInstance
+from funchost.host.options import HostOptions
+from funchost.invoke import logs
+from funchost.triggers.http import app as http_app, messages
+from funchost.triggers.http.request import Request, request_datum
+
+instance = HostInstance(HostOptions(script_root=Path(sys.argv[1])))
+instance.load()
+app, invoker = instance.http_app, instance.invoker
+N = int(sys.argv[2])
+spec = instance.index.functions["hello_async"]
+path = "/api/hello_async"
+scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+         "headers": [(b"host", b"127.0.0.1:7071"), (b"user-agent", b"bench")], "scheme": "http",
+         "server": ("127.0.0.1", 7071), "client": ("127.0.0.1", 5555), "http_version": "1.1", "root_path": ""}
+headers = messages.headers_to_dict(scope["headers"])
+response = func.HttpResponse("Hello World!")
+
+async def receive():
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+async def send(message):
+    pass
+
+def invocation():
+    request = Request(scope, headers, {}, b"")
+    return Invocation(function=spec, trigger_data=request_datum(request), trigger_metadata={},
+                      reason=http_app.REASON, trigger_value=request)
+
+def timed(step):
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(N):
+            step()
+        samples.append((time.perf_counter() - started) / N * 1e6)
+    return statistics.median(samples)
+
+async def timed_async(step):
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(N):
+            await step()
+        samples.append((time.perf_counter() - started) / N * 1e6)
+    return statistics.median(samples)
+
+lines = logs.host_lines
+async def main():
+    req = invocation().trigger_value
+    rows = [
+        ("whole request through the ASGI app", await timed_async(lambda: app(scope, receive, send))),
+        ("request headers to a dict", timed(lambda: messages.headers_to_dict(scope["headers"]))),
+        ("route match", timed(lambda: app.router.match(path, "GET"))),
+        ("invocation id", timed(new_invocation_id)),
+        ("func.HttpRequest (lazy) + Invocation", timed(invocation)),
+        ("invoker: plan, scope, timeout watch, call, outcome (logs included)",
+         await timed_async(lambda: invoker.invoke(invocation()))),
+        ("  of which the user function (func.HttpResponse)", await timed_async(lambda: spec.func(req))),
+        ("  of which the two console lines", timed(lambda: (lines.write("Executing 'Functions.hello_async' "
+            "(Reason='x', Id=00000000-0000-4000-8000-000000000000)"), lines.write("Executed "
+            "'Functions.hello_async' (Succeeded, Id=00000000-0000-4000-8000-000000000000, Duration=0ms)")))
+            if lines is not None and lines.enabled("Function.hello_async") else 0.0),
+        ("response to status, headers, body", timed(lambda: messages.to_raw_response(response, 200))),
+        ("the two ASGI send calls", await timed_async(lambda: app._send(headers, send, 200, [], b"x"))),
+    ]
+    for label, value in rows:
+        print(f"{value:.2f}\\t{label}")
+
+uvloop.install()
+asyncio.run(main())
+"""
+
+
+def steps_table(count: int) -> Table:
+    """Where funchost's time per request goes, step by step (async hello, one call at a time)."""
+    table = Table(f"Per-step cost of one async request, no network (median of 5 x {count}, us)",
+                  ["step", "default host.json", "logs at Warning"])
+    hello = APPS / "funchost_hello"
+    columns = []
+    for app in (hello, quiet_app(hello)):
+        with tempfile.TemporaryFile() as console:
+            subprocess.run([PYTHON, "-c", STEPS_SNIPPET, str(app), str(count)], stdout=console,
+                           stderr=subprocess.STDOUT, check=True)
+            console.seek(0)
+            found = [line.split("\t", 1) for line in console.read().decode().splitlines() if "\t" in line]
+            columns.append({label: float(value) for value, label in found})
+    for label in columns[0]:
+        table.rows.append([label, f"{columns[0][label]:.2f}", f"{columns[1].get(label, 0.0):.2f}"])
+    table.notes.append("Each step runs alone in a loop of its own, so the steps do not add up exactly to the "
+                       "whole request (the whole request also pays uvicorn-free ASGI plumbing).")
+    return table

@@ -14,6 +14,7 @@ from azure.functions import meta
 from funchost.app import load_app
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Extensions, Invocation, Invoker, install_log_capture
+from funchost.invoke.logs import uninstall_log_capture
 from funchost.triggers.http import messages
 from funchost.triggers.manual import manual_invocation
 from tests.conftest import EXAMPLES
@@ -125,34 +126,39 @@ QUEUE_APP = {
 
 
 def test_queue_trigger_out_binding_context_logs_and_thread_pool(app_dir, caplog):
-    install_log_capture()
-    index = index_of(app_dir(QUEUE_APP))
-    spec = index.functions["relay"]
-    invocation = manual_invocation(spec, "hello")
-    invocation.trace_parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    with caplog.at_level(logging.INFO):
-        outcome = run(invocation)
-    assert outcome.succeeded, outcome.error
-    assert outcome.outputs["out"] == meta.Datum("HELLO", "string")
-    import function_app
+    # installed for this test only: left in place, it outlives pytest's own stdout capture
+    installed = install_log_capture()
+    try:
+        index = index_of(app_dir(QUEUE_APP))
+        spec = index.functions["relay"]
+        invocation = manual_invocation(spec, "hello")
+        invocation.trace_parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        with caplog.at_level(logging.INFO):
+            outcome = run(invocation)
+        assert outcome.succeeded, outcome.error
+        assert outcome.outputs["out"] == meta.Datum("HELLO", "string")
+        import function_app
 
-    seen = function_app.SEEN[-1]
-    assert seen["dequeue_count"] == 1 and seen["id"] == invocation.trigger_metadata["Id"].value
-    assert seen["invocation_id"] == seen["thread_invocation_id"] == outcome.invocation_id
-    assert seen["function_name"] == "relay"
-    assert seen["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
-    assert seen["traceparent"] != invocation.trace_parent  # a child span of the caller's
-    assert seen["retry"] == (0, 0)
-    assert seen["thread"].startswith("ThreadPoolExecutor")
-    user = [r for r in caplog.records if r.name == "my.module"]
-    assert user and user[0].getMessage() == "relaying hello"
-    assert user[0].invocation_id == outcome.invocation_id and user[0].function_name == "relay"
-    printed = [r for r in caplog.records if r.getMessage() == "printed line"]
-    assert printed and printed[0].name == "Function.relay.User"
-    messages_ = [r.getMessage() for r in caplog.records]
-    assert f"Executing 'Functions.relay' (Reason='{invocation.reason}', Id={outcome.invocation_id})" in messages_
-    assert any(m.startswith(f"Executed 'Functions.relay' (Succeeded, Id={outcome.invocation_id}, Duration=")
-               for m in messages_)
+        seen = function_app.SEEN[-1]
+        assert seen["dequeue_count"] == 1 and seen["id"] == invocation.trigger_metadata["Id"].value
+        assert seen["invocation_id"] == seen["thread_invocation_id"] == outcome.invocation_id
+        assert seen["function_name"] == "relay"
+        assert seen["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+        assert seen["traceparent"] != invocation.trace_parent  # a child span of the caller's
+        assert seen["retry"] == (0, 0)
+        assert seen["thread"].startswith("ThreadPoolExecutor")
+        user = [r for r in caplog.records if r.name == "my.module"]
+        assert user and user[0].getMessage() == "relaying hello"
+        assert user[0].invocation_id == outcome.invocation_id and user[0].function_name == "relay"
+        printed = [r for r in caplog.records if r.getMessage() == "printed line"]
+        assert printed and printed[0].name == "Function.relay.User"
+        messages_ = [r.getMessage() for r in caplog.records]
+        assert f"Executing 'Functions.relay' (Reason='{invocation.reason}', Id={outcome.invocation_id})" in messages_
+        assert any(m.startswith(f"Executed 'Functions.relay' (Succeeded, Id={outcome.invocation_id}, Duration=")
+                   for m in messages_)
+    finally:
+        if installed:
+            uninstall_log_capture()
 
 
 def test_generic_str_annotation_and_return_binding(app_dir):

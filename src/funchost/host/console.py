@@ -166,13 +166,14 @@ class HostLines:
     def __init__(self, writer: ConsoleWriter, category_filter: CategoryFilter) -> None:
         self.writer = writer
         self.category_filter = category_filter
+        self._put = writer.put_line
 
     def enabled(self, category: str) -> bool:
         return logging.getLogger().isEnabledFor(logging.INFO) and \
             self.category_filter.level_of(category) <= logging.INFO
 
     def write(self, text: str) -> None:
-        self.writer.write(stamp(time.time()) + text)
+        self._put(f"{stamp(time.time())}{text}\n")
 
 
 def paint(text: str, colour: str, stream: TextIO | None = None) -> str:

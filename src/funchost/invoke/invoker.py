@@ -13,9 +13,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from azure.functions import HttpResponse
+from azure.functions import HttpResponse, meta
 from azure.functions import _abc as azf_abc
-from azure.functions import meta
 
 from funchost.app.invocation import Invocation, Outcome
 from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
@@ -23,7 +22,13 @@ from funchost.app.signature import GenericConverter, converter_for, registered_c
 from funchost.invoke import logs
 from funchost.invoke.context import Context, Out, RetryContext, thread_local_storage
 from funchost.invoke.extensions import Extensions
-from funchost.invoke.logs import HostLineSink, InvocationScope, current_scope, flush_invocation_output
+from funchost.invoke.logs import (
+    HostLineSink,
+    InvocationScope,
+    InvocationStream,
+    current_scope,
+    flush_invocation_output,
+)
 from funchost.invoke.telemetry import Telemetry
 from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Watchdog
@@ -76,6 +81,7 @@ class _Plan:
     # true when its converter is the library's own, which would build the same object
     trigger_prepared: bool = False
     context_param: str | None = None
+    return_http: bool = False  # the return value is the HTTP response
 
 
 def _make_plan(spec: FunctionSpec, extensions: Extensions) -> _Plan:
@@ -122,6 +128,7 @@ def _make_plan(spec: FunctionSpec, extensions: Extensions) -> _Plan:
         trigger_converter=trigger_converter,
         trigger_prepared=trigger_prepared,
         context_param=context_param,
+        return_http=return_http,
     )
 
 
@@ -198,7 +205,8 @@ class Invoker:
         if telemetry is not None:
             telemetry.end(span, span_token, invocation, outcome, started)
         outcome.duration_ms = duration_ms = (time.perf_counter() - started) * 1000
-        flush_invocation_output(scope)
+        if InvocationStream.pending_anywhere:
+            flush_invocation_output(scope)
         if not outcome.succeeded:
             log_failure(spec.name, invocation_id, duration_ms, outcome.error)
         elif plan.host_lines_shown:
@@ -225,7 +233,10 @@ class Invoker:
             args[plan.context_param] = _context(invocation, own_trace)
         result = await self._call(invocation, plan, args)
         outcome = Outcome(invocation.invocation_id, True, 0.0, return_value=result)
-        self._collect_return(outcome, invocation.function, plan, result)
+        if plan.return_http and type(result) is HttpResponse:
+            outcome.http_response = result  # what _collect_return would find, without its checks
+        else:
+            self._collect_return(outcome, invocation.function, plan, result)
         return outcome
 
     async def _run(self, invocation: Invocation, plan: _Plan, own_trace: str | None = None) -> Outcome:
@@ -265,31 +276,44 @@ class Invoker:
 
     async def _call(self, invocation: Invocation, plan: _Plan, args: dict[str, Any],
                     context: Context | None = None) -> Any:
-        """Call the user function (async on the loop, sync in a pool thread) within functionTimeout."""
+        """Call the user function (async on the loop, sync in a pool thread) within functionTimeout.
+
+        Past functionTimeout the watchdog cancels the call; a ``TimeoutError`` the function
+        raises itself stays the function's own error.
+        """
         spec = invocation.function
-        watchdog = self.watchdog
+        awaitable: Awaitable[Any]
         if spec.is_async:
             if plan.hooks:
                 awaitable = self._call_async(spec, plan, context or _context(invocation, None), args)
             else:
                 thread_local_storage().invocation_id = invocation.invocation_id
                 awaitable = spec.func(**args)
-            if watchdog is None:
-                return await awaitable
-            return await self._within_timeout(awaitable, spec, invocation)
-        call = contextvars.copy_context().run
-        if isinstance(self.executor, FunctionThreads):
-            future = self.executor.run(call, self._call_sync, spec, plan, invocation, context, args)
         else:
-            future = asyncio.get_running_loop().run_in_executor(
-                self.executor, call, self._call_sync, spec, plan, invocation, context, args)
-        self.sync_running += 1
+            call = contextvars.copy_context().run
+            if isinstance(self.executor, FunctionThreads):
+                awaitable = self.executor.run(call, self._call_sync, spec, plan, invocation, context, args)
+            else:
+                awaitable = asyncio.get_running_loop().run_in_executor(
+                    self.executor, call, self._call_sync, spec, plan, invocation, context, args)
+            self.sync_running += 1
+        watchdog = self.watchdog
+        deadline = watchdog.watch(spec.name, invocation.invocation_id) if watchdog is not None else None
         try:
-            if watchdog is None:
-                return await future
-            return await self._within_timeout(future, spec, invocation, self.on_sync_timeout)
+            return await awaitable
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.expired:
+                raise
+            deadline.absorb_cancel()
         finally:
-            self.sync_running -= 1
+            if deadline is not None:
+                watchdog.release(deadline)  # type: ignore[union-attr]  # set with the deadline
+            if not spec.is_async:
+                self.sync_running -= 1
+        if not spec.is_async and self.on_sync_timeout is not None:
+            self.on_sync_timeout(invocation.invocation_id)
+        assert self.timeout is not None
+        raise FunctionTimeoutError(timeout_message(spec.name, invocation.invocation_id, self.timeout))
 
     def _collect_return(self, outcome: Outcome, spec: FunctionSpec, plan: _Plan, result: Any) -> None:
         if spec.return_binding is not None:
@@ -323,29 +347,6 @@ class Invoker:
                 f"'{binding.name}' binding ({binding.type})"
             )
         outcome.outputs[binding.name] = datum
-
-    async def _within_timeout(
-        self, awaitable: Awaitable[Any], spec: FunctionSpec, invocation: Invocation,
-        on_timeout: Callable[[str], None] | None = None,
-    ) -> Any:
-        """Await the function's result; past functionTimeout the watchdog cancels it.
-
-        A ``TimeoutError`` the function raises itself stays the function's own error.
-        """
-        assert self.watchdog is not None
-        deadline = self.watchdog.watch(spec.name, invocation.invocation_id)
-        try:
-            return await awaitable
-        except asyncio.CancelledError:
-            if not deadline.expired:
-                raise
-            deadline.absorb_cancel()
-        finally:
-            self.watchdog.release(deadline)
-        if on_timeout is not None:
-            on_timeout(invocation.invocation_id)
-        assert self.timeout is not None
-        raise FunctionTimeoutError(timeout_message(spec.name, invocation.invocation_id, self.timeout))
 
     async def _read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
         if self.binding_io is None:

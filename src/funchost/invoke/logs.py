@@ -8,12 +8,12 @@ import io
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import Any, NamedTuple, Protocol, TextIO
 
 
-@dataclass(frozen=True)
-class InvocationScope:
+class InvocationScope(NamedTuple):
+    """The invocation whose code is running (a tuple: one is made per invocation, cheaply)."""
+
     function_name: str
     invocation_id: str
 

@@ -4,8 +4,9 @@
 condition variable and its lock), a work item, the chaining of that future to an asyncio
 one, and a semaphore to find an idle thread: about 15 us per call with 32 requests in
 flight on this machine's 2 cores, against under 2 us for a queue of plain tuples whose
-results come back with ``call_soon_threadsafe``. Sync functions are most of what users
-write (every example of the guide), so their hop is on the hot path.
+results come back through one ``call_soon_threadsafe`` per batch of finished calls. Sync
+functions are most of what users write (every example of the guide), so their hop is on the
+hot path.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from queue import SimpleQueue
@@ -21,14 +23,38 @@ from typing import Any
 _STOP = None
 
 
-def _settle(future: asyncio.Future[Any], result: Any) -> None:
-    if not future.done():  # cancelled meanwhile (functionTimeout): the result has nowhere to go
-        future.set_result(result)
+class _Results:
+    """Calls finished in pool threads whose futures belong to one event loop.
 
+    Threads append; the first result after a drain asks the loop for one drain, which settles
+    every result there is by then: one wake-up of the loop for a batch of calls.
+    """
 
-def _settle_error(future: asyncio.Future[Any], error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.finished: deque[tuple[asyncio.Future[Any], bool, Any]] = deque()
+        self.drain_asked = False
+
+    def add(self, future: asyncio.Future[Any], failed: bool, value: Any) -> None:
+        self.finished.append((future, failed, value))
+        if not self.drain_asked:
+            self.drain_asked = True
+            try:
+                self.loop.call_soon_threadsafe(self.drain)
+            except RuntimeError:  # the loop closed while the function ran: nobody waits any more
+                self.drain_asked = False
+
+    def drain(self) -> None:
+        self.drain_asked = False  # before reading, so a result added meanwhile asks again
+        finished = self.finished
+        while finished:
+            future, failed, value = finished.popleft()
+            if future.done():  # cancelled meanwhile (functionTimeout): the result has nowhere to go
+                continue
+            if failed:
+                future.set_exception(value)
+            else:
+                future.set_result(value)
 
 
 class FunctionThreads(Executor):
@@ -41,12 +67,16 @@ class FunctionThreads(Executor):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._results: _Results | None = None  # of the loop that ran the last call
 
     def run(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Call ``function(*args)`` in a pool thread; the future settles on the running loop."""
         loop = asyncio.get_running_loop()
+        results = self._results
+        if results is None or results.loop is not loop:
+            results = self._results = _Results(loop)
         future = loop.create_future()
-        self._put((loop, future, function, args))
+        self._put((results, future, function, args))
         return future
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -66,7 +96,7 @@ class FunctionThreads(Executor):
                     item[1].cancel()
                 elif item is not None:
                     with contextlib.suppress(RuntimeError):  # its loop may be closed already
-                        item[0].call_soon_threadsafe(item[1].cancel)
+                        item[0].loop.call_soon_threadsafe(item[1].cancel)
         for _ in threads:
             self._queue.put(_STOP)
         if wait:
@@ -88,8 +118,8 @@ class FunctionThreads(Executor):
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not _STOP:
-            loop, future, function, args = item
-            if loop is None:
+            results, future, function, args = item
+            if results is None:
                 if future.set_running_or_notify_cancel():
                     try:
                         future.set_result(function(*args))
@@ -98,10 +128,9 @@ class FunctionThreads(Executor):
                 continue
             if future.cancelled():
                 continue
-            callback: Callable[[asyncio.Future[Any], Any], None] = _settle
             try:
                 value = function(*args)
             except BaseException as error:  # noqa: BLE001 - handed to the invoker, which reports it
-                callback, value = _settle_error, error
-            with contextlib.suppress(RuntimeError):  # the loop closed while the function ran
-                loop.call_soon_threadsafe(callback, future, value)
+                results.add(future, True, error)
+            else:
+                results.add(future, False, value)

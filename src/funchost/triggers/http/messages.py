@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from azure.functions import HttpResponse
+from azure.functions import HttpResponse, meta
 from azure.functions import _abc as azf_abc
-from azure.functions import meta
 
 from funchost.app.model import FunctionSpec
 
@@ -130,7 +129,8 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
             if mimetype == "text/plain" and result.charset in ("utf-8", None):
                 raw_headers.append(TEXT_PLAIN)
             elif mimetype.startswith("text/"):
-                raw_headers.append((b"content-type", f"{mimetype}; charset={result.charset or 'utf-8'}".encode("latin-1")))
+                content_type = f"{mimetype}; charset={result.charset or 'utf-8'}"
+                raw_headers.append((b"content-type", content_type.encode("latin-1")))
             else:
                 raw_headers.append((b"content-type", mimetype.encode("latin-1")))
         body = result.get_body()

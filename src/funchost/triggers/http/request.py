@@ -57,7 +57,7 @@ class Request(azf_http.HttpRequest):
     _query: dict[str, str] | None = None
     _headers_view: HttpRequestHeaders | None = None
     _params_view: Mapping[str, str] | None = None
-    _route_view: Mapping[str, str | None] | None = None
+    _route_view: Mapping[str, str] | None = None
 
     def __init__(  # the library's constructor is skipped on purpose: it copies every part up front
         self, scope: Scope, headers: dict[str, str], route_values: dict[str, str | None], body: bytes,
@@ -90,10 +90,10 @@ class Request(azf_http.HttpRequest):
         return view
 
     @property
-    def route_params(self) -> Mapping[str, str | None]:
+    def route_params(self) -> Mapping[str, str]:  # an optional parameter left out is None, as in the library
         view = self._route_view
         if view is None:
-            view = self._route_view = types.MappingProxyType(dict(self._route_values))
+            view = self._route_view = types.MappingProxyType(dict(self._route_values))  # type: ignore[arg-type]
         return view
 
     def _query_values(self) -> dict[str, str]:
