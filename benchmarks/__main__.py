@@ -122,14 +122,30 @@ def bare_server(port: int) -> Server:
     return Server([PYTHON, str(APPS / "bare" / "serve.py"), str(port)], port, cwd=APPS / "bare")
 
 
+def granian_server(port: int, target: str, app: Path | None = None) -> Server | None:
+    """granian (raw ASGI interface, uvloop, one worker) serving ``target`` from apps/bare."""
+    binary = PEERS_VENV / "bin" / "granian"
+    if not binary.exists():
+        return None
+    env = {"NO_COLOR": "1", **({"FUNCHOST_BENCH_APP": str(app)} if app is not None else {})}
+    return Server([str(binary), "--interface", "asgi", "--loop", "uvloop", "--workers", "1", "--host", "127.0.0.1",
+                   "--port", str(port), "--no-ws", target], port, cwd=APPS / "bare", env=env)
+
+
 # -- set-up -------------------------------------------------------------------------------
 
 def ensure_peers() -> None:
-    """functions-framework in its own venv, and wrk from Debian when we are allowed to install it."""
+    """functions-framework and granian (with funchost, for funchost-on-granian rows) in their own
+    venv, and wrk from Debian when we are allowed to install it."""
+    if not (PEERS_VENV / "bin" / "python").exists():
+        subprocess.run([PYTHON, "-m", "venv", str(PEERS_VENV)], check=True)
+    pip = [str(PEERS_VENV / "bin" / "pip"), "install", "-q"]
     if not (PEERS_VENV / "bin" / "functions-framework").exists():
         print("installing functions-framework into benchmarks/.venv-peers ...", flush=True)
-        subprocess.run([PYTHON, "-m", "venv", str(PEERS_VENV)], check=True)
-        subprocess.run([str(PEERS_VENV / "bin" / "pip"), "install", "-q", "functions-framework"], check=False)
+        subprocess.run([*pip, "functions-framework"], check=False)
+    if not (PEERS_VENV / "bin" / "granian").exists():
+        print("installing granian and funchost into benchmarks/.venv-peers ...", flush=True)
+        subprocess.run([*pip, "granian", "-e", str(ROOT)], check=False)
     if shutil.which("wrk") is None and os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing wrk (Debian package) ...", flush=True)
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL)
@@ -195,6 +211,11 @@ def http_table(seconds: int) -> Table:
          "/api/hello", "/api/echo"),
         ("funchost --workers 2, async function", lambda p: funchost_server(hello, p, "--workers", "2"),
          "/api/hello_async", "/api/echo_async"),
+        ("bare ASGI on granian", lambda p: granian_server(p, "raw_app:app"), "/", "/"),
+        ("funchost app on granian, sync function", lambda p: granian_server(p, "granian_funchost:app", hello),
+         "/api/hello", "/api/echo"),
+        ("funchost app on granian, async function", lambda p: granian_server(p, "granian_funchost:app", hello),
+         "/api/hello_async", "/api/echo_async"),
         ("functions-framework (gunicorn gthread)", ff_server, "/", "/"),
         ("functions-framework --asgi", lambda p: ff_server(p, asgi=True), "/", "/"),
     ]
@@ -222,6 +243,14 @@ def http_table(seconds: int) -> Table:
         for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
             if label in results and peer in results:
                 table.notes.append(f"{label} / {peer}: {results[label] / results[peer]:.1f}x (GET)")
+    granian = results.get("bare ASGI on granian")
+    if granian and ceiling:
+        table.notes.append(f"bare ASGI: granian / uvicorn = {granian / ceiling:.2f}x (GET)")
+    for kind in ("sync", "async"):
+        on_granian = results.get(f"funchost app on granian, {kind} function")
+        on_uvicorn = results.get(f"funchost, {kind} function" + (" (thread pool)" if kind == "sync" else ""))
+        if on_granian and on_uvicorn:
+            table.notes.append(f"funchost {kind}: granian / uvicorn = {on_granian / on_uvicorn:.2f}x (GET)")
     for kind in ("sync", "async"):
         one = results.get(f"funchost, {kind} function" + (" (thread pool)" if kind == "sync" else ""))
         two = results.get(f"funchost --workers 2, {kind} function")

@@ -298,16 +298,15 @@ class Invoker:
                     self.executor, call, self._call_sync, spec, plan, invocation, context, args)
             self.sync_running += 1
         watchdog = self.watchdog
-        deadline = watchdog.watch(spec.name, invocation.invocation_id) if watchdog is not None else None
+        watched = watchdog.watch(spec.name, invocation.invocation_id) if watchdog is not None else None
         try:
             return await awaitable
         except asyncio.CancelledError:
-            if deadline is None or not deadline.expired:
+            if watched is None or not watchdog.expired(watched):  # type: ignore[union-attr]  # set with watched
                 raise
-            deadline.absorb_cancel()
         finally:
-            if deadline is not None:
-                watchdog.release(deadline)  # type: ignore[union-attr]  # set with the deadline
+            if watched is not None:
+                watchdog.release(watched)  # type: ignore[union-attr]
             if not spec.is_async:
                 self.sync_running -= 1
         if not spec.is_async and self.on_sync_timeout is not None:

@@ -2,7 +2,7 @@
 
 A timer per invocation (``asyncio.timeout`` or ``wait_for``) cost about a quarter of the
 host's own time per HTTP request; one sweep every ``period`` seconds costs nothing per
-call but a set insert and removal. A function is cancelled between ``timeout`` and
+call but a dict insert and removal. A function is cancelled between ``timeout`` and
 ``timeout + period`` after it started: period is a twentieth of the timeout, at most 1 s.
 """
 
@@ -13,66 +13,71 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
+@dataclass(frozen=True)
 class Deadline:
-    """One running invocation: when it must end, and the task to cancel if it does not.
+    """A running invocation past its functionTimeout, as the blocked-loop detector reports it."""
 
-    A plain class with slots: one is made per invocation, on the hot path.
-    """
-
-    __slots__ = ("at", "expired", "function_name", "invocation_id", "started", "task")
-
-    def __init__(self, at: float, task: asyncio.Task[Any], function_name: str = "", invocation_id: str = "",
-                 started: float = 0.0) -> None:
-        self.at = at  # on the loop's clock
-        self.task = task
-        self.function_name = function_name
-        self.invocation_id = invocation_id
-        self.started = started  # time.monotonic(), for the blocked-loop detector's thread
-        self.expired = False
-
-    def absorb_cancel(self) -> None:
-        """The cancellation was ours: take it back so the task goes on to report the timeout."""
-        if sys.version_info >= (3, 11):
-            self.task.uncancel()
+    function_name: str
+    invocation_id: str
+    started: float  # time.monotonic()
 
 
 class Watchdog:
-    """Cancels invocations that run past ``timeout`` seconds."""
+    """Cancels invocations that run past ``timeout`` seconds.
+
+    Per invocation it costs a dict insert and removal keyed by the invocation's task (one
+    invocation per task at a time, as every listener runs them), with a tuple of when it
+    started and what it is.
+    """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.period = min(1.0, max(0.05, timeout / 20))
-        self._running: set[Deadline] = set()
+        # task -> (time.monotonic() at the start, function name, invocation id)
+        self._running: dict[asyncio.Task[Any], tuple[float, str, str]] = {}
+        self._expired: set[asyncio.Task[Any]] = set()  # cancelled by the sweep, not yet told
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
 
-    def watch(self, function_name: str = "", invocation_id: str = "") -> Deadline:
-        """Start watching the current task; call ``release`` when the invocation ends."""
+    def watch(self, function_name: str = "", invocation_id: str = "") -> asyncio.Task[Any]:
+        """Start watching the current task; call ``release`` with it when the invocation ends."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task(loop)
         assert task is not None
-        deadline = Deadline(loop.time() + self.timeout, task, function_name, invocation_id, time.monotonic())
-        self._running.add(deadline)
+        self._running[task] = (time.monotonic(), function_name, invocation_id)
         if self._timer is None or self._timer_loop is not loop:
             self._schedule(loop)
-        return deadline
+        return task
 
-    def release(self, deadline: Deadline) -> None:
-        self._running.discard(deadline)
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the cancellation the task received was the watchdog's; if so it is taken back,
+        so the task goes on to report the timeout."""
+        if task not in self._expired:
+            return False
+        self._expired.discard(task)
+        if sys.version_info >= (3, 11):
+            task.uncancel()
+        return True
+
+    def release(self, task: asyncio.Task[Any]) -> None:
+        self._running.pop(task, None)
+        if self._expired:
+            self._expired.discard(task)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer_loop = loop
         self._timer = loop.call_later(self.period, self._sweep, loop)
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        for deadline in list(self._running):
-            if not deadline.expired and deadline.at <= now:
-                deadline.expired = True
-                deadline.task.cancel()
+        now = time.monotonic()
+        for task, (started, _, _) in list(self._running.items()):
+            if now - started >= self.timeout and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
         if self._running:
             self._schedule(loop)
         else:
@@ -81,7 +86,8 @@ class Watchdog:
     def overdue(self, now: float, grace: float) -> list[Deadline]:
         """Invocations past their timeout by more than ``grace`` seconds (``time.monotonic()``);
         safe to call from another thread."""
-        return [d for d in list(self._running) if now - d.started > self.timeout + grace]
+        return [Deadline(name, invocation_id, started) for started, name, invocation_id
+                in list(self._running.values()) if now - started > self.timeout + grace]
 
 
 class BlockedLoopDetector:
