@@ -191,15 +191,53 @@ def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[
     return rps, p50, p99
 
 
-def http_table(seconds: int) -> Table:
-    table = Table("HTTP hello world (wrk -t1 -c32, one server process each)",
+WrkResult = tuple[float, str, str]
+Candidate = tuple[str, Callable[[int], "Server | None"], str, str]
+
+
+def best_rounds(candidates: list[Candidate], seconds: int, rounds: int,
+                table: Table) -> dict[str, tuple[WrkResult, WrkResult]]:
+    """GET and POST results per server: the best of ``rounds`` passes over all of them."""
+    best: dict[str, tuple[WrkResult, WrkResult]] = {}
+    skipped: list[str] = []
+    for _ in range(rounds):
+        for label, start, get_path, post_path in candidates:
+            if label in skipped:
+                continue
+            port = free_port()
+            server = start(port)
+            if server is None:
+                table.notes.append(f"{label}: not installed, skipped")
+                skipped.append(label)
+                continue
+            try:
+                server.wait_ok(get_path)
+                get_result = wrk(port, get_path, seconds)
+                post_result = wrk(port, post_path, seconds, ECHO_BODY)
+            finally:
+                server.stop()
+            previous = best.get(label)
+            best[label] = (max(previous[0], get_result) if previous else get_result,
+                           max(previous[1], post_result) if previous else post_result)
+    return best
+
+
+def http_table(seconds: int, rounds: int) -> Table:
+    """Every server in turn, ``rounds`` times over; each row keeps its best round.
+
+    On a shared VM a neighbour's load only ever slows a run down, and it moved single runs
+    of the same build by 2x here; the best of interleaved rounds is the steadiest figure of
+    what each server can do, and every row had the same chances.
+    """
+    table = Table(f"HTTP hello world (wrk -t1 -c32, one server process each, best of {rounds} interleaved rounds "
+                  f"of {seconds} s)",
                   ["server", "GET rps", "GET p50", "GET p99", "POST 1 KB echo rps", "POST p50", "POST p99"])
     if shutil.which("wrk") is None:
         table.notes.append("wrk is not installed: HTTP rows skipped (apt-get install wrk)")
         return table
     hello = APPS / "funchost_hello"
     quiet = quiet_app(hello)
-    candidates: list[tuple[str, Callable[[int], Server | None], str, str]] = [
+    candidates: list[Candidate] = [
         ("bare ASGI on funchost's uvicorn settings (ceiling)", bare_server, "/", "/"),
         ("funchost, sync function (thread pool)", lambda p: funchost_server(hello, p), "/api/hello", "/api/echo"),
         ("funchost, async function", lambda p: funchost_server(hello, p), "/api/hello_async", "/api/echo_async"),
@@ -219,19 +257,12 @@ def http_table(seconds: int) -> Table:
         ("functions-framework (gunicorn gthread)", ff_server, "/", "/"),
         ("functions-framework --asgi", lambda p: ff_server(p, asgi=True), "/", "/"),
     ]
+    best = best_rounds(candidates, seconds, rounds, table)
     results: dict[str, float] = {}
-    for label, start, get_path, post_path in candidates:
-        port = free_port()
-        server = start(port)
-        if server is None:
-            table.notes.append(f"{label}: not installed, skipped")
+    for label, _, _, _ in candidates:
+        if label not in best:
             continue
-        try:
-            server.wait_ok(get_path)
-            get_result = wrk(port, get_path, seconds)
-            post_result = wrk(port, post_path, seconds, ECHO_BODY)
-        finally:
-            server.stop()
+        get_result, post_result = best[label]
         results[label] = get_result[0]
         table.rows.append([label, f"{get_result[0]:,.0f}", get_result[1], get_result[2],
                            f"{post_result[0]:,.0f}", post_result[1], post_result[2]])
@@ -579,7 +610,8 @@ def main() -> int:
     parser.add_argument("--only", action="append",
                         choices=["http", "cold", "load", "invoker", "asgi", "steps", "queue", "azurite"])
     args = parser.parse_args()
-    seconds, runs, invocations, messages, ticks = (3, 3, 2000, 500, 5) if args.quick else (10, 5, 20000, 2000, 60)
+    runs, invocations, messages, ticks = (3, 2000, 500, 5) if args.quick else (5, 20000, 2000, 60)
+    http_seconds, http_rounds = (3, 1) if args.quick else (5, 3)
     ensure_peers()
     compile_sources()
     sections: dict[str, Callable[[], Table]] = {
@@ -588,7 +620,7 @@ def main() -> int:
         "steps": lambda: steps_table(invocations),
         "load": lambda: load_table(runs),
         "cold": lambda: cold_start_table(runs),
-        "http": lambda: http_table(seconds),
+        "http": lambda: http_table(http_seconds, http_rounds),
         "queue": lambda: queue_table(messages, ticks),
         "azurite": lambda: azurite_queue_table(messages),
     }
