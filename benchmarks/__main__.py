@@ -118,8 +118,9 @@ def ff_server(port: int, asgi: bool = False) -> Server | None:
     return Server(command + (["--asgi"] if asgi else []), port)
 
 
-def bare_server(port: int) -> Server:
-    return Server([PYTHON, str(APPS / "bare" / "serve.py"), str(port)], port, cwd=APPS / "bare")
+def bare_server(port: int, spin_us: int = 0) -> Server:
+    return Server([PYTHON, str(APPS / "bare" / "serve.py"), str(port)], port, cwd=APPS / "bare",
+                  env={"BENCH_SPIN_US": str(spin_us)})
 
 
 def granian_server(port: int, target: str, app: Path | None = None) -> Server | None:
@@ -192,6 +193,7 @@ def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[
 
 
 WrkResult = tuple[float, str, str]
+SPIN_US = 12  # about what funchost's own work per request costs in the ASGI table
 Candidate = tuple[str, Callable[[int], "Server | None"], str, str]
 
 
@@ -239,6 +241,7 @@ def http_table(seconds: int, rounds: int) -> Table:
     quiet = quiet_app(hello)
     candidates: list[Candidate] = [
         ("bare ASGI on funchost's uvicorn settings (ceiling)", bare_server, "/", "/"),
+        (f"bare ASGI + {SPIN_US} us of CPU per request (calibration)", lambda p: bare_server(p, SPIN_US), "/", "/"),
         ("funchost, sync function (thread pool)", lambda p: funchost_server(hello, p), "/api/hello", "/api/echo"),
         ("funchost, async function", lambda p: funchost_server(hello, p), "/api/hello_async", "/api/echo_async"),
         ("funchost, sync function, logs at Warning", lambda p: funchost_server(quiet, p), "/api/hello",
@@ -274,6 +277,11 @@ def http_table(seconds: int, rounds: int) -> Table:
         for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
             if label in results and peer in results:
                 table.notes.append(f"{label} / {peer}: {results[label] / results[peer]:.1f}x (GET)")
+    spun = results.get(f"bare ASGI + {SPIN_US} us of CPU per request (calibration)")
+    if spun and ceiling:
+        table.notes.append(f"calibration: {SPIN_US} us of CPU per request in the app cost "
+                           f"{(1 / spun - 1 / ceiling) * 1e6:.0f} us per request over HTTP here "
+                           f"({spun / ceiling:.0%} of the ceiling)")
     granian = results.get("bare ASGI on granian")
     if granian and ceiling:
         table.notes.append(f"bare ASGI: granian / uvicorn = {granian / ceiling:.2f}x (GET)")

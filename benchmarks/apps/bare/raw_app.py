@@ -1,9 +1,22 @@
-"""The ceiling: a raw ASGI app on the same server settings funchost uses."""
+"""The ceiling: a raw ASGI app on the same server settings funchost uses.
+
+``BENCH_SPIN_US`` makes it spin that many microseconds of CPU per request: a calibration row
+showing what a given in-process cost per request becomes over HTTP on the machine.
+"""
+
+import os
+import time
+
+SPIN = float(os.environ.get("BENCH_SPIN_US", "0")) / 1e6
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
+    if SPIN:
+        until = time.perf_counter() + SPIN
+        while time.perf_counter() < until:
+            pass
     body = b"Hello World!"
     if scope["method"] == "POST":
         chunks = []
