@@ -119,10 +119,16 @@ class HostProcess:
                 raise AssertionError(f"funchost exited with {self.process.returncode}:\n{self.output}")
             try:
                 if request(self.port, "GET", "/admin/host/ping", timeout=1).status == 200:
-                    return self
+                    break
             except OSError:
                 time.sleep(0.05)
-        raise AssertionError(f"funchost did not answer within {timeout}s:\n{self.output}")
+        else:
+            raise AssertionError(f"funchost did not answer within {timeout}s:\n{self.output}")
+        # the console is written by a thread of its own: what was logged while loading (load
+        # errors, schedules) is on it once the "Host started" line that follows it is
+        while time.monotonic() < deadline and "Host started" not in self.output:
+            time.sleep(0.02)
+        return self
 
     def request(self, method: str, path: str, body: bytes | str | None = None,
                 headers: dict[str, str] | None = None) -> Response:

@@ -98,6 +98,9 @@ def test_failing_blob_goes_to_the_poison_queue(backend, host, app_dir):
     (message,) = asyncio.run(poison())
     assert message["Type"] == "BlobTrigger" and message["FunctionId"] == "Host.Functions.always_fails"
     assert (message["ContainerName"], message["BlobName"]) == ("broken", "bad.txt") and message["ETag"]
+    # the fifth failure is logged before the blob is poisoned, on the console's own thread
+    wait_until(lambda: process.output.count("Exception: RuntimeError: cannot process broken/bad.txt") >= 5, 10,
+               "five failures in the log")
     assert process.output.count("Exception: RuntimeError: cannot process broken/bad.txt") == 5
 
 

@@ -37,23 +37,23 @@ def stamp(moment: float) -> str:
 CHUNK = 4000  # bytes: below a pipe's atomic write size, so workers sharing stdout never split a line
 
 
-LINGER = 0.01  # seconds the writer gathers lines after the first of a batch
+PAUSE = 0.005  # seconds between two writes: what is queued meanwhile goes out in one batch
 
 
 class ConsoleWriter:
     """A queue of text and the thread that writes it to ``stream``.
 
-    The first line after a write wakes the writer, which waits ``LINGER`` for more and then
-    writes everything queued in one go: under load that is a wake-up and a system call per
-    hundreds of lines, not per line (a wake-up per line cost more than the rest of a request).
-    ``flush`` skips the wait.
+    A line queued while the writer is idle is written at once; after each write the writer
+    pauses ``PAUSE`` before the next, so under load everything queued meanwhile goes out in
+    one system call: a wake-up per batch of hundreds of lines, not per line (a wake-up per
+    line cost more than the rest of a request). ``flush`` cuts the pause short.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._pending: deque[str | threading.Event] = deque()  # append and popleft are thread-safe
         self._wake = threading.Event()
-        self._urgent = threading.Event()  # a flush waits: write now
+        self._urgent = threading.Event()  # a flush waits: no pause
         self._armed = False  # the writer was woken for what is pending
         self._thread = threading.Thread(target=self._run, name="funchost-console", daemon=True)
         self._thread.start()
@@ -88,8 +88,6 @@ class ConsoleWriter:
         pending = self._pending
         while True:
             self._wake.wait()
-            self._urgent.wait(LINGER)
-            self._urgent.clear()
             # the wake-up is cleared before the flag, so a line queued from here on wakes us again
             self._wake.clear()
             self._armed = False
@@ -104,6 +102,8 @@ class ConsoleWriter:
             self._write(pieces)
             for event in done:
                 event.set()
+            self._urgent.wait(PAUSE)
+            self._urgent.clear()
 
     def _write(self, pieces: list[str]) -> None:
         """Write in chunks of whole lines, one system call each (a flush per chunk)."""
