@@ -122,8 +122,8 @@ def _make_plan(spec: FunctionSpec, extensions: Extensions) -> _Plan:
         response_required=spec.model == "v2" and spec.http_type == "function" and return_http,
         host_lines=logs.host_lines,
         host_lines_shown=logs.host_lines is not None and logs.host_lines.enabled(f"Function.{spec.name}"),
-        direct=not other_inputs and not outputs and not hooks and (spec.return_binding is None or return_http)
-        and len(spec.output_bindings) <= (1 if return_http else 0),
+        # no output binding but an HTTP $return (Out parameters and other $return types are outputs)
+        direct=not other_inputs and not hooks and len(spec.output_bindings) == (1 if return_http else 0),
         trigger_param=trigger_param,
         trigger_converter=trigger_converter,
         trigger_prepared=trigger_prepared,
@@ -222,13 +222,8 @@ class Invoker:
     async def _run_direct(self, invocation: Invocation, plan: _Plan, own_trace: str | None) -> Outcome:
         """The plan of a function with nothing but its trigger (and context) in and its result out."""
         args: dict[str, Any] = {}
-        trigger_param = plan.trigger_param
-        if trigger_param is not None:
-            value = invocation.trigger_value
-            if value is None or not plan.trigger_prepared:
-                value = plan.trigger_converter.decode(invocation.trigger_data,
-                                                      trigger_metadata=invocation.trigger_metadata)
-            args[trigger_param] = value
+        if plan.trigger_param is not None:
+            args[plan.trigger_param] = _trigger_argument(invocation, plan)
         if plan.context_param is not None:
             args[plan.context_param] = _context(invocation, own_trace)
         result = await self._call(invocation, plan, args)
@@ -249,10 +244,7 @@ class Invoker:
             if kind is ParamKind.INPUT:
                 assert binding is not None
                 if name == plan.trigger_param:
-                    value = invocation.trigger_value
-                    if value is None or not plan.trigger_prepared:
-                        value = converter.decode(invocation.trigger_data, trigger_metadata=invocation.trigger_metadata)
-                    args[name] = value
+                    args[name] = _trigger_argument(invocation, plan)
                 else:
                     data = await self._read_input(binding, invocation)
                     args[name] = converter.decode(data, trigger_metadata={})
@@ -285,7 +277,8 @@ class Invoker:
         awaitable: Awaitable[Any]
         if spec.is_async:
             if plan.hooks:
-                awaitable = self._call_async(spec, plan, context or _context(invocation, None), args)
+                assert context is not None  # functions with hooks run the general plan, which made it
+                awaitable = self._call_async(spec, plan, context, args)
             else:
                 thread_local_storage().invocation_id = invocation.invocation_id
                 awaitable = spec.func(**args)
@@ -330,7 +323,7 @@ class Invoker:
         kind = binding.type.lower()
         if kind == "http":
             # the HTTP listener sends the object itself; the library's converter accepts these two
-            if type(value) is HttpResponse or isinstance(value, (str, azf_abc.HttpResponse)):
+            if isinstance(value, (str, azf_abc.HttpResponse)):
                 outcome.http_response = value
                 return
             datum = None
@@ -360,7 +353,7 @@ class Invoker:
         thread_local_storage().invocation_id = invocation.invocation_id
         if not plan.hooks:
             return spec.func(**args)
-        context = context or _context(invocation, None)
+        assert context is not None  # functions with hooks run the general plan, which made it
         self.extensions.pre_invocation(spec.name, plan.user_logger, context, args)
         result = spec.func(**args)
         self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
@@ -374,6 +367,15 @@ class Invoker:
         result = await func(**args)
         self.extensions.post_invocation(spec.name, plan.user_logger, context, args, result)
         return result
+
+
+def _trigger_argument(invocation: Invocation, plan: _Plan) -> Any:
+    """The trigger parameter's value: the listener's own object when it built one the library's
+    converter would build alike (the HTTP request), else the converter's decoding of the data."""
+    value = invocation.trigger_value
+    if value is None or not plan.trigger_prepared:
+        value = plan.trigger_converter.decode(invocation.trigger_data, trigger_metadata=invocation.trigger_metadata)
+    return value
 
 
 def _context(invocation: Invocation, own_trace: str | None) -> Context:
