@@ -104,10 +104,11 @@ def test_queue_and_topic_triggers_chain_with_outputs(host, app_dir):
     assert sorted(bodies(app, "audit-log")) == ['audit {"order": "o-1", "step": 1}',
                                                 'audit {"order": "o-1", "step": 2}']
     assert sorted(json.loads(body)["billed"]["step"] for body in bodies(app, "billing-log")) == [1, 2]
-    output = process.output
-    assert "Executing 'Functions.process' (Reason='New ServiceBus message detected on 'orders'.'" in output
-    assert "New ServiceBus message detected on 'events/Subscriptions/audit'." in output
-    assert peek(app, "orders") == [] and peek(app, "events/Subscriptions/audit") == []  # completed
+    process.wait_for_output("Executing 'Functions.process' (Reason='New ServiceBus message detected on 'orders'.'")
+    process.wait_for_output("New ServiceBus message detected on 'events/Subscriptions/audit'.")
+    # A message is completed after its function's outputs are written, so the outputs can be seen first.
+    wait_until(lambda: peek(app, "orders") == [] and peek(app, "events/Subscriptions/audit") == [], 20,
+               "the trigger messages were not completed")
 
 
 def test_the_function_reads_every_field_of_the_message_and_its_binding_data(host, app_dir):
@@ -293,7 +294,8 @@ def test_cardinality_many_delivers_batches_of_at_most_the_batch_size(host, app_d
     assert all(m["delivery_count"] == 1 and m["correlation_id"] == "c" and m["enqueued"] for m in messages)
     sequence = [m["sequence_number"] for m in messages]
     assert sequence == sorted(sequence) and len(set(sequence)) == 25
-    assert peek(app, "batched") == []  # completed together
+    # The batch is completed after its output is written, so the output can be seen first.
+    wait_until(lambda: peek(app, "batched") == [], 20, "the batch was not completed")
 
 
 LOCK_APP = {
