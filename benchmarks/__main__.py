@@ -123,30 +123,36 @@ def bare_server(port: int, spin_us: int = 0) -> Server:
                   env={"BENCH_SPIN_US": str(spin_us)})
 
 
-def granian_server(port: int, target: str, app: Path | None = None) -> Server | None:
-    """granian (raw ASGI interface, uvloop, one worker) serving ``target`` from apps/bare."""
-    binary = PEERS_VENV / "bin" / "granian"
+def granian_server(port: int) -> Server | None:
+    """granian (raw ASGI interface, uvloop, one worker) serving the bare app, from funchost's own venv."""
+    binary = Path(PYTHON).parent / "granian"
     if not binary.exists():
         return None
-    env = {"NO_COLOR": "1", **({"FUNCHOST_BENCH_APP": str(app)} if app is not None else {})}
     return Server([str(binary), "--interface", "asgi", "--loop", "uvloop", "--workers", "1", "--host", "127.0.0.1",
-                   "--port", str(port), "--no-ws", target], port, cwd=APPS / "bare", env=env)
+                   "--port", str(port), "--no-ws", "raw_app:app"], port, cwd=APPS / "bare", env={"NO_COLOR": "1"})
+
+
+def funchost_granian_server(app: Path, port: int) -> Server | None:
+    """``funchost start`` with ``FUNCHOST_HTTP_SERVER=granian`` (the ``funchost[granian]`` extra)."""
+    if not (Path(PYTHON).parent / "granian").exists():
+        return None
+    return funchost_server(app, port, env={"FUNCHOST_HTTP_SERVER": "granian"})
 
 
 # -- set-up -------------------------------------------------------------------------------
 
 def ensure_peers() -> None:
-    """functions-framework and granian (with funchost, for funchost-on-granian rows) in their own
-    venv, and wrk from Debian when we are allowed to install it."""
+    """functions-framework in its own venv, granian (the ``funchost[granian]`` extra) in funchost's,
+    and wrk from Debian when we are allowed to install it."""
     if not (PEERS_VENV / "bin" / "python").exists():
         subprocess.run([PYTHON, "-m", "venv", str(PEERS_VENV)], check=True)
     pip = [str(PEERS_VENV / "bin" / "pip"), "install", "-q"]
     if not (PEERS_VENV / "bin" / "functions-framework").exists():
         print("installing functions-framework into benchmarks/.venv-peers ...", flush=True)
         subprocess.run([*pip, "functions-framework"], check=False)
-    if not (PEERS_VENV / "bin" / "granian").exists():
-        print("installing granian and funchost into benchmarks/.venv-peers ...", flush=True)
-        subprocess.run([*pip, "granian", "-e", str(ROOT)], check=False)
+    if not (Path(PYTHON).parent / "granian").exists():
+        print("installing funchost[granian] into funchost's venv ...", flush=True)
+        subprocess.run([PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[granian]"], check=False)
     if shutil.which("wrk") is None and os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing wrk (Debian package) ...", flush=True)
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL)
@@ -252,10 +258,14 @@ def http_table(seconds: int, rounds: int) -> Table:
          "/api/hello", "/api/echo"),
         ("funchost --workers 2, async function", lambda p: funchost_server(hello, p, "--workers", "2"),
          "/api/hello_async", "/api/echo_async"),
-        ("bare ASGI on granian", lambda p: granian_server(p, "raw_app:app"), "/", "/"),
-        ("funchost app on granian, sync function", lambda p: granian_server(p, "granian_funchost:app", hello),
+        ("bare ASGI on granian", granian_server, "/", "/"),
+        ("funchost on granian, sync function", lambda p: funchost_granian_server(hello, p), "/api/hello",
+         "/api/echo"),
+        ("funchost on granian, async function", lambda p: funchost_granian_server(hello, p), "/api/hello_async",
+         "/api/echo_async"),
+        ("funchost on granian, sync function, logs at Warning", lambda p: funchost_granian_server(quiet, p),
          "/api/hello", "/api/echo"),
-        ("funchost app on granian, async function", lambda p: granian_server(p, "granian_funchost:app", hello),
+        ("funchost on granian, async function, logs at Warning", lambda p: funchost_granian_server(quiet, p),
          "/api/hello_async", "/api/echo_async"),
         ("functions-framework (gunicorn gthread)", ff_server, "/", "/"),
         ("functions-framework --asgi", lambda p: ff_server(p, asgi=True), "/", "/"),
@@ -271,7 +281,10 @@ def http_table(seconds: int, rounds: int) -> Table:
                            f"{post_result[0]:,.0f}", post_result[1], post_result[2]])
     ceiling = results.get("bare ASGI on funchost's uvicorn settings (ceiling)")
     for label in ("funchost, sync function (thread pool)", "funchost, async function",
-                  "funchost, sync function, logs at Warning", "funchost, async function, logs at Warning"):
+                  "funchost, sync function, logs at Warning", "funchost, async function, logs at Warning",
+                  "funchost on granian, sync function", "funchost on granian, async function",
+                  "funchost on granian, sync function, logs at Warning",
+                  "funchost on granian, async function, logs at Warning"):
         if label in results and ceiling:
             table.notes.append(f"{label}: {results[label] / ceiling:.0%} of the bare ceiling (GET)")
         for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
@@ -286,7 +299,7 @@ def http_table(seconds: int, rounds: int) -> Table:
     if granian and ceiling:
         table.notes.append(f"bare ASGI: granian / uvicorn = {granian / ceiling:.2f}x (GET)")
     for kind in ("sync", "async"):
-        on_granian = results.get(f"funchost app on granian, {kind} function")
+        on_granian = results.get(f"funchost on granian, {kind} function")
         on_uvicorn = results.get(f"funchost, {kind} function" + (" (thread pool)" if kind == "sync" else ""))
         if on_granian and on_uvicorn:
             table.notes.append(f"funchost {kind}: granian / uvicorn = {on_granian / on_uvicorn:.2f}x (GET)")

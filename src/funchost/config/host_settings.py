@@ -23,6 +23,7 @@ from funchost.config.local_settings import LocalSettings, apply_to_environ, load
 
 DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)  # the real host's, locally and on Dedicated plans
 DEFAULT_HTTP_REQUEST_TIMEOUT = 30.0  # Kestrel's RequestHeadersTimeout
+HTTP_SERVERS = ("uvicorn", "granian")  # host/server.py
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class HostSettings:
     thread_count: int = 1
     function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT.total_seconds()
     http_request_timeout: float = DEFAULT_HTTP_REQUEST_TIMEOUT
+    http_server: str = "uvicorn"
     host_id: str = ""
 
     @property
@@ -64,6 +66,7 @@ def load_host_settings(root: Path, *, production: bool = False, functions: list[
         thread_count=thread_count(app),
         function_timeout=function_timeout(host_config),
         http_request_timeout=http_request_timeout(app),
+        http_server=http_server(app),
         host_id=host_id(app, root),
     )
 
@@ -95,6 +98,14 @@ def http_request_timeout(app: AppSettings) -> float:
     except ValueError:
         return DEFAULT_HTTP_REQUEST_TIMEOUT
     return value if value > 0 else DEFAULT_HTTP_REQUEST_TIMEOUT
+
+
+def http_server(app: AppSettings) -> str:
+    """``FUNCHOST_HTTP_SERVER``: ``uvicorn`` (the default) or ``granian`` (the ``funchost[granian]`` extra)."""
+    value = (app.get("FUNCHOST_HTTP_SERVER") or "uvicorn").strip().lower()
+    if value not in HTTP_SERVERS:
+        raise HostConfigError(f"FUNCHOST_HTTP_SERVER is '{value}': use one of {', '.join(HTTP_SERVERS)}.")
+    return value
 
 
 def host_id(app: AppSettings, root: Path) -> str:

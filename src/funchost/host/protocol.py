@@ -26,12 +26,14 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-MAX_REQUEST_LINE = 8 * 1024
-MAX_HEADER_BYTES = 32 * 1024
-MAX_HEADER_COUNT = 100
-MIN_BODY_RATE = 240.0  # bytes per second
-BODY_RATE_GRACE = 5.0  # seconds before the rate counts
-DEFAULT_REQUEST_TIMEOUT = 30.0
+from funchost.host.limits import (
+    BODY_RATE_GRACE,
+    DEFAULT_REQUEST_TIMEOUT,
+    MAX_HEADER_BYTES,
+    MAX_HEADER_COUNT,
+    MAX_REQUEST_LINE,
+    MIN_BODY_RATE,
+)
 
 _IDLE, _HEADERS, _BODY = 0, 1, 2
 _REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}

@@ -8,12 +8,17 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, flush_console, paint, real_stream
 from funchost.host.control import Control
 from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
 from funchost.host.sockets import PortInUseError, bind_socket
+
+if TYPE_CHECKING:
+    from funchost.host.instance import HostInstance
+    from funchost.host.server import HttpServer
 
 DEFAULT_PORT = 7071
 
@@ -98,7 +103,7 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
 
     from funchost.host.console import console
     from funchost.host.instance import HostInstance
-    from funchost.host.server import UvicornServer, install_fast_loop
+    from funchost.host.server import create_server, install_fast_loop
     from funchost.triggers.http.cors import CorsConfigError
 
     launched = time.perf_counter()
@@ -117,8 +122,14 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
             f"azure-functions {_version('azure-functions')}\n")
         instance.print_functions()
     assert instance.http_app is not None
-    server = UvicornServer(instance.http_app, sock, drain_timeout=options.drain_timeout,
-                           request_timeout=instance.host_settings.http_request_timeout)
+    settings = instance.host_settings
+    try:
+        server = create_server(settings.http_server, instance.http_app, sock, drain_timeout=options.drain_timeout,
+                               request_timeout=settings.http_request_timeout)
+    except ImportError as error:
+        control.send("failed")
+        return _fail(f"FUNCHOST_HTTP_SERVER is '{settings.http_server}', but it cannot be imported ({error}). "
+                     f"Install it with: pip install 'funchost[{settings.http_server}]'")
     instance.request_stop = server.stop
     install_fast_loop()
     console.info("Worker process started and initialized.")
@@ -148,14 +159,12 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     return code
 
 
-async def _serve(instance: object, server: object, control: Control, on_started: Callable[[], None]) -> int:
+async def _serve(instance: HostInstance, server: HttpServer, control: Control,
+                 on_started: Callable[[], None]) -> int:
     import asyncio
 
-    from funchost.host.instance import HostInstance
-    from funchost.host.server import UvicornServer
     from funchost.storage.base import StorageError
 
-    assert isinstance(instance, HostInstance) and isinstance(server, UvicornServer)
     try:
         await instance.run_listeners()
     except StorageError as error:

@@ -1,17 +1,40 @@
 """The HTTP server seam: a bound socket in, an ASGI app served on it.
 
-uvicorn with uvloop and httptools today; another server (granian) would plug in here.
+uvicorn with uvloop and httptools by default; granian (``FUNCHOST_HTTP_SERVER=granian``, the
+``funchost[granian]`` extra) parses and writes HTTP in Rust threads, off the GIL. Both take
+the supervisor's listening socket, enforce Kestrel's request limits, leave SIGTERM/SIGINT to
+the host and drain in-flight requests within the drain timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
+
+BACKLOG = 2048  # the listening socket's (host/sockets.py)
+
+
+class HttpServer(Protocol):
+    on_started: Callable[[], None] | None
+    stop_requested: float | None
+
+    async def serve(self) -> None: ...
+
+    def stop(self, signum: int | None = None) -> None: ...
+
+
+def create_server(kind: str, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0,
+                  request_timeout: float = 30.0) -> HttpServer:
+    """The server named by ``FUNCHOST_HTTP_SERVER`` for ``app`` on ``sock``; ImportError when it is not installed."""
+    if kind == "granian":
+        return GranianServer(app, sock, drain_timeout=drain_timeout, request_timeout=request_timeout)
+    return UvicornServer(app, sock, drain_timeout=drain_timeout, request_timeout=request_timeout)
 
 
 def install_fast_loop() -> None:
@@ -93,3 +116,78 @@ class UvicornServer:
         if self.stop_requested is None:
             self.stop_requested = time.monotonic()
         self.server.should_exit = True
+
+
+class GranianServer:
+    """granian's embedded server on the already-bound socket, with Kestrel's limits in front of the app.
+
+    granian answers malformed requests (400), more than 100 headers (431) and request lines
+    over 64 KB (414) itself; ``host/limits.py`` adds the 8 KB / 32 KB limits and the body
+    timeouts. Its header timeout closes the connection without a 408.
+    """
+
+    def __init__(self, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0,
+                 request_timeout: float = 30.0) -> None:
+        import logging
+
+        # granian's embedding API: its socket holder is how a worker is given a listening fd
+        from granian._granian import SocketHolder
+        from granian.constants import HTTPModes, Interfaces
+        from granian.http import HTTP1Settings
+        from granian.server.embed import Server
+
+        from funchost.host.limits import limit_requests
+
+        logging.getLogger("granian").setLevel(logging.ERROR)  # its start-up lines are not the host's
+        outer = self
+
+        class Embedded(Server):  # type: ignore[misc]
+            def _init_shared_socket(self) -> None:
+                self._ssp = None
+                # (fd, uds, backlog); granian closes the fd it is given, so it gets its own
+                self._shd = SocketHolder(os.dup(sock.fileno()), False, BACKLOG)  # type: ignore[call-arg]
+
+            def startup(self, spawn_target: Any, target_loader: Any) -> None:
+                super().startup(spawn_target, target_loader)
+                if outer.on_started is not None:
+                    asyncio.get_running_loop().call_soon(outer.on_started)
+
+        address, port = sock.getsockname()[:2]
+        self.server = Embedded(
+            limit_requests(app, request_timeout), address=address, port=port,
+            interface=Interfaces.ASGI, http=HTTPModes.http1, websockets=False,
+            backlog=BACKLOG, backpressure=BACKLOG,  # funchost's own throttles answer 429 past their limits
+            http1_settings=HTTP1Settings(header_read_timeout=int(request_timeout * 1000)),
+            log_enabled=False, log_access=False,
+        )
+        self.drain_timeout = drain_timeout
+        self.on_started: Callable[[], None] | None = None
+        self._interrupted = False
+        self._deadline: asyncio.TimerHandle | None = None
+        self.stop_requested: float | None = None
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop, signum)
+        try:
+            await self.server.serve()
+        finally:
+            if self._deadline is not None:
+                self._deadline.cancel()
+
+    def stop(self, signum: int | None = None) -> None:
+        if signum == signal.SIGINT and self._interrupted:
+            self._force()
+        self._interrupted = self._interrupted or signum == signal.SIGINT
+        if self.stop_requested is None:
+            self.stop_requested = time.monotonic()
+            if self.drain_timeout:
+                self._deadline = asyncio.get_running_loop().call_later(self.drain_timeout, self._force)
+        self.server.stop()
+
+    def _force(self) -> None:
+        """Stop waiting for open requests: what is still running is cancelled."""
+        for worker in list(self.server.wrks):
+            worker.kill()
