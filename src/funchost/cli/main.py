@@ -15,9 +15,9 @@ START_EXAMPLES = """examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from funchost.cli import inspect, kubernetes, pack, project, settings, storage
-
+def build_parser(start_only: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; with ``start_only`` just ``start`` (what ``funchost start`` needs: the
+    other verbs' modules are not imported on the way to serving)."""
     parser = argparse.ArgumentParser(
         prog="funchost",
         description="Run Azure Functions Python apps (v1 and v2) without the .NET host.",
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--no-build", dest="no_build", action="store_true",
                        help="accepted for Core Tools compatibility; no effect (Python apps are not built)")
 
+    if start_only:
+        return parser
+    from funchost.cli import inspect, kubernetes, pack, project, settings, storage
+
     project.add_parsers(commands)
     inspect.add_parsers(commands)
     settings.add_parser(commands)
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         from funchost.host.run import run_child
 
         return run_child(arguments[1])
-    parser = build_parser()
+    parser = build_parser(start_only=arguments[:1] in (["start"], ["host"]))
     args, unknown = parser.parse_known_args(arguments)
     if unknown:
         command = f"funchost {args.command}" if args.command else "funchost"
