@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -35,12 +36,31 @@ class SqliteFile:
         if self._connection is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.executescript(self.schema)
+            try:
+                self._set_up(connection)
+            except BaseException:
+                connection.close()
+                raise
             self._connection = connection
         return self._connection
+
+    def _set_up(self, connection: sqlite3.Connection) -> None:
+        """WAL mode and the schema. Instances starting together race for the new file: SQLite answers
+        'database is locked' at once (without its busy wait) to the loser of the schema's read-to-write
+        upgrade, so the schema is written in an immediate transaction and a lost race is tried again."""
+        for attempt in range(100):
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("PRAGMA busy_timeout=30000")
+                connection.executescript(f"BEGIN IMMEDIATE;\n{self.schema}\nCOMMIT;")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 99:
+                    raise
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                time.sleep(0.05)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
