@@ -21,7 +21,7 @@ def _open_and_put(folder: str, barrier) -> None:
 
 
 def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")  # fork in a threaded pytest may deadlock
     for trial in range(10):
         folder = tmp_path / f"store{trial}"
         barrier = context.Barrier(4)
