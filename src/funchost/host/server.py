@@ -15,18 +15,9 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 BACKLOG = 2048  # the listening socket's (host/sockets.py)
-
-
-class HttpServer(Protocol):
-    on_started: Callable[[], None] | None
-    stop_requested: float | None
-
-    async def serve(self) -> None: ...
-
-    def stop(self, signum: int | None = None) -> None: ...
 
 
 def create_server(kind: str, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0,
@@ -46,7 +37,40 @@ def install_fast_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-class UvicornServer:
+class HttpServer:
+    """What both servers share: SIGTERM/SIGINT belong to the host, and the first stop is timed.
+
+    Ctrl-C reaches the supervisor and the instances at once, and the supervisor then sends
+    SIGTERM: only a second Ctrl-C means "stop waiting for open connections".
+    """
+
+    def __init__(self) -> None:
+        self.on_started: Callable[[], None] | None = None
+        self.stop_requested: float | None = None  # time.monotonic() of the first stop request
+        self._interrupted = False
+
+    async def serve(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, signum: int | None = None) -> None:
+        raise NotImplementedError
+
+    def _take_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop, signum)
+
+    def _note_stop(self, signum: int | None) -> bool:
+        """Record a stop request; True when it says to stop waiting (a second Ctrl-C)."""
+        force = signum == signal.SIGINT and self._interrupted
+        self._interrupted = self._interrupted or signum == signal.SIGINT
+        if self.stop_requested is None:
+            self.stop_requested = time.monotonic()
+        return force
+
+
+class UvicornServer(HttpServer):
     """uvicorn on an already-bound socket, with the settings that make it fast.
 
     The host owns SIGTERM/SIGINT (uvicorn would re-raise them when it stops, killing the
@@ -57,6 +81,8 @@ class UvicornServer:
     def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5, drain_timeout: float = 30.0,
                  request_timeout: float = 30.0) -> None:
         import uvicorn
+
+        super().__init__()
 
         class Server(uvicorn.Server):
             @contextlib.contextmanager
@@ -86,15 +112,9 @@ class UvicornServer:
             h11_max_incomplete_event_size=16 * 1024,
         )
         self.server = Server(self.config)
-        self.on_started: Callable[[], None] | None = None
-        self._interrupted = False
-        self.stop_requested: float | None = None  # time.monotonic() of the first stop request
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stop, signum)
+        self._take_signals()
         watcher = asyncio.create_task(self._announce_start())
         try:
             await self.server.serve(sockets=[self.sock])
@@ -108,17 +128,12 @@ class UvicornServer:
             self.on_started()
 
     def stop(self, signum: int | None = None) -> None:
-        # Ctrl-C reaches the supervisor and the instances at once, and the supervisor then sends
-        # SIGTERM: only a second Ctrl-C means "stop waiting for open connections"
-        if signum == signal.SIGINT and self._interrupted:
+        if self._note_stop(signum):
             self.server.force_exit = True
-        self._interrupted = self._interrupted or signum == signal.SIGINT
-        if self.stop_requested is None:
-            self.stop_requested = time.monotonic()
         self.server.should_exit = True
 
 
-class GranianServer:
+class GranianServer(HttpServer):
     """granian's embedded server on the already-bound socket, with Kestrel's limits in front of the app.
 
     granian answers malformed requests (400), more than 100 headers (431) and request lines
@@ -130,6 +145,7 @@ class GranianServer:
                  request_timeout: float = 30.0) -> None:
         import logging
 
+        super().__init__()
         # granian's embedding API: its socket holder is how a worker is given a listening fd
         from granian._granian import SocketHolder
         from granian.constants import HTTPModes, Interfaces
@@ -161,16 +177,10 @@ class GranianServer:
             log_enabled=False, log_access=False,
         )
         self.drain_timeout = drain_timeout
-        self.on_started: Callable[[], None] | None = None
-        self._interrupted = False
         self._deadline: asyncio.TimerHandle | None = None
-        self.stop_requested: float | None = None
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stop, signum)
+        self._take_signals()
         try:
             await self.server.serve()
         finally:
@@ -178,13 +188,10 @@ class GranianServer:
                 self._deadline.cancel()
 
     def stop(self, signum: int | None = None) -> None:
-        if signum == signal.SIGINT and self._interrupted:
+        if self._note_stop(signum):
             self._force()
-        self._interrupted = self._interrupted or signum == signal.SIGINT
-        if self.stop_requested is None:
-            self.stop_requested = time.monotonic()
-            if self.drain_timeout:
-                self._deadline = asyncio.get_running_loop().call_later(self.drain_timeout, self._force)
+        if self._deadline is None and self.drain_timeout:
+            self._deadline = asyncio.get_running_loop().call_later(self.drain_timeout, self._force)
         self.server.stop()
 
     def _force(self) -> None:
