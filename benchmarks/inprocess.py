@@ -47,7 +47,8 @@ import azure.functions
 imported = time.perf_counter()
 from funchost.app import load_app
 from funchost.config import AppSettings, HostConfig
-index = load_app(Path(sys.argv[1]), AppSettings({}), HostConfig())
+from funchost.triggers.families import CATALOG
+index = load_app(Path(sys.argv[1]), AppSettings({}), HostConfig(), CATALOG)
 done = time.perf_counter()
 assert len(index.functions) == int(sys.argv[2]), index.errors
 print((done - imported) * 1000)
@@ -76,9 +77,10 @@ from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Invoker
 from funchost.triggers.http import messages
 from funchost.invoke import Invocation
+from funchost.triggers.families import CATALOG
 
 app = Path(sys.argv[1])
-index = load_app(app, AppSettings({}), HostConfig())
+index = load_app(app, AppSettings({}), HostConfig(), CATALOG)
 N = int(sys.argv[2])
 
 def invocation(spec):

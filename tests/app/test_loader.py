@@ -8,11 +8,12 @@ import pytest
 
 from funchost.app import Direction, ParamKind, load_app
 from funchost.config import AppSettings, HostConfig
+from funchost.triggers.families import CATALOG
 from tests.conftest import EXAMPLES
 
 
 def load(root: Path, env: dict[str, str] | None = None, host: dict | None = None):
-    return load_app(root, AppSettings(env or {}), HostConfig(host or {"version": "2.0"}))
+    return load_app(root, AppSettings(env or {}), HostConfig(host or {"version": "2.0"}), CATALOG)
 
 
 def errors_of(index) -> dict[str | None, str]:

@@ -14,6 +14,7 @@ from funchost.config import AppSettings, HostConfig
 from funchost.host.console import configure_logging, flush_console
 from funchost.host.console_writer import stamp
 from funchost.invoke import Invoker, install_log_capture, logs
+from funchost.triggers.families import CATALOG
 from funchost.triggers.manual import manual_invocation
 from tests.conftest import write_app
 
@@ -45,7 +46,7 @@ def run_logged(app: Path, log: Path, fast: bool) -> list[str]:
         configure_logging({}, verbose=False, stream=stream)
         if not fast:
             logs.host_lines = None  # every line through logging, as before the writer existed
-        index = load_app(app, AppSettings({}), HostConfig())
+        index = load_app(app, AppSettings({}), HostConfig(), CATALOG)
         with ThreadPoolExecutor(2) as executor:
             invoker = Invoker(executor)
             for text in ("a", "b"):

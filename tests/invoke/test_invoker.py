@@ -15,13 +15,14 @@ from funchost.app import load_app
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Extensions, Invocation, Invoker, install_log_capture
 from funchost.invoke.logs import uninstall_log_capture
+from funchost.triggers.families import CATALOG
 from funchost.triggers.http import messages
 from funchost.triggers.manual import manual_invocation
 from tests.conftest import EXAMPLES
 
 
 def index_of(root):
-    index = load_app(root, AppSettings({}), HostConfig())
+    index = load_app(root, AppSettings({}), HostConfig(), CATALOG)
     assert index.errors == [], index.errors
     return index
 

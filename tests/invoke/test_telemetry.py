@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from funchost.invoke import Invoker
 from funchost.invoke.telemetry import Telemetry
+from funchost.triggers.families import CATALOG
 from tests.conftest import write_app
 from tests.invoke.test_invoker import http_invocation, index_of
 from tests.triggers.test_queue import wait_until
@@ -53,7 +54,7 @@ def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path)
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     metrics = InMemoryMetricReader()
-    telemetry = Telemetry(tracer_provider, MeterProvider(metric_readers=[metrics]))
+    telemetry = Telemetry(tracer_provider, MeterProvider(metric_readers=[metrics]), CATALOG.faas_trigger)
     index = index_of(write_app(tmp_path / "app", APP))
     header = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
 

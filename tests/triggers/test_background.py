@@ -25,6 +25,7 @@ from funchost.storage.base import QueueMessage, StorageError
 from funchost.storage.embedded import EmbeddedStorage
 from funchost.triggers.background import keep_running
 from funchost.triggers.base import ListenerContext
+from funchost.triggers.families import CATALOG
 from funchost.triggers.lease import Lease
 from funchost.triggers.queue import QueueConsumer, QueueOptions
 from tests.conftest import write_app
@@ -171,7 +172,7 @@ def timer_app(tmp_path: Path) -> Any:
         def on_blob(blob: func.InputStream) -> None:
             ticks.append(blob.name)
     """})
-    index = load_app(root, AppSettings({}), HostConfig())
+    index = load_app(root, AppSettings({}), HostConfig(), CATALOG)
     assert index.errors == []
     import sys
 

@@ -6,15 +6,22 @@ import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from funchost.app.binding_types import is_supported, unsupported_reason
 from funchost.app.model import BindingSpec, Direction, FunctionSpec
 from funchost.app.signature import SignatureError, analyse_signature
 
 FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,127}$", re.IGNORECASE)
 
 _DATA_TYPES = {"string", "binary", "stream", "undefined"}
+
+
+class BindingTypes(Protocol):
+    """Which binding types the host runs (``triggers/families.py``'s catalog is one)."""
+
+    def unsupported_reason(self, binding_types: list[str]) -> str | None:
+        """Why bindings of these types cannot load, or None when the host runs them all."""
+        ...
 
 
 class FunctionError(Exception):
@@ -86,6 +93,7 @@ def make_function_spec(
     script_file: Path,
     entry_point: str,
     model: str,
+    binding_types: BindingTypes,
     http_type: str = "function",
     retry: dict[str, Any] | None = None,
     disabled: bool = False,
@@ -100,9 +108,9 @@ def make_function_spec(
         if binding.name.lower() in seen:
             raise FunctionError("two bindings have the same name", binding=binding.name)
         seen.add(binding.name.lower())
-    reason = unsupported_reason([b.type for b in bindings])
+    reason = binding_types.unsupported_reason([b.type for b in bindings])
     if reason is not None:
-        first = next(b for b in bindings if not is_supported(b.type))
+        first = next(b for b in bindings if binding_types.unsupported_reason([b.type]) is not None)
         raise FunctionError(reason, binding=first.name)
     triggers = [b for b in bindings if b.is_trigger]
     if not triggers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from funchost.app.build import BindingTypes
 from funchost.app.imports import prepare_import_path
 from funchost.app.model import AppIndex, LoadError
 from funchost.app.v1 import function_folders, load_v1_function
@@ -24,17 +25,18 @@ def detect_model(app_root: Path, settings: AppSettings) -> str:
     return "empty"
 
 
-def load_app(app_root: Path, settings: AppSettings, host_config: HostConfig) -> AppIndex:
-    """Import the app's code and index every function; broken functions become LoadErrors."""
+def load_app(app_root: Path, settings: AppSettings, host_config: HostConfig, binding_types: BindingTypes) -> AppIndex:
+    """Import the app's code and index every function; broken functions (binding types that
+    ``binding_types`` does not run among them) become LoadErrors."""
     app_root = app_root.resolve()
     model = detect_model(app_root, settings)
     index = AppIndex(root=app_root, model=model)
     prepare_import_path(app_root)
     if model == "v2":
-        load_v2_app(index, app_root / script_file_name(settings))
+        load_v2_app(index, app_root / script_file_name(settings), binding_types)
     elif model == "v1":
         for folder in function_folders(app_root):
-            result = load_v1_function(folder, app_root)
+            result = load_v1_function(folder, app_root, binding_types)
             if isinstance(result, LoadError):
                 index.errors.append(result)
             else:

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from funchost.app.build import FunctionError, make_function_spec
+from funchost.app.build import BindingTypes, FunctionError, make_function_spec
 from funchost.app.imports import APP_PACKAGE, describe_import_error
 from funchost.app.model import FunctionSpec, LoadError
 from funchost.config.jsonfile import JsonFileError, read_json_file
@@ -22,7 +22,7 @@ def function_folders(app_root: Path) -> Iterator[Path]:
             yield child
 
 
-def load_v1_function(folder: Path, app_root: Path) -> FunctionSpec | LoadError:
+def load_v1_function(folder: Path, app_root: Path, binding_types: BindingTypes) -> FunctionSpec | LoadError:
     """Load one function folder; never raises, a failure comes back as a LoadError."""
     name = folder.name
     config_file = folder / "function.json"
@@ -76,6 +76,7 @@ def load_v1_function(folder: Path, app_root: Path) -> FunctionSpec | LoadError:
             script_file=script_file,
             entry_point=entry_point,
             model="v1",
+            binding_types=binding_types,
             retry=config.get("retry"),
             disabled=_is_true(config.get("disabled")),
         )

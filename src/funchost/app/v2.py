@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from funchost.app.build import FunctionError, make_function_spec
+from funchost.app.build import BindingTypes, FunctionError, make_function_spec
 from funchost.app.imports import describe_import_error
 from funchost.app.model import AppIndex, FunctionSpec, LoadError
 
 DEFAULT_SCRIPT = "function_app.py"
 
 
-def load_v2_app(index: AppIndex, script: Path) -> None:
+def load_v2_app(index: AppIndex, script: Path, binding_types: BindingTypes) -> None:
     """Import the script, find its FunctionApp instance(s) and add every function to ``index``."""
     import azure.functions as func
 
@@ -45,7 +45,7 @@ def load_v2_app(index: AppIndex, script: Path) -> None:
         # Build function by function (not app.get_functions()) so that one broken
         # function is reported on its own instead of failing the whole app.
         for builder in list(getattr(app, "_function_builders", [])):
-            result = _build(builder, app, script)
+            result = _build(builder, app, script, binding_types)
             if isinstance(result, LoadError):
                 index.errors.append(result)
             elif index.get(result.name) is not None:
@@ -62,7 +62,7 @@ def load_v2_app(index: AppIndex, script: Path) -> None:
                 index.functions[result.name] = result
 
 
-def _build(builder: Any, app: Any, script: Path) -> FunctionSpec | LoadError:
+def _build(builder: Any, app: Any, script: Path, binding_types: BindingTypes) -> FunctionSpec | LoadError:
     function = builder._function
     name = function.get_function_name()
     user_func = function.get_user_function()
@@ -82,6 +82,7 @@ def _build(builder: Any, app: Any, script: Path) -> FunctionSpec | LoadError:
             script_file=source,
             entry_point=user_func.__name__,
             model="v2",
+            binding_types=binding_types,
             http_type=getattr(built, "http_type", "function") or "function",
             retry=built.get_settings_dict("retry_policy"),
         )

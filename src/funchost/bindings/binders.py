@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
 from funchost.bindings.expressions import BindingData, ExpressionError, resolve
-from funchost.bindings.registry import binder_module
 from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
 
@@ -26,6 +25,29 @@ _binding_data: weakref.WeakKeyDictionary[Invocation, BindingData] = weakref.Weak
 
 class BindingFailure(Exception):
     """A binding could not be read or written; the message names the binding."""
+
+
+class InputBinder(Protocol):
+    """A binder module that reads a family's input bindings."""
+
+    async def read_input(self, binding: BindingSpec, invocation: Invocation, binders: Binders) -> Datum: ...
+
+
+class OutputBinder(Protocol):
+    """A binder module that writes a family's output bindings."""
+
+    async def write_output(self, binding: BindingSpec, value: Datum, invocation: Invocation, binders: Binders) -> None:
+        ...
+
+
+class BinderCatalog(Protocol):
+    """Which binder module serves a binding type (``triggers/families.py``'s catalog is one)."""
+
+    def input_binder(self, binding_type: str) -> InputBinder | None: ...
+
+    def output_binder(self, binding_type: str) -> OutputBinder | None: ...
+
+    def sends_json(self, binding_type: str) -> bool: ...
 
 
 def binding_data(invocation: Invocation) -> BindingData:
@@ -56,11 +78,12 @@ def binding_data(invocation: Invocation) -> BindingData:
 
 
 class Binders:
-    """Implements the invoker's ``BindingIO`` by handing each binding to its type's module."""
+    """Implements the invoker's ``BindingIO`` by handing each binding to its family's binder module."""
 
-    def __init__(self, resolver: StorageResolver, settings: AppSettings) -> None:
+    def __init__(self, resolver: StorageResolver, settings: AppSettings, catalog: BinderCatalog) -> None:
         self.resolver = resolver
         self.settings = settings
+        self.catalog = catalog
 
     def resolve(self, binding: BindingSpec, key: str, invocation: Invocation) -> str:
         """The binding's ``key`` setting with ``%Setting%`` and ``{expressions}`` resolved."""
@@ -73,19 +96,21 @@ class Binders:
             raise BindingFailure(f"the '{binding.name}' binding ({binding.type}): {error}") from None
 
     async def read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
-        read = getattr(binder_module(binding.type), "read_input", None)
-        if read is None:
+        binder = self.catalog.input_binder(binding.type)
+        if binder is None:
             raise BindingFailure(f"input bindings of type '{binding.type}' are not supported by funchost yet "
                                  f"(binding '{binding.name}')")
-        datum: Datum = await read(binding, invocation, self)
-        return datum
+        return await binder.read_input(binding, invocation, self)
 
     async def write_output(self, binding: BindingSpec, value: Datum, invocation: Invocation) -> None:
-        write = getattr(binder_module(binding.type), "write_output", None)
-        if write is None:
+        binder = self.catalog.output_binder(binding.type)
+        if binder is None:
             raise BindingFailure(f"output bindings of type '{binding.type}' are not supported by funchost yet "
                                  f"(binding '{binding.name}')")
-        await write(binding, value, invocation, self)
+        await binder.write_output(binding, value, invocation, self)
+
+    def takes_json(self, binding_type: str) -> bool:
+        return self.catalog.sends_json(binding_type)
 
 
 def datum_bytes(value: Datum) -> bytes:

@@ -21,6 +21,7 @@ from typing import Any
 
 from funchost.app.model import AppIndex, FunctionSpec
 from funchost.config import HostConfig
+from funchost.triggers.families import CATALOG
 
 EXAMPLES = """examples:
   funchost kubernetes manifests --name orders --image registry.example/orders:1 > orders.yaml
@@ -91,9 +92,9 @@ def _secret_values(root: Path, instance: Any, include_local: bool,
             for setting in ("connection", "connectionStringSetting", "topicKeySetting", "topicEndpointUri"):
                 if binding.setting(setting):
                     keys.add(str(binding.setting(setting)))
-            if not binding.type.lower().startswith("http") and binding.setting("connection") is None \
-                    and binding.type.lower() in ("queuetrigger", "queue", "blobtrigger", "blob", "table"):
-                keys.add("AzureWebJobsStorage")
+            family = CATALOG.of(binding.type)
+            if binding.setting("connection") is None and family is not None and family.default_connection:
+                keys.add(family.default_connection)
     values, placeholders = {}, []
     for key in sorted(keys):
         value = environment.get(key, local.get(key, ""))
@@ -105,45 +106,15 @@ def _secret_values(root: Path, instance: Any, include_local: bool,
     return values, placeholders
 
 
-SCALERS = {  # trigger type -> (KEDA scaler, default connection setting)
-    "queuetrigger": ("azure-queue", "AzureWebJobsStorage"),
-    "blobtrigger": ("azure-blob", "AzureWebJobsStorage"),
-    "servicebustrigger": ("azure-servicebus", "AzureWebJobsServiceBus"),
-    "eventhubtrigger": ("azure-eventhub", None),
-}
-
-
 def _scaler(spec: FunctionSpec, host_config: HostConfig) -> dict[str, Any] | None:
-    """The KEDA trigger for one function, or None when no scaler fits (timers, HTTP, others)."""
-    kind = SCALERS.get(spec.trigger_type.lower())
-    if kind is None:
+    """The KEDA trigger for one function, or None when its family names no scaler (timers, HTTP, others)."""
+    family = CATALOG.trigger(spec.trigger_type)
+    if family is None or family.keda is None:
         return None
-    scaler, default_connection = kind
-    trigger = spec.trigger
-    metadata: dict[str, str] = {}
-    if scaler == "azure-queue":
-        batch = host_config.get("extensions.queues.batchSize") or 16
-        metadata = {"queueName": str(trigger.setting("queueName")), "queueLength": str(batch)}
-    elif scaler == "azure-blob":
-        container, _, prefix = str(trigger.setting("path") or "").partition("/")
-        metadata = {"blobContainerName": container, "blobCount": "5"}
-        literal = prefix.split("{", 1)[0]
-        if literal:
-            metadata["blobPrefix"] = literal
-    elif scaler == "azure-servicebus":
-        if trigger.setting("queueName"):
-            metadata = {"queueName": str(trigger.setting("queueName"))}
-        else:
-            metadata = {"topicName": str(trigger.setting("topicName")),
-                        "subscriptionName": str(trigger.setting("subscriptionName"))}
-        metadata["messageCount"] = "5"
-    else:
-        metadata = {"eventHubName": str(trigger.setting("eventHubName")),
-                    "consumerGroup": str(trigger.setting("consumerGroup") or "$Default"),
-                    "checkpointStrategy": "azureFunction", "blobContainer": "azure-webjobs-eventhub",
-                    "unprocessedEventThreshold": "64"}
-    connection = str(trigger.setting("connection") or default_connection or "")
-    return {"type": scaler, "name": spec.name.lower(), "metadata": metadata, "connection": connection}
+    scaler = family.keda
+    connection = str(spec.trigger.setting("connection") or family.default_connection or "")
+    return {"type": scaler.type, "name": spec.name.lower(), "metadata": scaler.metadata(spec.trigger, host_config),
+            "connection": connection, "storage_connection": scaler.storage_connection}
 
 
 def manifests(index: AppIndex, host_config: HostConfig, name: str, image: str, namespace: str,
@@ -201,7 +172,7 @@ def manifests(index: AppIndex, host_config: HostConfig, name: str, image: str, n
                 "metadata": {"name": _dns_name(f"{name}-{connection}"), **meta},
                 "spec": {"secretTargetRef": [{"parameter": "connection", "name": name, "key": connection}]
                          + ([{"parameter": "storageConnection", "name": name, "key": "AzureWebJobsStorage"}]
-                            if any(t["type"] == "azure-eventhub" and t["connection"] == connection
+                            if any(t["storage_connection"] and t["connection"] == connection
                                    for t in triggers) else [])}})
         if triggers:
             documents.append({

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from funchost.cli.templates import Template
+    from funchost.triggers.templates import Template
 
 HOST_JSON = {
     "version": "2.0",
@@ -266,7 +266,7 @@ def _function_names(root: Path, model: str) -> list[str]:
 
 def run_new(args: argparse.Namespace) -> int:
     from funchost.app.build import FUNCTION_NAME
-    from funchost.cli.templates import TEMPLATES, find_template, v1_files, v2_function
+    from funchost.cli.templates import all_templates, find_template, v1_files, v2_function
 
     root = Path(args.script_root)
     if not root.is_dir():
@@ -276,7 +276,7 @@ def run_new(args: argparse.Namespace) -> int:
         return fail(f"'{root.resolve()}' is not a function app (no host.json). Run 'funchost init' first.")
     template_name, name = args.template, args.name
     if (template_name is None or name is None) and sys.stdin.isatty():
-        template_name = template_name or _pick("Select a template:", [t.name for t in TEMPLATES])
+        template_name = template_name or _pick("Select a template:", [t.name for t in all_templates()])
         name = name or input("Function name: ").strip()
     if not template_name or not name:
         return fail("Give --template and --name (see 'funchost templates list').")
@@ -285,7 +285,7 @@ def run_new(args: argparse.Namespace) -> int:
         return fail(error)
     template = find_template(template_name)
     if template is None:
-        return fail(f"Unknown template '{template_name}'. Templates: {', '.join(t.name for t in TEMPLATES)}.")
+        return fail(f"Unknown template '{template_name}'. Templates: {', '.join(t.name for t in all_templates())}.")
     if not FUNCTION_NAME.match(name) or (model == "v2" and not name.isidentifier()):
         return fail(f"'{name}' is not a valid function name: use letters, digits and '_', starting with a letter.")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
@@ -342,9 +342,9 @@ def _new_in_blueprint(root: Path, blueprint: str, template: Template, name: str,
 
 
 def run_templates(args: argparse.Namespace) -> int:
-    from funchost.cli.templates import TEMPLATES
+    from funchost.cli.templates import all_templates
 
     print("Python Templates:")
-    for template in TEMPLATES:
+    for template in all_templates():
         print(f"  {template.name}")
     return 0

@@ -32,12 +32,12 @@ from funchost.invoke.timeout import Deadline
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import StorageError
 from funchost.triggers.base import Listener, ListenerContext, ListenerSet
+from funchost.triggers.families import CATALOG
 from funchost.triggers.http.admin import AdminApi
 from funchost.triggers.http.app import DEFAULT_MAX_BODY, HttpApp, HttpOptions
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyStore
 from funchost.triggers.http.throttle import throttle_from
-from funchost.triggers.registry import webhooks
 
 logger = logging.getLogger("funchost.host")
 
@@ -77,15 +77,16 @@ class HostInstance:
         for line in self.host_settings.warnings:
             logger.warning(line)
         extensions = Extensions(enabled=extensions_enabled(self.settings))
-        self.index = load_app(self.root, self.settings, self.host_config)
+        self.index = load_app(self.root, self.settings, self.host_config, CATALOG)
         for spec in self.index.functions.values():
             extensions.post_function_load(spec.name, str(spec.directory))
         self.executor = FunctionThreads(self.host_settings.thread_count)
         self.resolver = StorageResolver(
             self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
-        telemetry = Telemetry.from_environment(self.root.name) if telemetry_enabled(self.settings, self.host_config) \
-            else None
-        invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings),
+        telemetry = None
+        if telemetry_enabled(self.settings, self.host_config):
+            telemetry = Telemetry.from_environment(self.root.name, CATALOG.faas_trigger)
+        invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings, CATALOG),
                           timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout,
                           telemetry=telemetry)
         invoker.prepare(list(self.index.functions.values()))
@@ -101,9 +102,9 @@ class HostInstance:
             for spec in self.index.functions.values():
                 if spec.is_http:
                     keys.function_secrets(spec.name)
-            used = {spec.trigger_type.lower() for spec in self.index.functions.values()}
-            for extension, kind in webhooks().items():  # eventgrid_extension, as the real host makes it
-                if kind.binding_type.lower() in used:
+            used = {CATALOG.trigger(spec.trigger_type) for spec in self.index.functions.values()}
+            for extension, family in CATALOG.webhooks().items():  # eventgrid_extension, as the real host makes it
+                if family in used:
                     keys.system_key(f"{extension}_extension")
         self.http_app = HttpApp(self.index, invoker, options, keys)
         self.http_app.admin = AdminApi(
@@ -318,8 +319,7 @@ class HostInstance:
         listener still waiting for what it needs (a Cosmos DB container that does not exist)."""
         if not self.listeners_started:
             return ["listeners"]
-        return [f"Functions.{spec.name}" for listener in self.listeners.listeners
-                if not getattr(listener, "ready", True) and (spec := getattr(listener, "spec", None)) is not None]
+        return [f"Functions.{name}" for name in self.listeners.waiting()]
 
     async def stop_listeners(self, drain_timeout: float | None = None) -> None:
         """Stop fetching new work, wait for what is running, then close storage.

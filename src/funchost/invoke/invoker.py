@@ -35,16 +35,16 @@ from funchost.invoke.timeout import Watchdog
 
 Datum = meta.Datum
 
-# output types the real host also accepts JSON values for (the library's converters take text)
-JSON_OUTPUTS = frozenset({"servicebus", "eventhub", "eventgrid", "cosmosdb"})
-
-
 class BindingIO(Protocol):
     """Reads input bindings and writes output bindings (implemented in ``bindings``)."""
 
     async def read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum: ...
 
     async def write_output(self, binding: BindingSpec, value: Datum, invocation: Invocation) -> None: ...
+
+    def takes_json(self, binding_type: str) -> bool:
+        """Whether outputs of this type take JSON values where the library's converter takes only text."""
+        ...
 
 
 class InvocationError(Exception):
@@ -318,20 +318,20 @@ class Invoker:
         elif result is not None and spec.http_type == "function":
             raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
 
-    @staticmethod
-    def _collect(outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
+    def _collect(self, outcome: Outcome, binding: BindingSpec, value: Any, pytype: Any, converter: Any) -> None:
         kind = binding.type.lower()
+        json_values = kind != "http" and self.binding_io is not None and self.binding_io.takes_json(kind)
         if kind == "http":
             # the HTTP listener sends the object itself; the library's converter accepts these two
             if isinstance(value, (str, azf_abc.HttpResponse)):
                 outcome.http_response = value
                 return
             datum = None
-        elif isinstance(value, dict) and kind in JSON_OUTPUTS:
+        elif isinstance(value, dict) and json_values:
             datum = _as_json(value)  # the Event Grid converter would take a dict for a list of its keys
         else:
             datum = _encoded(converter, value, pytype)
-            if datum is None and kind in JSON_OUTPUTS and isinstance(value, (list, int, float, bool)):
+            if datum is None and json_values and isinstance(value, (list, int, float, bool)):
                 datum = _as_json(value)  # the real host sends these as JSON where the converter takes only text
         if datum is None:
             raise InvocationError(

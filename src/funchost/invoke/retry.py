@@ -13,11 +13,6 @@ from funchost.config import parse_timespan
 
 logger = logging.getLogger("funchost.retry")
 
-# The trigger types the real host applies retry policies to; the others (queues, blobs)
-# retry through their own redelivery.
-RETRY_TRIGGERS = {"timertrigger", "eventhubtrigger", "cosmosdbtrigger", "kafkatrigger"}
-
-
 class RetryPolicyError(ValueError):
     """A retry policy is incomplete or malformed."""
 

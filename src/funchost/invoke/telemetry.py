@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +28,8 @@ logger = logging.getLogger("funchost.telemetry")
 
 AZURE_MONITOR = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
-TRIGGERS = {  # binding type -> faas.trigger
-    "httptrigger": "http", "timertrigger": "timer", "queuetrigger": "pubsub", "servicebustrigger": "pubsub",
-    "eventhubtrigger": "pubsub", "eventgridtrigger": "pubsub", "blobtrigger": "datasource",
-    "cosmosdbtrigger": "datasource",
-}
+# a trigger type's OpenTelemetry faas.trigger ("http", "pubsub", ...): its family's descriptor says
+FaasTrigger = Callable[[str], str]
 
 
 def enabled(settings: AppSettings, host_config: HostConfig) -> bool:
@@ -75,9 +73,11 @@ def _exporters() -> list[tuple[Any, Any, Any]]:
 class Telemetry:
     """Spans and metrics for invocations, on the given providers."""
 
-    def __init__(self, tracer_provider: Any, meter_provider: Any, logger_provider: Any = None) -> None:
+    def __init__(self, tracer_provider: Any, meter_provider: Any, faas_trigger: FaasTrigger,
+                 logger_provider: Any = None) -> None:
         from opentelemetry.propagate import extract  # noqa: F401 - fails early when the API is missing
 
+        self.faas_trigger = faas_trigger
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.logger_provider = logger_provider
@@ -101,7 +101,7 @@ class Telemetry:
         self._cold = True
 
     @classmethod
-    def from_environment(cls, service_name: str) -> Telemetry | None:
+    def from_environment(cls, service_name: str, faas_trigger: FaasTrigger) -> Telemetry | None:
         """Exporters configured by the environment: OTLP/HTTP (the ``OTEL_*`` variables) and/or
         Azure Monitor (``APPLICATIONINSIGHTS_CONNECTION_STRING``, with
         azure-monitor-opentelemetry-exporter installed). None, and one warning, when the SDK
@@ -134,7 +134,7 @@ class Telemetry:
         meter_provider = MeterProvider(resource=resource, metric_readers=meter_readers)
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
-        return cls(tracer_provider, meter_provider, logger_provider)
+        return cls(tracer_provider, meter_provider, faas_trigger, logger_provider)
 
     def start(self, invocation: Invocation) -> tuple[Any, Any, str]:
         """Open the invocation's span and make it current; returns it, the token to detach, and
@@ -146,7 +146,7 @@ class Telemetry:
         carrier = {"traceparent": invocation.trace_parent} if invocation.trace_parent else {}
         if carrier and invocation.trace_state:
             carrier["tracestate"] = invocation.trace_state
-        trigger = TRIGGERS.get(spec.trigger_type.lower(), "other")
+        trigger = self.faas_trigger(spec.trigger_type)
         kind = trace.SpanKind.SERVER if trigger == "http" else \
             trace.SpanKind.CONSUMER if trigger == "pubsub" else trace.SpanKind.INTERNAL
         span = self.tracer.start_span(spec.name, context=extract(carrier), kind=kind, attributes={
@@ -167,7 +167,7 @@ class Telemetry:
         from opentelemetry.trace import Status, StatusCode
 
         spec = invocation.function
-        attributes = {"faas.name": spec.name, "faas.trigger": TRIGGERS.get(spec.trigger_type.lower(), "other")}
+        attributes = {"faas.name": spec.name, "faas.trigger": self.faas_trigger(spec.trigger_type)}
         if not outcome.succeeded:
             if outcome.error is not None:
                 span.record_exception(outcome.error)

@@ -1,10 +1,9 @@
-"""What every trigger module is given and gives back.
+"""What every trigger module is given and gives back: the module contracts as Protocols.
 
-A trigger module (``triggers/queue.py``, ``triggers/timer.py``, ...) exposes
-``create_listeners(specs, context, listeners)``; it may also expose
-``sample_invocation(spec, text, reason)`` (an invocation from text alone) and
-``invocation_by_hand(spec, text, context, reason)`` (one that reads storage, as a blob
-trigger run by hand does). ``triggers/registry.py`` says which module serves which type.
+A trigger module (``triggers/queue.py``, ``triggers/timer.py``, ...) is a ``TriggerModule``;
+it may also be a ``SampleModule`` (an invocation by hand from text alone), a
+``ByHandModule`` (one that reads storage, as a blob trigger run by hand does) or a
+``WebhookModule``. ``triggers/families.py`` says which module serves which family.
 """
 
 from __future__ import annotations
@@ -16,16 +15,26 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from funchost.app.invocation import Invocation, Outcome
+from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke.retry import invoke_with_retries, parse_retry_policy
 from funchost.storage.auto import StorageResolver
 from funchost.storage.base import Provider
-from funchost.triggers.registry import applies_retry_policy
 
 logger = logging.getLogger("funchost.host")
 
+# a webhook's answer: status, headers, body
+WebhookResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
+
 
 class Listener(Protocol):
+    """What the host reads of a listener: start, stop, and whether it is serving yet."""
+
+    @property
+    def ready(self) -> bool:
+        """False while the listener waits for something it needs (``/admin/host/ready`` says so)."""
+        ...
+
     async def start(self) -> None: ...
 
     async def stop(self, drain_timeout: float | None = None) -> None: ...
@@ -33,6 +42,41 @@ class Listener(Protocol):
 
 class InvocationRunner(Protocol):
     async def invoke(self, invocation: Invocation) -> Outcome: ...
+
+
+class TriggerModule(Protocol):
+    """A trigger family's listeners, built for every function of the app with its trigger."""
+
+    def create_listeners(self, specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
+        ...
+
+
+class SampleModule(Protocol):
+    """Builds the invocation a listener would send for a text given by hand."""
+
+    def sample_invocation(self, spec: FunctionSpec, text: str, reason: str) -> Invocation: ...
+
+
+class ByHandModule(Protocol):
+    """Builds the invocation for a text given by hand, reading storage for it."""
+
+    async def invocation_by_hand(
+        self, spec: FunctionSpec, text: str, resolver: StorageResolver, settings: AppSettings, reason: str
+    ) -> Invocation: ...
+
+
+class WebhookModule(Protocol):
+    """Answers the family's ``/runtime/webhooks/<name>`` requests."""
+
+    async def handle_webhook(
+        self,
+        functions: dict[str, FunctionSpec],
+        invoker: InvocationRunner,
+        method: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> WebhookResponse: ...
 
 
 @dataclass
@@ -48,9 +92,11 @@ class ListenerContext:
 
     async def run(self, invocation: Invocation) -> Outcome:
         """Invoke, with the function's retry policy (``@app.retry`` or host.json ``retry``) for
-        the triggers the real host applies one to (see the registry)."""
+        the triggers the real host applies one to (the family's ``retry_policy``)."""
+        from funchost.triggers.families import CATALOG
+
         spec = invocation.function
-        if not applies_retry_policy(spec.trigger.type):
+        if not CATALOG.applies_retry_policy(spec.trigger.type):
             return await self.invoker.invoke(invocation)
         policy = parse_retry_policy(spec.retry or self.host_config.get("retry"))
         outcome: Outcome = await invoke_with_retries(self.invoker, invocation, policy)
@@ -64,6 +110,7 @@ class ListenerSet:
     listeners: list[Listener] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # function name -> reason
     providers: list[Provider] = field(default_factory=list)  # to open before starting, close after
+    functions: dict[int, list[str]] = field(default_factory=dict)  # id(listener) -> its functions' names
 
     def add(self, function_names: list[str], make: Callable[[], Listener]) -> None:
         """Build a listener; a bad setting in one function is its error and stops no other."""
@@ -74,6 +121,11 @@ class ListenerSet:
                 self.errors[name] = str(error)
             return
         self.listeners.append(listener)
+        self.functions[id(listener)] = function_names
+
+    def waiting(self) -> list[str]:
+        """The functions whose listener waits for what it needs (a container that does not exist)."""
+        return [name for listener in self.listeners if not listener.ready for name in self.functions[id(listener)]]
 
     def uses(self, provider: Provider) -> None:
         if all(existing is not provider for existing in self.providers):

@@ -54,6 +54,8 @@ class BlobFunction:
 class BlobTriggerListener:
     """All blob-triggered functions of one host: the scanner and the work queue consumer."""
 
+    ready = True  # it serves from start() on
+
     def __init__(self, specs: list[FunctionSpec], context: ListenerContext, options: QueueOptions,
                  poison_threshold: int = 5) -> None:
         self.context = context

@@ -15,23 +15,17 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from azure.functions import meta
 
-from funchost.app.invocation import Invocation, Outcome
+from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
-from funchost.triggers.base import ListenerContext, ListenerSet
+from funchost.triggers.base import InvocationRunner, ListenerContext, ListenerSet, WebhookResponse
 
-WEBHOOK = "eventgrid"
-SYSTEM_KEY = "eventgrid_extension"
 VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent"
 
-Response = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-class Runner(Protocol):
-    async def invoke(self, invocation: Invocation) -> Outcome: ...
+Response = WebhookResponse
 
 
 def _json(status: int, value: Any) -> Response:
@@ -48,7 +42,7 @@ def event_invocation(spec: FunctionSpec, event: dict[str, Any]) -> Invocation:
                       reason=f"EventGrid trigger fired at {datetime.now(timezone.utc).isoformat()}")
 
 
-async def handle_webhook(functions: dict[str, FunctionSpec], invoker: Runner, method: str,
+async def handle_webhook(functions: dict[str, FunctionSpec], invoker: InvocationRunner, method: str,
                          query: dict[str, str], headers: dict[str, str], body: bytes) -> Response:
     """Answer one webhook request for the Event Grid functions of the app."""
     if method == "OPTIONS":  # the CloudEvents abuse-protection handshake

@@ -169,6 +169,8 @@ class Checkpoints:
 class EventHubTriggerListener:
     """Runs one Event Hubs-triggered function."""
 
+    ready = True  # it serves from start() on
+
     def __init__(self, spec: FunctionSpec, context: ListenerContext, options: EventHubOptions) -> None:
         self.spec = spec
         self.context = context

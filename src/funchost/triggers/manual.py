@@ -13,7 +13,7 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
-from funchost.triggers.registry import trigger_module
+from funchost.triggers.families import CATALOG
 
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 
@@ -26,19 +26,15 @@ async def invocation_by_hand(spec: FunctionSpec, input_text: str, resolver: Stor
                              settings: AppSettings, reason: str = ADMIN_REASON) -> Invocation:
     """What the trigger would deliver for ``input_text``; a trigger module may read storage for it
     (a blob trigger reads the blob whose path is given)."""
-    module = trigger_module(spec.trigger.type)
-    by_hand = getattr(module, "invocation_by_hand", None)
-    if by_hand is not None:
-        invocation: Invocation = await by_hand(spec, input_text, resolver, settings, reason)
-        return invocation
+    family = CATALOG.trigger(spec.trigger.type)
+    if family is not None and family.by_hand is not None:
+        return await family.by_hand().invocation_by_hand(spec, input_text, resolver, settings, reason)
     return manual_invocation(spec, input_text, reason)
 
 
 def manual_invocation(spec: FunctionSpec, input_text: str, reason: str = ADMIN_REASON) -> Invocation:
     """The invocation for a text input, shaped as the trigger's listener would shape it."""
-    module = trigger_module(spec.trigger.type)
-    sample = getattr(module, "sample_invocation", None)
-    if sample is not None:
-        invocation: Invocation = sample(spec, input_text, reason)
-        return invocation
+    family = CATALOG.trigger(spec.trigger.type)
+    if family is not None and family.sample is not None:
+        return family.sample().sample_invocation(spec, input_text, reason)
     return Invocation(function=spec, trigger_data=meta.Datum(input_text, "string"), reason=reason)

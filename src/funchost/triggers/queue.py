@@ -174,6 +174,8 @@ def queue_trigger_invocation(spec: FunctionSpec, queue: str, message: QueueMessa
 class QueueTriggerListener:
     """Runs one queue-triggered function."""
 
+    ready = True  # it serves from start() on
+
     def __init__(self, spec: FunctionSpec, provider: StorageProvider, context: ListenerContext,
                  options: QueueOptions) -> None:
         self.spec = spec

@@ -239,6 +239,8 @@ def message_invocation(spec: FunctionSpec, path: str, message: BrokerMessage) ->
 class ServiceBusTriggerListener:
     """Runs one Service Bus-triggered function."""
 
+    ready = True  # it serves from start() on
+
     def __init__(self, spec: FunctionSpec, store: ServiceBusStore, context: ListenerContext,
                  options: ServiceBusOptions) -> None:
         self.spec = spec

@@ -55,6 +55,8 @@ def _parse_time(text: str | None) -> datetime | None:
 class TimerListener:
     """Runs one timer function while this instance holds its listener lease."""
 
+    ready = True  # it serves from start() on
+
     def __init__(self, spec: FunctionSpec, schedule: Schedule, store: StorageProvider, context: ListenerContext,
                  lock_period: float) -> None:
         self.spec = spec

@@ -11,13 +11,13 @@ from urllib.parse import quote
 
 from funchost.app.model import AppIndex, FunctionSpec
 from funchost.invoke import Invocation, Invoker
+from funchost.triggers.families import CATALOG
 from funchost.triggers.http import messages
 from funchost.triggers.http.cors import CorsPolicy
 from funchost.triggers.http.keys import KeyLevel, KeyStore
 from funchost.triggers.http.request import Request, query_values, request_datum
 from funchost.triggers.http.routing import Router, RouteTemplateError, compile_route
 from funchost.triggers.http.throttle import RequestThrottle
-from funchost.triggers.registry import trigger_module, webhooks
 
 logger = logging.getLogger("funchost.http")
 
@@ -234,11 +234,10 @@ class HttpApp:
     async def _webhook(self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
         """``/runtime/webhooks/<extension>``: a trigger family served over HTTP (Event Grid)."""
         extension = scope["path"][len("/runtime/webhooks/"):].strip("/").lower()
-        kind = webhooks().get(extension)
+        family = CATALOG.webhooks().get(extension)
         functions = {name: spec for name, spec in self.index.functions.items()
-                     if kind is not None and spec.trigger_type.lower() == kind.binding_type.lower()
-                     and not spec.disabled}
-        if kind is None or not functions:
+                     if family is not None and CATALOG.trigger(spec.trigger_type) is family and not spec.disabled}
+        if family is None or family.webhook_module is None or not functions:
             await self._send(headers, send, 404, [], b"")
             return
         if self.options.enforce_auth:
@@ -251,8 +250,7 @@ class HttpApp:
         body = await self._read_body(headers, receive, send)
         if body is None:
             return
-        module = trigger_module(kind.binding_type)
-        assert module is not None, f"the webhook '{extension}' has no module"
+        module = family.webhook_module()
         query = messages.query_to_dict(scope["query_string"])
         status, response_headers, payload = await module.handle_webhook(
             functions, self.invoker, scope["method"], query, headers, body)

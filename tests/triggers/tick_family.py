@@ -1,7 +1,8 @@
-"""A trigger family that exists only for the tests: it fires its functions three times at start.
+"""A binding family that exists only for the tests: the whole of its modules.
 
-It is the whole of a trigger module, to show that a family is one module plus one
-registration: ``register_trigger(TriggerKind("tickTrigger", "tests.triggers.tick_trigger"))``.
+``tickTrigger`` fires each function three times at start; the ``tally`` binding reads and
+writes a count kept in memory. Its descriptor is made in ``test_families.py``: a family is
+one ``Family`` plus modules like this one, and no file of funchost changes.
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ import asyncio
 from azure.functions import meta
 
 from funchost.app.invocation import Invocation
-from funchost.app.model import FunctionSpec
+from funchost.app.model import BindingSpec, FunctionSpec
+from funchost.bindings.binders import Binders
 from funchost.triggers.base import ListenerContext, ListenerSet
 
 TICKS = 3
+tallies: dict[str, list[str]] = {}  # the tally binding's store: name -> what was written
 
 
 class TickListener:
+    """Fires one function TICKS times, one after the other."""
+
+    ready = True  # it serves from start() on
+
     def __init__(self, spec: FunctionSpec, context: ListenerContext) -> None:
         self.spec = spec
         self.context = context
@@ -37,6 +44,7 @@ class TickListener:
 
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
     for spec in specs:
+
         def make(spec: FunctionSpec = spec) -> TickListener:
             return TickListener(spec, context)
 
@@ -45,3 +53,13 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
 
 def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
     return Invocation(function=spec, trigger_data=meta.Datum(text, "string"), reason=reason)
+
+
+async def read_input(binding: BindingSpec, invocation: Invocation, binders: Binders) -> meta.Datum:
+    name = binders.resolve(binding, "tallyName", invocation)
+    return meta.Datum(str(len(tallies.get(name, []))), "string")
+
+
+async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
+    name = binders.resolve(binding, "tallyName", invocation)
+    tallies.setdefault(name, []).append(str(value.value))
