@@ -347,7 +347,7 @@ def cold_start_table(runs: int) -> Table:
 
 
 def _store(app: Path):
-    from funchost.storage.embedded import EmbeddedStorage
+    from funchost.storage.embedded.store import EmbeddedStorage
 
     return EmbeddedStorage(app / ".funchost" / "storage")
 
@@ -364,7 +364,7 @@ def azurite_queue_table(messages: int) -> Table:
     from azure.storage.queue.aio import QueueClient
 
     from funchost.config import AppSettings
-    from funchost.storage.azure import AzureStorage
+    from funchost.storage.azure.storage import AzureStorage
 
     with tempfile.TemporaryDirectory() as scratch:
         azurite = Azurite(Path(scratch))
@@ -443,8 +443,8 @@ def azurite_queue_table(messages: int) -> Table:
 
 async def service_bus_throughput(app: Path, messages: int) -> float:
     """Send one message per call (as the queue row puts them) and wait until all were completed."""
-    from funchost.storage.base import OutgoingMessage
-    from funchost.storage.embedded_broker import EmbeddedBroker
+    from funchost.storage.embedded.broker import EmbeddedBroker
+    from funchost.storage.roles import OutgoingMessage
 
     broker = EmbeddedBroker(app / ".funchost" / "storage")
     await broker.open()
@@ -461,8 +461,8 @@ async def service_bus_throughput(app: Path, messages: int) -> float:
 
 async def event_hub_throughput(app: Path, messages: int) -> float:
     """Send one event per call and wait until every partition's checkpoint reached its last event."""
-    from funchost.storage.base import OutgoingEvent
-    from funchost.storage.embedded_broker import EmbeddedBroker
+    from funchost.storage.embedded.broker import EmbeddedBroker
+    from funchost.storage.roles import OutgoingEvent
 
     broker = EmbeddedBroker(app / ".funchost" / "storage")
     store = _store(app)
@@ -495,8 +495,8 @@ BACKLOG_TRIGGERS = {  # function name -> what is handled per invocation
 
 async def fill_backlog(app: Path, function: str, count: int) -> None:
     """A backlog for one trigger, written before the host starts."""
-    from funchost.storage.base import OutgoingEvent, OutgoingMessage
-    from funchost.storage.embedded_broker import EmbeddedBroker
+    from funchost.storage.embedded.broker import EmbeddedBroker
+    from funchost.storage.roles import OutgoingEvent, OutgoingMessage
 
     if function == "noop":
         store = _store(app)

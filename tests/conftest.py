@@ -194,11 +194,11 @@ class Backend:
 
     def store(self, app: Path):
         if self.connection is None:
-            from funchost.storage.embedded import EmbeddedStorage
+            from funchost.storage.embedded.store import EmbeddedStorage
 
             return EmbeddedStorage(app / ".funchost" / "storage")
         from funchost.config import AppSettings
-        from funchost.storage.azure import AzureStorage
+        from funchost.storage.azure.storage import AzureStorage
 
         return AzureStorage.from_setting("AzureWebJobsStorage", self.connection, AppSettings())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from funchost.storage.embedded import EmbeddedStorage
+from funchost.storage.embedded.store import EmbeddedStorage
 from tests.conftest import Backend, wipe
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
-from funchost.storage.azure import EMULATOR_API_VERSION, AzureStorage
-from funchost.storage.base import StorageError
+from funchost.storage.azure.storage import EMULATOR_API_VERSION, AzureStorage
+from funchost.storage.roles import StorageError, StorageProvider
 from tests.azurite import AZURITE_KEY
 from tests.conftest import free_port, wipe
 
@@ -27,7 +27,7 @@ def test_development_storage_means_azurite_with_a_pinned_api_version():
 def test_identity_based_connection_builds_service_urls():
     settings = AppSettings({"Store__accountName": "myaccount", "Store__credential": "managedidentity"})
     resolver = StorageResolver(__import__("pathlib").Path("."), settings)
-    store = resolver.for_connection("Store")
+    store = resolver.resolve(StorageProvider, "Store")
     assert isinstance(store, AzureStorage) and not store.emulator
     assert store.queues.url.startswith("https://myaccount.queue.")
     incomplete = AppSettings({"Other__queueServiceUri": "https://x.queue.example"})

@@ -24,8 +24,8 @@ from funchost.app.invocation import Invocation, Outcome
 from funchost.app.model import BindingSpec, Direction, FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.storage.auto import StorageResolver
-from funchost.storage.base import LockLostError, OutgoingEvent, OutgoingMessage
-from funchost.storage.embedded_broker import EmbeddedBroker
+from funchost.storage.embedded.broker import EmbeddedBroker
+from funchost.storage.roles import LockLostError, OutgoingEvent, OutgoingMessage
 from funchost.triggers.base import ListenerContext
 from funchost.triggers.eventhub import EventHubOptions, EventHubTriggerListener
 
@@ -75,7 +75,7 @@ async def service_bus(request, tmp_path):
     else:
         if not SERVICEBUS:
             pytest.skip("FUNCHOST_TEST_SERVICEBUS is not set: no real Service Bus namespace to check against")
-        from funchost.storage.servicebus import ServiceBusNamespace
+        from funchost.storage.azure.servicebus import ServiceBusNamespace
 
         await _create_real_entities(entities)
         store = ServiceBusNamespace("FUNCHOST_TEST_SERVICEBUS", connection_string=SERVICEBUS)

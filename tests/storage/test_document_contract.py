@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from funchost.config import AppSettings
-from funchost.storage.base import DocumentConflictError, MissingContainerError
-from funchost.storage.embedded_documents import EmbeddedDocuments
-from funchost.triggers.cosmosdb import LeaseContainer
+from funchost.storage.embedded.documents import EmbeddedDocuments
+from funchost.storage.lease_container import LeaseContainer
+from funchost.storage.roles import DocumentConflictError, MissingContainerError
 
 COSMOS = os.environ.get("FUNCHOST_TEST_COSMOS")
 
@@ -31,7 +31,7 @@ async def documents(request, tmp_path):
     else:
         if not COSMOS:
             pytest.skip("FUNCHOST_TEST_COSMOS is not set: no real Cosmos DB account to check against")
-        from funchost.storage.cosmos import CosmosAccount
+        from funchost.storage.azure.cosmos import CosmosAccount
 
         store = CosmosAccount.from_setting("FUNCHOST_TEST_COSMOS", COSMOS, AppSettings({}))
     await store.open()

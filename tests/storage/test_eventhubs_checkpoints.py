@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from funchost.config import AppSettings
-from funchost.storage.azure import AzureStorage
-from funchost.storage.base import StorageError
-from funchost.storage.embedded import EmbeddedStorage
-from funchost.storage.eventhubs import CHECKPOINT_CONTAINER, checkpoint_store
+from funchost.storage.azure.eventhubs import CHECKPOINT_CONTAINER, checkpoint_store
+from funchost.storage.azure.storage import AzureStorage
+from funchost.storage.embedded.store import EmbeddedStorage
+from funchost.storage.roles import StorageError
 
 NAMESPACE = "contoso.servicebus.windows.net"
 

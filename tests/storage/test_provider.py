@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from funchost.storage.base import MessageNotFoundError
+from funchost.storage.roles import MessageNotFoundError
 
 
 async def test_queue_put_get_delete(provider):
@@ -101,8 +101,7 @@ async def test_leases_are_exclusive_and_expire(provider):
 
 async def test_state(provider):
     assert await provider.get_state("k") is None
-    assert await provider.add_state("k", "1")
-    assert not await provider.add_state("k", "2")
+    await provider.set_state("k", "1")
     assert await provider.get_state("k") == "1"
     await provider.set_state("k", "3")
     assert await provider.get_state("k") == "3"

@@ -6,7 +6,7 @@ import asyncio
 import multiprocessing
 from pathlib import Path
 
-from funchost.storage.embedded import EmbeddedStorage
+from funchost.storage.embedded.store import EmbeddedStorage
 
 
 def _open_and_put(folder: str, barrier) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from funchost.storage.base import StorageError
-from funchost.storage.odata import FilterError
+from funchost.storage.query.odata import FilterError
+from funchost.storage.roles import StorageError
 
 PEOPLE = [
     {"PartitionKey": "team-a", "RowKey": "1", "Name": "Ann", "Age": 31, "Active": True},

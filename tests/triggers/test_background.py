@@ -21,8 +21,8 @@ from funchost.app import load_app
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Invoker
 from funchost.storage.auto import StorageResolver
-from funchost.storage.base import QueueMessage, StorageError
-from funchost.storage.embedded import EmbeddedStorage
+from funchost.storage.embedded.store import EmbeddedStorage
+from funchost.storage.roles import QueueMessage, StorageError
 from funchost.triggers.background import keep_running
 from funchost.triggers.base import ListenerContext
 from funchost.triggers.families import CATALOG
@@ -202,7 +202,7 @@ async def test_the_blob_scan_survives_a_failing_store(tmp_path, store, caplog):
     index, ticks = timer_app(tmp_path)
     spec = index.functions["on_blob"]
     resolver = StorageResolver(tmp_path, AppSettings({}))
-    resolver._embedded = store
+    resolver._providers[("embedded store", "")] = store  # the test's store, failures and all
     with ThreadPoolExecutor(2) as executor:
         context = ListenerContext(Invoker(executor), resolver, AppSettings({}), HostConfig(), "testhost")
         listener = BlobTriggerListener([spec], context, QueueOptions(max_polling_interval=0.2))

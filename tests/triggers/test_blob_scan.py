@@ -9,7 +9,7 @@ import pytest
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Invoker
 from funchost.storage.auto import StorageResolver
-from funchost.storage.embedded import EmbeddedStorage
+from funchost.storage.embedded.store import EmbeddedStorage
 from funchost.triggers.base import ListenerContext
 from funchost.triggers.blob import BlobTriggerListener
 from funchost.triggers.queue import QueueOptions
@@ -21,7 +21,7 @@ async def scanner(tmp_path, executor):
     await store.open()
     index, _ = timer_app(tmp_path)
     resolver = StorageResolver(tmp_path, AppSettings({}))
-    resolver._embedded = store
+    resolver._providers[("embedded store", "")] = store  # the test's store, failures and all
     context = ListenerContext(Invoker(executor), resolver, AppSettings({}), HostConfig(), "testhost")
     return store, BlobTriggerListener([index.functions["on_blob"]], context, QueueOptions())
 

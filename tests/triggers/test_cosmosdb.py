@@ -156,7 +156,7 @@ def test_v1_function_json_trigger_output_and_input(host, app_dir):
     process = host(app)
     import asyncio
 
-    from funchost.storage.embedded_documents import EmbeddedDocuments
+    from funchost.storage.embedded.documents import EmbeddedDocuments
 
     async def write() -> None:
         store = EmbeddedDocuments(app / ".funchost" / "storage")

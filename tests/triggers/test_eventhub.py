@@ -7,8 +7,8 @@ import json
 import signal
 from collections import Counter
 
-from funchost.storage.base import OutgoingEvent
-from funchost.storage.embedded_broker import EmbeddedBroker
+from funchost.storage.embedded.broker import EmbeddedBroker
+from funchost.storage.roles import OutgoingEvent
 from tests.conftest import Backend
 from tests.triggers.test_queue import _drain, process_store, queue_length, wait_until
 

@@ -8,7 +8,7 @@ import signal
 import time
 from collections import Counter
 
-from funchost.storage.base import StorageProvider
+from funchost.storage.roles import StorageProvider
 
 QUEUE_APP = {
     "host.json": {"version": "2.0", "extensions": {"queues": {"maxPollingInterval": "00:00:00.500"}}},
@@ -184,7 +184,7 @@ def test_sigterm_lets_the_running_message_finish_and_leaves_the_others_queued(ap
 
 
 def process_store(app):
-    from funchost.storage.embedded import EmbeddedStorage
+    from funchost.storage.embedded.store import EmbeddedStorage
 
     return EmbeddedStorage(app / ".funchost" / "storage")
 
@@ -210,7 +210,7 @@ def test_message_encoding_on_azure_storage(azurite, host, app_dir):
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue import QueueClient
 
-    from funchost.storage.azure import EMULATOR_API_VERSION
+    from funchost.storage.azure.storage import EMULATOR_API_VERSION
 
     def put_raw(queue: str, text: str) -> None:
         client = QueueClient.from_connection_string(azurite.connection_string, queue,

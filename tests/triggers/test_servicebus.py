@@ -7,8 +7,8 @@ import json
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from funchost.storage.base import OutgoingMessage
-from funchost.storage.embedded_broker import EmbeddedBroker
+from funchost.storage.embedded.broker import EmbeddedBroker
+from funchost.storage.roles import OutgoingMessage
 from tests.triggers.test_queue import wait_until
 
 

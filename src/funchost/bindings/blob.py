@@ -8,11 +8,12 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
 from funchost.bindings.binders import Binders, datum_bytes
 from funchost.bindings.expressions import split_blob_path
+from funchost.storage.roles import BlobStore
 
 
 async def read_input(binding: BindingSpec, invocation: Invocation, binders: Binders) -> meta.Datum:
     container, name = split_blob_path(binders.resolve(binding, "path", invocation))
-    provider = binders.resolver.for_connection(binding.setting("connection"))
+    provider = binders.resolver.resolve(BlobStore, binding.setting("connection"))
     found = await provider.get_blob(container, name)
     if found is None:
         return meta.Datum(None, None)  # a missing input blob is None, as in the real host
@@ -24,5 +25,5 @@ async def read_input(binding: BindingSpec, invocation: Invocation, binders: Bind
 
 async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
     container, name = split_blob_path(binders.resolve(binding, "path", invocation))
-    provider = binders.resolver.for_connection(binding.setting("connection"))
+    provider = binders.resolver.resolve(BlobStore, binding.setting("connection"))
     await provider.put_blob(container, name, datum_bytes(value))

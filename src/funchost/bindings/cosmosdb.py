@@ -21,7 +21,7 @@ from funchost.app.model import BindingSpec
 from funchost.bindings.binders import Binders, BindingFailure, binding_data, json_objects
 from funchost.bindings.expressions import ExpressionError, resolve
 from funchost.config.app_settings import MissingSettingError
-from funchost.storage.base import StorageError
+from funchost.storage.roles import DocumentStore, StorageError
 
 TOKEN = re.compile(r"\{([^{}]+)\}")
 
@@ -67,7 +67,7 @@ def query_with_parameters(query: str, invocation: Invocation, binders: Binders,
 
 async def read_input(binding: BindingSpec, invocation: Invocation, binders: Binders) -> meta.Datum:
     database, container = _place(binding, invocation, binders)
-    store = binders.resolver.documents(_setting(binding, "connection", "connectionStringSetting"))
+    store = binders.resolver.resolve(DocumentStore, _setting(binding, "connection", "connectionStringSetting"))
     try:
         if binding.setting("id"):
             document_id = binders.resolve(binding, "id", invocation)
@@ -84,7 +84,7 @@ async def read_input(binding: BindingSpec, invocation: Invocation, binders: Bind
 
 async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
     database, container = _place(binding, invocation, binders)
-    store = binders.resolver.documents(_setting(binding, "connection", "connectionStringSetting"))
+    store = binders.resolver.resolve(DocumentStore, _setting(binding, "connection", "connectionStringSetting"))
     documents = json_objects(value, binding, "documents")
     try:
         if str(_setting(binding, "createIfNotExists") or "").lower() == "true":

@@ -7,15 +7,13 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
-from funchost.bindings.binders import Binders, BindingFailure, message_bodies
-from funchost.storage.base import OutgoingEvent
+from funchost.bindings.binders import Binders, message_bodies
+from funchost.storage.roles import EventHubs, OutgoingEvent
 
 
 async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
     hub = binders.resolve(binding, "eventHubName", invocation)
-    namespace = binders.resolver.event_hubs(binding.setting("connection"))
-    send = getattr(namespace, "send_events", None)
-    if send is None:
-        raise BindingFailure(f"the connection of the '{binding.name}' binding is not an Event Hubs namespace")
+    namespace = binders.resolver.resolve(EventHubs, binding.setting("connection"))
     properties = {"Diagnostic-Id": invocation.span_trace_parent} if invocation.span_trace_parent else {}
-    await send(hub, [OutgoingEvent(body, properties=dict(properties)) for body in message_bodies(value)])
+    events = [OutgoingEvent(body, properties=dict(properties)) for body in message_bodies(value)]
+    await namespace.send_events(hub, events)

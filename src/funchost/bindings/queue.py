@@ -7,10 +7,11 @@ from azure.functions import meta
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
 from funchost.bindings.binders import Binders, message_bodies
+from funchost.storage.roles import QueueStore
 
 
 async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
     queue = binders.resolve(binding, "queueName", invocation).lower()
-    provider = binders.resolver.for_connection(binding.setting("connection"))
+    provider = binders.resolver.resolve(QueueStore, binding.setting("connection"))
     for body in message_bodies(value):
         await provider.put(queue, body)

@@ -17,8 +17,8 @@ from azure.functions import meta
 from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
 from funchost.bindings.binders import Binders, BindingFailure, json_objects
-from funchost.storage.base import StorageError
-from funchost.storage.odata import FilterError
+from funchost.storage.query.odata import FilterError
+from funchost.storage.roles import StorageError, TableStore
 
 KEYS = ("PartitionKey", "RowKey")
 
@@ -37,7 +37,7 @@ async def read_input(binding: BindingSpec, invocation: Invocation, binders: Bind
     row_key = _optional(binding, "rowKey", invocation, binders)
     query_filter = _optional(binding, "filter", invocation, binders)
     take = binding.setting("take")
-    store = binders.resolver.for_connection(binding.setting("connection"))
+    store = binders.resolver.resolve(TableStore, binding.setting("connection"))
     try:
         if partition_key is not None and row_key is not None:
             entity = await store.get_entity(table, partition_key, row_key)
@@ -71,7 +71,7 @@ def entities_of(value: meta.Datum, binding: BindingSpec, invocation: Invocation,
 async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invocation, binders: Binders) -> None:
     table = binders.resolve(binding, "tableName", invocation)
     entities = entities_of(value, binding, invocation, binders)
-    store = binders.resolver.for_connection(binding.setting("connection"))
+    store = binders.resolver.resolve(TableStore, binding.setting("connection"))
     try:
         await store.upsert_entities(table, entities)
     except StorageError as error:

@@ -113,7 +113,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_invoke(args: argparse.Namespace) -> int:
     from funchost.config import EncryptedSettingsError, HostConfigError
     from funchost.host.console import flush_console
-    from funchost.storage.base import StorageError
+    from funchost.storage.roles import StorageError
     from funchost.triggers.http import messages
     from funchost.triggers.manual import ManualInvocationError
 

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from funchost.storage.roles import BrokerInspection, DocumentStore, EventHubs, ServiceBusStore, StorageProvider
+
 EXAMPLES = """examples:
   funchost storage queues                       queues with their lengths (poison queues too)
   funchost storage put outqueue "hello"         put a message (starts a queue trigger)
@@ -99,7 +101,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from funchost.config import AppSettings, apply_to_environ, load_local_settings
     from funchost.storage.auto import StorageResolver
-    from funchost.storage.base import StorageError
+    from funchost.storage.roles import StorageError
 
     root = Path(args.script_root).resolve()
     if not root.is_dir():
@@ -120,19 +122,19 @@ async def _run(resolver: Any, args: argparse.Namespace) -> int:
     """Open the store (or broker) the verb works on, run it, close everything opened."""
     try:
         if args.verb.startswith("cosmos"):
-            documents = resolver.documents(args.connection)
+            documents = resolver.resolve(DocumentStore, args.connection)
             await documents.open()
             return await _COSMOS_VERBS[args.verb](documents, args)
         if args.verb in _BROKER_VERBS:
-            broker = resolver.service_bus(args.connection) if args.verb.startswith("bus") \
-                else resolver.event_hubs(args.connection)
+            broker = resolver.resolve(ServiceBusStore, args.connection) if args.verb.startswith("bus") \
+                else resolver.resolve(EventHubs, args.connection)
             await broker.open()
             if args.verb in ("hubs",):
-                storage = resolver.for_connection(None)  # checkpoints live in the app's store
+                storage = resolver.resolve(StorageProvider, None)  # checkpoints live in the app's store
                 await storage.open()
                 return await _hubs(broker, storage, args)
             return await _BROKER_VERBS[args.verb](broker, args)
-        provider = resolver.for_connection(args.connection)
+        provider = resolver.resolve(StorageProvider, args.connection)
         await provider.open()
         verb: Callable[[Any, argparse.Namespace], Awaitable[int]] = _VERBS[args.verb]
         return await verb(provider, args)
@@ -149,7 +151,7 @@ def _body(args: argparse.Namespace) -> bytes:
 
 
 def _embedded_only(broker: Any, what: str) -> bool:
-    if hasattr(broker, "entities"):
+    if isinstance(broker, BrokerInspection):
         return True
     print(f"Listing {what} works on the embedded broker; this connection names a real namespace "
           "(use the Azure portal or the Azure CLI there).", file=sys.stderr)
@@ -239,7 +241,7 @@ async def _bus_peek(broker: Any, args: argparse.Namespace) -> int:
 
 
 async def _bus_send(broker: Any, args: argparse.Namespace) -> int:
-    from funchost.storage.base import OutgoingMessage
+    from funchost.storage.roles import OutgoingMessage
 
     properties = {}
     for pair in args.property:
@@ -292,7 +294,7 @@ async def _hub_peek(broker: Any, args: argparse.Namespace) -> int:
 
 
 async def _hub_send(broker: Any, args: argparse.Namespace) -> int:
-    from funchost.storage.base import OutgoingEvent
+    from funchost.storage.roles import OutgoingEvent
 
     await broker.send_events(args.hub, [OutgoingEvent(_body(args), args.partition_key)])
     print(f"sent an event to event hub '{args.hub}'")

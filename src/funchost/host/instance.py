@@ -30,7 +30,7 @@ from funchost.invoke.telemetry import enabled as telemetry_enabled
 from funchost.invoke.threads import FunctionThreads
 from funchost.invoke.timeout import Deadline
 from funchost.storage.auto import StorageResolver
-from funchost.storage.base import StorageError
+from funchost.storage.roles import StorageError
 from funchost.triggers.base import Listener, ListenerContext, ListenerSet
 from funchost.triggers.families import CATALOG
 from funchost.triggers.http.admin import AdminApi
@@ -290,8 +290,8 @@ class HostInstance:
         for name, message in {**self.http_app.route_errors, **self.listeners.errors}.items():
             out.write(paint(f"The '{name}' function is in error: {message}", RED) + "\n")
         for provider in self.listeners.providers:
-            folder = getattr(provider, "folder", None)
-            where = f" ({folder})" if folder is not None else ""
+            location = provider.location
+            where = f" ({location})" if location is not None else ""
             out.write(f"Storage: {provider.name}{where}\n")
         out.flush()
 

@@ -164,7 +164,7 @@ async def _serve(instance: HostInstance, server: HttpServer, control: Control,
                  on_started: Callable[[], None]) -> int:
     import asyncio
 
-    from funchost.storage.base import StorageError
+    from funchost.storage.roles import StorageError
 
     try:
         await instance.run_listeners()

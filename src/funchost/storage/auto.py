@@ -1,69 +1,147 @@
-"""Which provider a binding's ``connection`` setting selects.
+"""Which backend serves a role for a binding's ``connection`` setting: a table of backends.
 
-Unset or empty means the embedded store (and, for Service Bus and Event Hubs bindings, the
-embedded broker); ``UseDevelopmentStorage=true``, a connection string or identity-based
-settings (``<name>__accountName``, ``<name>__queueServiceUri``, ...) mean Azure Storage;
-``Endpoint=sb://...`` or ``<name>__fullyQualifiedNamespace`` mean a real Service Bus or Event
-Hubs namespace. ``FUNCHOST_STORAGE=embedded`` forces the embedded store and broker for every
-connection (handy to run an app written for Azurite or a real namespace without it).
+Unset or empty means the embedded backend (SQLite + files); ``UseDevelopmentStorage=true``,
+a storage connection string or identity-based settings (``<name>__accountName``, ...) mean
+Azure Storage; ``Endpoint=sb://...`` or ``<name>__fullyQualifiedNamespace`` a real Service
+Bus or Event Hubs namespace; ``AccountEndpoint=...`` or ``<name>__accountEndpoint`` a real
+Cosmos DB account. ``FUNCHOST_STORAGE=embedded`` forces the embedded backend for every
+connection (run an app written for Azurite or a real namespace without it).
+
+Adding a backend is one subpackage and rows in ``BACKENDS``; callers ask
+``resolver.resolve(role, connection)`` and get the role's type.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar, cast
 
 from funchost.config import AppSettings
-from funchost.storage.base import DocumentProvider, Provider, StorageError, StorageProvider
-from funchost.storage.embedded import EmbeddedStorage
-from funchost.storage.embedded_broker import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, EmbeddedBroker
-from funchost.storage.embedded_documents import EmbeddedDocuments
-from funchost.storage.namespace import Namespace
-
-DEFAULT_CONNECTION = "AzureWebJobsStorage"
-SERVICE_BUS_CONNECTION = "AzureWebJobsServiceBus"  # the real host's default for Service Bus bindings
-FORCE_SETTING = "FUNCHOST_STORAGE"
-IDENTITY_SUFFIXES = ("__accountName", "__queueServiceUri", "__blobServiceUri", "__tableServiceUri",
-                     "__serviceUri")
-
-STORAGE = "storage account"
-BROKER = "Service Bus or Event Hubs namespace"
-DOCUMENTS = "Cosmos DB account"
-
-# identity-based connections: which suffix names which kind of service
-_IDENTITY_SERVICES = (
-    *((suffix, STORAGE) for suffix in IDENTITY_SUFFIXES),
-    ("__fullyQualifiedNamespace", BROKER),
-    ("__accountEndpoint", DOCUMENTS),
+from funchost.storage.azure.connection import BROKER, DOCUMENTS, STORAGE, identity_service_of, service_of
+from funchost.storage.roles import (
+    BlobStore,
+    CoordinationStore,
+    DocumentStore,
+    EventHubs,
+    Provider,
+    QueueStore,
+    ServiceBusStore,
+    StorageError,
+    StorageProvider,
+    TableStore,
 )
 
+DEFAULT_CONNECTION = "AzureWebJobsStorage"
+FORCE_SETTING = "FUNCHOST_STORAGE"
+EMBEDDED = "embedded"  # the "service" an unset connection names
 
-def service_of(value: str) -> str | None:
-    """The kind of service a connection string names, by its shape; None when unrecognised.
-
-    ``AccountName=...``, ``UseDevelopmentStorage=true`` or ``BlobEndpoint=...``: a storage
-    account; ``Endpoint=sb://...``: a Service Bus or Event Hubs namespace;
-    ``AccountEndpoint=https://...``: a Cosmos DB account.
-    """
-    keys: dict[str, str] = {}
-    for part in value.split(";"):
-        key, _, rest = part.partition("=")
-        keys[key.strip().lower()] = rest.strip()
-    if keys.get("endpoint", "").lower().startswith("sb://"):
-        return BROKER
-    if "accountendpoint" in keys:
-        return DOCUMENTS
-    if keys.get("usedevelopmentstorage", "").lower() == "true" or "accountname" in keys or any(
-            key.endswith("endpoint") for key in keys):
-        return STORAGE
-    return None
+R = TypeVar("R")
 
 
-def identity_service_of(name: str, settings: AppSettings) -> str | None:
-    """The kind of service an identity-based connection ``<name>__<suffix>`` names, if it is one."""
-    for suffix, service in _IDENTITY_SERVICES:
-        if settings.get(name + suffix):  # AppSettings also finds <name>:<suffix>
-            return service
-    return None
+@dataclass(frozen=True)
+class Need:
+    """What a group of roles needs of a connection: the kind of service, the connection used when a
+    binding names none, and what to say when a connection names something else."""
+
+    service: str
+    default_connection: str
+    wrong_kind: str  # appended to "The connection 'X' names a <service>"
+    unrecognised: str | None  # the error for a value of no known shape; None: the backend parses it
+
+
+STORAGE_NEED = Need(STORAGE, DEFAULT_CONNECTION,
+                    ", not a storage account; queue, blob and timer state need a storage account connection.",
+                    None)
+BROKER_NEED = Need(BROKER, "", f", not a {BROKER}.",
+                   "The connection '{name}' is not a Service Bus or Event Hubs connection string "
+                   "(Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
+DOCUMENTS_NEED = Need(DOCUMENTS, "", f", not a {DOCUMENTS} (AccountEndpoint=...;AccountKey=...).",
+                      "The connection '{name}' names a service funchost does not know, not a " + DOCUMENTS
+                      + " (AccountEndpoint=...;AccountKey=...).")
+
+NEEDS: dict[type, Need] = {
+    StorageProvider: STORAGE_NEED, QueueStore: STORAGE_NEED, BlobStore: STORAGE_NEED, TableStore: STORAGE_NEED,
+    CoordinationStore: STORAGE_NEED,
+    # the real host's default for Service Bus bindings
+    ServiceBusStore: Need(BROKER, "AzureWebJobsServiceBus", BROKER_NEED.wrong_kind, BROKER_NEED.unrecognised),
+    EventHubs: BROKER_NEED,
+    DocumentStore: DOCUMENTS_NEED,
+}  # fmt: skip
+
+# (resolver, connection name, value: the connection string or "identity:<name>") -> provider
+Opener = Callable[["StorageResolver", str, str], Provider]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of the table: the connections a backend recognises and the roles it serves."""
+
+    name: str
+    service: str  # EMBEDDED, or the kind of service its connections name
+    roles: tuple[type, ...]
+    open: Opener
+    extra: str | None = None  # the pip extra that brings its SDK
+
+
+STORAGE_ROLES: tuple[type, ...] = (StorageProvider, QueueStore, BlobStore, TableStore, CoordinationStore)
+
+
+def _embedded_store(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.embedded.store import EmbeddedStorage
+
+    return EmbeddedStorage(resolver.embedded_folder)
+
+
+def _embedded_broker(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.embedded.broker import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, EmbeddedBroker
+
+    partitions = resolver.settings.get("FUNCHOST_EVENTHUB_PARTITIONS") or ""
+    retention = resolver.settings.get("FUNCHOST_EVENTHUB_RETENTION_HOURS") or ""
+    return EmbeddedBroker(resolver.embedded_folder, int(partitions) if partitions.strip() else DEFAULT_PARTITIONS,
+                          float(retention) if retention.strip() else DEFAULT_RETENTION_HOURS)
+
+
+def _embedded_documents(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.embedded.documents import EmbeddedDocuments
+
+    return EmbeddedDocuments(resolver.embedded_folder)
+
+
+def _azure_storage(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.azure.storage import AzureStorage
+
+    return AzureStorage.from_setting(name, value, resolver.settings, resolver.base64_messages)
+
+
+def _service_bus(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.azure.servicebus import ServiceBusNamespace
+
+    return ServiceBusNamespace.from_setting(name, value, resolver.settings)
+
+
+def _event_hubs(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.azure.eventhubs import EventHubsNamespace
+
+    return EventHubsNamespace.from_setting(name, value, resolver.settings)
+
+
+def _cosmos(resolver: StorageResolver, name: str, value: str) -> Provider:
+    from funchost.storage.azure.cosmos import CosmosAccount
+
+    return CosmosAccount.from_setting(name, value, resolver.settings)
+
+
+BACKENDS: list[Backend] = [
+    Backend("embedded store", EMBEDDED, STORAGE_ROLES, _embedded_store),
+    Backend("embedded broker", EMBEDDED, (ServiceBusStore, EventHubs), _embedded_broker),
+    Backend("embedded documents", EMBEDDED, (DocumentStore,), _embedded_documents),
+    Backend("Azure Storage", STORAGE, STORAGE_ROLES, _azure_storage, extra="azure"),
+    Backend("Service Bus", BROKER, (ServiceBusStore,), _service_bus, extra="servicebus"),
+    Backend("Event Hubs", BROKER, (EventHubs,), _event_hubs, extra="eventhubs"),
+    Backend("Cosmos DB", DOCUMENTS, (DocumentStore,), _cosmos, extra="cosmos"),
+]
 
 
 def embedded_folder(app_root: Path, settings: AppSettings) -> Path:
@@ -72,170 +150,66 @@ def embedded_folder(app_root: Path, settings: AppSettings) -> Path:
 
 
 class StorageResolver:
-    """One provider per distinct connection, created on first use and shared."""
+    """Resolves (role, connection) to a provider; one provider per backend and connection, made
+    on first use and shared."""
 
     def __init__(self, app_root: Path, settings: AppSettings, message_encoding: str = "base64") -> None:
         self.app_root = app_root
         self.settings = settings
         self.base64_messages = message_encoding.lower() != "none"  # host.json extensions.queues
-        self._embedded: EmbeddedStorage | None = None
-        self._broker: EmbeddedBroker | None = None
-        self._documents: EmbeddedDocuments | None = None
-        self._accounts: dict[str, DocumentProvider] = {}  # real Cosmos DB accounts, by connection name
-        self._brokers: dict[tuple[str, str], Provider] = {}  # real namespaces, by (kind, connection name)
-        self._providers: dict[str, StorageProvider] = {}  # Azure Storage, by connection name
-        self._chosen: dict[str, StorageProvider] = {}
+        self.embedded_folder = embedded_folder(app_root, settings)
+        self._providers: dict[tuple[str, str], Provider] = {}  # (backend, connection name) -> provider
+        self._chosen: dict[tuple[type, str | None], Provider] = {}  # output bindings ask on every invocation
 
-    @property
-    def embedded(self) -> EmbeddedStorage:
-        if self._embedded is None:
-            self._embedded = EmbeddedStorage(embedded_folder(self.app_root, self.settings))
-        return self._embedded
+    def resolve(self, role: type[R], connection: str | None) -> R:
+        """The provider serving ``role`` for the connection setting ``connection`` (None or empty:
+        the role's default connection); a StorageError names the setting when it cannot."""
+        chosen = self._chosen.get((role, connection))
+        if chosen is None:
+            chosen = self._chosen[(role, connection)] = self._provider(role, connection)
+        return cast(R, chosen)
 
-    def _connection_value(self, name: str) -> str | None:
-        if (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded":
-            return None
-        value = self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}")
-        if value and value.strip():
-            service = service_of(value.strip())
-            if service not in (STORAGE, None):
-                raise StorageError(f"The connection '{name}' names a {service}, not a storage account; "
-                                   "queue, blob and timer state need a storage account connection.")
-            return value.strip()
-        service = identity_service_of(name, self.settings)
-        if service == STORAGE:
-            return f"identity:{name}"
-        if service is not None:
-            raise StorageError(f"The connection '{name}' names a {service} (identity-based), not a storage "
-                               "account; queue, blob and timer state need a storage account connection.")
-        return None
+    def _provider(self, role: type, connection: str | None) -> Provider:
+        need = NEEDS[role]
+        name = connection or need.default_connection
+        value, service = self._connection(name, need)
+        backend = next((b for b in BACKENDS if b.service == service and role in b.roles), None)
+        if backend is None:
+            raise StorageError(f"The connection '{name}' names a {service}{need.wrong_kind}")
+        key = (backend.name, name if service != EMBEDDED else "")
+        if key not in self._providers:
+            try:
+                self._providers[key] = backend.open(self, name, value)
+            except ImportError as error:
+                raise StorageError(
+                    f"The connection '{name}' points at {backend.name}, but its SDK cannot be loaded ({error}). "
+                    f"Install it with: pip install 'funchost[{backend.extra}]'; or set {FORCE_SETTING}=embedded to "
+                    "use the embedded store instead."
+                ) from None
+        return self._providers[key]
 
-    def for_connection(self, connection: str | None) -> StorageProvider:
-        name = connection or DEFAULT_CONNECTION
-        chosen = self._chosen.get(name)  # output bindings ask on every invocation: decide once per name
-        if chosen is not None:
-            return chosen
-        value = self._connection_value(name)
-        if value is None:
-            chosen = self.embedded
-        else:
-            chosen = self._providers[name] = self._azure(name, value)
-        self._chosen[name] = chosen
-        return chosen
-
-    def _azure(self, name: str, value: str) -> StorageProvider:
-        try:
-            from funchost.storage.azure import AzureStorage
-        except ImportError as error:
-            raise StorageError(
-                f"The connection '{name}' points at Azure Storage, but the Azure Storage provider "
-                f"cannot be loaded ({error}). Install it with: pip install 'funchost[azure]'; or set "
-                f"{FORCE_SETTING}=embedded to use the embedded store instead."
-            ) from None
-        return AzureStorage.from_setting(name, value, self.settings, self.base64_messages)
-
-    @property
-    def embedded_broker(self) -> EmbeddedBroker:
-        if self._broker is None:
-            partitions = self.settings.get("FUNCHOST_EVENTHUB_PARTITIONS") or ""
-            retention = self.settings.get("FUNCHOST_EVENTHUB_RETENTION_HOURS") or ""
-            self._broker = EmbeddedBroker(embedded_folder(self.app_root, self.settings),
-                                          int(partitions) if partitions.strip() else DEFAULT_PARTITIONS,
-                                          float(retention) if retention.strip() else DEFAULT_RETENTION_HOURS)
-        return self._broker
-
-    def _broker_value(self, name: str) -> str | None:
-        """The connection string of a real namespace, ``identity:<name>``, or None (embedded)."""
-        if (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded":
-            return None
+    def _connection(self, name: str, need: Need) -> tuple[str, str]:
+        """(value, kind of service) of a connection: the connection string or ``identity:<name>``."""
+        if (self.settings.get(FORCE_SETTING) or "").strip().lower() == EMBEDDED or not name:
+            return "", EMBEDDED
         value = (self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}") or "").strip()
-        service = service_of(value) if value else identity_service_of(name, self.settings)
+        if value:
+            service = service_of(value)
+            if service is None:
+                if need.unrecognised is not None:
+                    raise StorageError(need.unrecognised.format(name=name))
+                service = need.service  # the backend reads it and says what is wrong
+            return value, service
+        service = identity_service_of(name, self.settings)
         if service is None:
-            if value:
-                raise StorageError(f"The connection '{name}' is not a Service Bus or Event Hubs connection string "
-                                   "(Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
-            return None
-        if service != BROKER:
-            raise StorageError(f"The connection '{name}' names a {service}, not a {BROKER}.")
-        return value or f"identity:{name}"
-
-    def service_bus(self, connection: str | None) -> Provider:
-        """The Service Bus a binding's connection names: the embedded broker or a real namespace."""
-        return self._namespace("servicebus", connection or SERVICE_BUS_CONNECTION)
-
-    def event_hubs(self, connection: str | None) -> Provider:
-        """The Event Hubs a binding's connection names: the embedded broker or a real namespace."""
-        return self._namespace("eventhubs", connection or "")
-
-    def _namespace(self, extra: str, name: str) -> Provider:
-        value = self._broker_value(name) if name else None
-        if value is None:
-            return self.embedded_broker
-        key = (extra, name)
-        if key not in self._brokers:
-            try:
-                kind = _namespace_class(extra)
-            except ImportError as error:
-                service = "Service Bus" if extra == "servicebus" else "Event Hubs"
-                raise _missing_extra(name, service, extra, error) from None
-            self._brokers[key] = kind.from_setting(name, value, self.settings)
-        return self._brokers[key]
-
-    @property
-    def embedded_documents(self) -> EmbeddedDocuments:
-        if self._documents is None:
-            self._documents = EmbeddedDocuments(embedded_folder(self.app_root, self.settings))
-        return self._documents
-
-    def documents(self, connection: str | None) -> DocumentProvider:
-        """The Cosmos DB a binding's connection names: the embedded one, or a real account."""
-        name = connection or ""
-        value = (self.settings.get(name) or self.settings.get(f"ConnectionStrings:{name}") or "").strip() if name \
-            else ""
-        if (self.settings.get(FORCE_SETTING) or "").strip().lower() == "embedded":
-            return self.embedded_documents
-        service = service_of(value) if value else (identity_service_of(name, self.settings) if name else None)
-        if service is None and not value:
-            return self.embedded_documents
-        if service != DOCUMENTS:
-            raise StorageError(f"The connection '{name}' names a {service or 'service funchost does not know'}, "
-                               f"not a {DOCUMENTS} (AccountEndpoint=...;AccountKey=...).")
-        if name not in self._accounts:
-            try:
-                from funchost.storage.cosmos import CosmosAccount
-            except ImportError as error:
-                raise _missing_extra(name, "Cosmos DB", "cosmos", error) from None
-            self._accounts[name] = CosmosAccount.from_setting(name, value or f"identity:{name}", self.settings)
-        return self._accounts[name]
+            return "", EMBEDDED
+        if service != need.service:
+            raise StorageError(f"The connection '{name}' names a {service} (identity-based){need.wrong_kind}")
+        return f"identity:{name}", service
 
     def providers(self) -> list[Provider]:
-        found: list[Provider] = [*self._providers.values(), *self._brokers.values(), *self._accounts.values()]
-        if self._embedded is not None:
-            found.append(self._embedded)
-        if self._broker is not None:
-            found.append(self._broker)
-        if self._documents is not None:
-            found.append(self._documents)
-        return found
+        return list(self._providers.values())
 
     async def close(self) -> None:
         for provider in self.providers():
             await provider.close()
-
-
-def _namespace_class(extra: str) -> type[Namespace]:
-    """The real-namespace provider (its SDK is an extra, imported now)."""
-    if extra == "servicebus":
-        from funchost.storage.servicebus import ServiceBusNamespace
-
-        return ServiceBusNamespace
-    from funchost.storage.eventhubs import EventHubsNamespace
-
-    return EventHubsNamespace
-
-
-def _missing_extra(name: str, service: str, extra: str, error: ImportError) -> StorageError:
-    return StorageError(
-        f"The connection '{name}' points at a real {service} account or namespace, but its SDK cannot be loaded "
-        f"({error}). Install it with: pip install 'funchost[{extra}]'; or set {FORCE_SETTING}=embedded to "
-        "use the embedded broker instead.")

@@ -19,7 +19,7 @@ from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke.retry import invoke_with_retries, parse_retry_policy
 from funchost.storage.auto import StorageResolver
-from funchost.storage.base import Provider
+from funchost.storage.roles import Provider
 
 logger = logging.getLogger("funchost.host")
 

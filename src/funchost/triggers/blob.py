@@ -25,7 +25,7 @@ from funchost.app.model import FunctionSpec
 from funchost.bindings.expressions import compile_blob_pattern, split_blob_path
 from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
-from funchost.storage.base import BlobProperties, QueueMessage, StorageError, StorageProvider
+from funchost.storage.roles import BlobProperties, QueueMessage, StorageError, StorageProvider
 from funchost.triggers.background import OutageLog
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.lease import Lease
@@ -61,14 +61,15 @@ class BlobTriggerListener:
         self.context = context
         resolver, settings, host_id = context.resolver, context.settings, context.host_id
         self.host_id = host_id
-        self.host_store = resolver.for_connection(None)
+        self.host_store = resolver.resolve(StorageProvider, None)
         self.functions: dict[str, BlobFunction] = {}
         for spec in specs:
             path = settings.resolve(str(spec.trigger.setting("path") or "")).strip("/")
             container, _ = split_blob_path(path)
             if not container:
                 raise ValueError(f"the blob trigger of function '{spec.name}' has no container in its path")
-            function = BlobFunction(spec, container, path, resolver.for_connection(spec.trigger.setting("connection")))
+            store = resolver.resolve(StorageProvider, spec.trigger.setting("connection"))
+            function = BlobFunction(spec, container, path, store)
             self.functions[function.function_id] = function
         self.lease = Lease(self.host_store, f"locks/{host_id}/WebJobs.Internal.Blobs.Listener",
                            f"{host_id}:{uuid.uuid4().hex}", LEASE_PERIOD, "the blob scan")
@@ -231,7 +232,7 @@ async def invocation_by_hand(spec: FunctionSpec, text: str, resolver: StorageRes
 
     path = text.strip().strip("/")
     container, name = split_blob_path(path)
-    provider = resolver.for_connection(spec.trigger.setting("connection"))
+    provider = resolver.resolve(StorageProvider, spec.trigger.setting("connection"))
     found = await provider.get_blob(container, name) if container and name else None
     if found is None:
         raise ManualInvocationError(

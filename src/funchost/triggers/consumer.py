@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from funchost.storage.base import StorageError
+from funchost.storage.roles import StorageError
 from funchost.triggers.background import OutageLog, keep_running
 
 logger = logging.getLogger("funchost.consumer")

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -27,12 +26,9 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
-from funchost.storage.base import (
-    CoordinationStore,
-    DocumentConflictError,
-    DocumentStore,
-)
-from funchost.storage.odata import parse_time
+from funchost.storage.lease_container import LeaseContainer
+from funchost.storage.query.odata import parse_time
+from funchost.storage.roles import DocumentStore
 from funchost.triggers.background import first_of, keep_running
 from funchost.triggers.base import ListenerContext, ListenerSet
 from funchost.triggers.consumer import POLL_STOP_WAIT
@@ -54,75 +50,6 @@ def _truthy(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
 
 
-class LeaseContainer(CoordinationStore):
-    """Leases and state as documents of the lease container (ids cannot hold '/': it becomes '|')."""
-
-    def __init__(self, store: DocumentStore, database: str, container: str) -> None:
-        self.store = store
-        self.database = database
-        self.container = container
-
-    @staticmethod
-    def _id(key: str) -> str:
-        return key.replace("/", "|")
-
-    async def _read(self, key: str) -> dict[str, Any] | None:
-        return await self.store.read_document(self.database, self.container, self._id(key), self._id(key))
-
-    async def _write(self, key: str, fields: dict[str, Any], etag: str | None) -> bool:
-        try:
-            await self.store.write_document(self.database, self.container, {"id": self._id(key), **fields}, etag)
-        except DocumentConflictError:
-            return False
-        return True
-
-    async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
-        found = await self._read(name)
-        now = time.time()
-        if found is not None and found.get("Owner") not in (None, owner) and found.get("expires", 0) > now:
-            return False
-        fields = {"Owner": owner, "expires": now + duration, "timestamp": datetime.now().astimezone().isoformat()}
-        return await self._write(name, fields, found["_etag"] if found else None)
-
-    async def renew_lease(self, name: str, owner: str, duration: float) -> bool:
-        found = await self._read(name)
-        if found is None or found.get("Owner") != owner or found.get("expires", 0) <= time.time():
-            return False
-        return await self._write(name, {**_fields(found), "expires": time.time() + duration}, found["_etag"])
-
-    async def release_lease(self, name: str, owner: str) -> None:
-        found = await self._read(name)
-        if found is not None and found.get("Owner") == owner:
-            await self._write(name, {**_fields(found), "Owner": None, "expires": 0}, found["_etag"])
-
-    async def get_state(self, key: str) -> str | None:
-        found = await self._read(key)
-        return None if found is None else found.get("value")
-
-    async def set_state(self, key: str, value: str) -> None:
-        for _ in range(5):  # a concurrent write of the same key: read again and retry
-            found = await self._read(key)
-            if await self._write(key, {"value": value}, found["_etag"] if found else None):
-                return
-        raise DocumentConflictError(f"the lease document '{key}' keeps changing")
-
-    async def add_state(self, key: str, value: str) -> bool:
-        return await self._write(key, {"value": value}, None)
-
-    async def delete_state(self, key: str) -> None:
-        await self.store.delete_document(self.database, self.container, self._id(key), self._id(key))
-
-    async def list_state_keys(self, prefix: str) -> set[str]:
-        ids = await self.store.query_documents(self.database, self.container,
-                                               "SELECT VALUE c.id FROM c WHERE STARTSWITH(c.id, @prefix)",
-                                               {"@prefix": self._id(prefix)})
-        return {str(found).replace("|", "/") for found in ids}
-
-
-def _fields(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if not key.startswith("_") and key != "id"}
-
-
 class CosmosDBTriggerListener:
     """Runs one Cosmos DB-triggered function."""
 
@@ -134,8 +61,8 @@ class CosmosDBTriggerListener:
         self.container = resolve(str(_setting(spec, "containerName", "collectionName", default="")))
         if not self.database or not self.container:
             raise ValueError(f"the Cosmos DB trigger of function '{spec.name}' needs databaseName and containerName")
-        self.store = context.resolver.documents(_setting(spec, "connection", "connectionStringSetting"))
-        lease_store = context.resolver.documents(
+        self.store = context.resolver.resolve(DocumentStore, _setting(spec, "connection", "connectionStringSetting"))
+        lease_store = context.resolver.resolve(DocumentStore,
             _setting(spec, "leaseConnection", "leaseConnectionStringSetting", "connection", "connectionStringSetting"))
         self.lease_database = resolve(str(_setting(spec, "leaseDatabaseName", default=self.database)))
         self.lease_container = resolve(str(_setting(spec, "leaseContainerName", "leaseCollectionName",
@@ -262,10 +189,8 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
             listener = CosmosDBTriggerListener(spec, context)
             for provider in listener.providers:
                 listeners.uses(provider)
-            on_write = getattr(listener.store, "on_write", None)
-            if on_write is not None:
-                on_write(lambda database, container: listener.wake()
-                         if (database, container) == (listener.database, listener.container) else None)
+            listener.store.on_write(lambda database, container: listener.wake()
+                                    if (database, container) == (listener.database, listener.container) else None)
             return listener
 
         listeners.add([spec.name], make)

@@ -28,7 +28,7 @@ from azure.functions import meta
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig
-from funchost.storage.base import EventLogStore, HubEvent, StorageError, StorageProvider
+from funchost.storage.roles import EventHubClient, EventHubs, EventLogStore, HubEvent, StorageError, StorageProvider
 from funchost.triggers.background import first_of
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.partitions import Claim, PartitionBalancer
@@ -181,8 +181,8 @@ class EventHubTriggerListener:
             raise ValueError(f"the Event Hubs trigger of function '{spec.name}' has no eventHubName")
         self.consumer_group = context.settings.resolve(str(trigger.setting("consumerGroup") or "$Default"))
         self.many = str(trigger.setting("cardinality") or "one").lower() == "many"
-        self.namespace = context.resolver.event_hubs(trigger.setting("connection"))
-        self.storage = context.resolver.for_connection(None)  # checkpoints and ownership: AzureWebJobsStorage
+        self.namespace = context.resolver.resolve(EventHubs, trigger.setting("connection"))
+        self.storage = context.resolver.resolve(StorageProvider, None)  # checkpoints and ownership: AzureWebJobsStorage
         self.owner = f"{context.host_id}:{uuid.uuid4().hex}"
         self.label = f"event hub '{self.hub}' for function '{spec.name}'"
         self._stopping = asyncio.Event()
@@ -192,7 +192,7 @@ class EventHubTriggerListener:
 
     @property
     def address(self) -> HubAddress:
-        return HubAddress(getattr(self.namespace, "namespace", None) or "embedded", self.hub, self.consumer_group)
+        return HubAddress(self.namespace.namespace or "embedded", self.hub, self.consumer_group)
 
     def wake(self) -> None:
         for event in self._wakes:
@@ -208,12 +208,11 @@ class EventHubTriggerListener:
                                                self._pump, self.options.load_balancing_interval)
             await self._balancer.start()
             return
-        receive = getattr(self.namespace, "receive", None)
-        if receive is None:
+        if not isinstance(self.namespace, EventHubClient):  # the two kinds of EventHubs roles.py declares
             raise StorageError(f"the connection of function '{self.spec.name}' is not an Event Hubs namespace")
         start = {"fromstart": "-1", "fromend": "@latest"}.get(self.options.initial_offset,
                                                               self.options.initial_enqueued_time or "-1")
-        self._receiving = asyncio.create_task(receive(
+        self._receiving = asyncio.create_task(self.namespace.receive(
             self.hub, self.consumer_group, self.storage, self._handle, max_batch_size=self.options.max_event_batch_size,
             prefetch=self.options.prefetch_count, checkpoint_every=self.options.batch_checkpoint_frequency,
             starting_position=start, stopping=self._stopping))
@@ -275,9 +274,7 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
             listener = EventHubTriggerListener(spec, context, options)
             listeners.uses(listener.namespace)
             listeners.uses(listener.storage)
-            on_send = getattr(listener.namespace, "on_send", None)
-            if on_send is not None:
-                on_send(lambda sent: listener.wake() if sent == listener.hub else None)
+            listener.namespace.on_send(lambda sent: listener.wake() if sent == listener.hub else None)
             return listener
 
         listeners.add([spec.name], make)

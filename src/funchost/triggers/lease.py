@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from funchost.storage.base import LeaseStore, StorageError
+from funchost.storage.roles import LeaseStore, StorageError
 from funchost.triggers.background import OutageLog, keep_running
 
 logger = logging.getLogger("funchost.lease")

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from funchost.storage.base import CoordinationStore, StorageError
+from funchost.storage.roles import CoordinationStore, StorageError
 from funchost.triggers.background import OutageLog, keep_running
 from funchost.triggers.lease import Lease
 

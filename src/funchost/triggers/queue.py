@@ -21,7 +21,7 @@ from azure.functions import meta
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
-from funchost.storage.base import MessageNotFoundError, QueueMessage, StorageError, StorageProvider
+from funchost.storage.roles import MessageNotFoundError, QueueMessage, StorageError, StorageProvider
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.consumer import MIN_POLL, Consumer, PollOptions
 
@@ -216,7 +216,7 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
     options = QueueOptions.from_host_config(context.host_config, context.development, context.settings)
     for spec in specs:
         def make(spec: FunctionSpec = spec) -> QueueTriggerListener:
-            provider = context.resolver.for_connection(spec.trigger.setting("connection"))
+            provider = context.resolver.resolve(StorageProvider, spec.trigger.setting("connection"))
             listeners.uses(provider)
             listener = QueueTriggerListener(spec, provider, context, options)
             wake_on_put(provider, listener.queue, listener.consumer.wake)
@@ -227,9 +227,7 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
 
 def wake_on_put(provider: StorageProvider, queue: str, wake: Callable[[], None]) -> None:
     """The embedded store tells this process's pollers about its own puts at once."""
-    on_message = getattr(provider, "on_message", None)
-    if on_message is not None:
-        on_message(lambda put_queue: wake() if put_queue == queue else None)
+    provider.on_message(lambda put_queue: wake() if put_queue == queue else None)
 
 
 def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:

@@ -26,7 +26,7 @@ from azure.functions import meta
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig, parse_timespan
-from funchost.storage.base import BrokerMessage, LockLostError, ServiceBusReceiver, ServiceBusStore, StorageError
+from funchost.storage.roles import BrokerMessage, LockLostError, ServiceBusReceiver, ServiceBusStore
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.consumer import Consumer, PollOptions
 
@@ -286,15 +286,11 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
     options = ServiceBusOptions.from_host_config(context.host_config)
     for spec in specs:
         def make(spec: FunctionSpec = spec) -> ServiceBusTriggerListener:
-            provider = context.resolver.service_bus(spec.trigger.setting("connection"))
-            if not isinstance(provider, ServiceBusStore):
-                raise StorageError(f"the connection of function '{spec.name}' is not a Service Bus namespace")
+            provider = context.resolver.resolve(ServiceBusStore, spec.trigger.setting("connection"))
             listeners.uses(provider)
             listener = ServiceBusTriggerListener(spec, provider, context, options)
-            on_send = getattr(provider, "on_send", None)
-            if on_send is not None:
-                entity = entity_of(spec, context)[0]
-                on_send(lambda sent: listener.consumer.wake() if sent == entity else None)
+            entity = entity_of(spec, context)[0]
+            provider.on_send(lambda sent: listener.consumer.wake() if sent == entity else None)
             return listener
 
         listeners.add([spec.name], make)

@@ -22,7 +22,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
-from funchost.storage.base import StorageError, StorageProvider
+from funchost.storage.roles import StorageError, StorageProvider
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.lease import Lease
 from funchost.triggers.schedule import Schedule, parse_schedule
@@ -184,7 +184,7 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
     for spec in specs:
         def make(spec: FunctionSpec = spec) -> TimerListener:
             schedule = parse_schedule(str(spec.trigger.setting("schedule") or ""), context.settings)
-            store = context.resolver.for_connection(None)
+            store = context.resolver.resolve(StorageProvider, None)
             listeners.uses(store)
             return TimerListener(spec, schedule, store, context, lock_period)
 

@@ -100,7 +100,7 @@ V1_APP = {
 
 
 def blobs(app: Path, container: str) -> dict[str, bytes]:
-    from funchost.storage.embedded import EmbeddedStorage
+    from funchost.storage.embedded.store import EmbeddedStorage
 
     async def read() -> dict[str, bytes]:
         store = EmbeddedStorage(app / ".funchost" / "storage")
@@ -119,7 +119,7 @@ def blobs(app: Path, container: str) -> dict[str, bytes]:
 
 
 def queue_bodies(app: Path, queue: str) -> list[bytes]:
-    from funchost.storage.embedded import EmbeddedStorage
+    from funchost.storage.embedded.store import EmbeddedStorage
 
     async def read() -> list[bytes]:
         store = EmbeddedStorage(app / ".funchost" / "storage")
@@ -203,7 +203,7 @@ def _wait_for_blob(app: Path, container: str, name: str, timeout: float = 15) ->
 
 
 def _put_message(app: Path, queue: str, body: str) -> str:
-    from funchost.storage.embedded import EmbeddedStorage
+    from funchost.storage.embedded.store import EmbeddedStorage
 
     async def put() -> str:
         store = EmbeddedStorage(app / ".funchost" / "storage")

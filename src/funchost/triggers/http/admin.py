@@ -14,7 +14,7 @@ from funchost.app.model import AppIndex, FunctionSpec
 from funchost.config import AppSettings
 from funchost.invoke import Invoker
 from funchost.storage.auto import StorageResolver
-from funchost.storage.base import StorageError
+from funchost.storage.roles import StorageError
 from funchost.triggers.http.keys import MASTER, KeyLevel, KeyStore
 from funchost.triggers.manual import ManualInvocationError, invocation_by_hand
 

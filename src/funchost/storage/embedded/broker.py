@@ -25,18 +25,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from funchost.storage.base import (
+from funchost.storage.embedded.sqlite import SqliteFile, utc
+from funchost.storage.roles import (
     BrokerMessage,
     EventLogStore,
     HubEvent,
     LockLostError,
     OutgoingEvent,
     OutgoingMessage,
-    Provider,
     ServiceBusReceiver,
     ServiceBusStore,
 )
-from funchost.storage.sqlite import SqliteFile, utc
 
 MAX_DELIVERY_COUNT = 10  # Service Bus's default for a new entity
 LOCK_DURATION = 60.0  # seconds: Service Bus's default lock duration
@@ -105,7 +104,7 @@ def _message(row: Any) -> BrokerMessage:
         dead_letter_source=dead_letter.get("source"), **{key: extra.get(key) for key in _OPTIONAL})
 
 
-class EmbeddedBroker(SqliteFile, Provider, ServiceBusStore, EventLogStore):
+class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
     """The default Service Bus and Event Hubs: ``<folder>/broker.db``."""
 
     name = "embedded broker"

@@ -38,8 +38,8 @@ from azure.storage.blob.aio import BlobLeaseClient, BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from funchost.config import AppSettings
-from funchost.storage.azure_tables import AzureTables
-from funchost.storage.base import BlobProperties, MessageNotFoundError, QueueMessage, StorageError, StorageProvider
+from funchost.storage.azure.tables import AzureTables
+from funchost.storage.roles import BlobProperties, MessageNotFoundError, QueueMessage, StorageError, StorageProvider
 
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 EMULATOR_API_VERSION = "2025-11-05"  # the newest Azurite 3.35 accepts
@@ -80,7 +80,7 @@ class AzureStorage(AzureTables, StorageProvider):
         self._known_containers: set[str] = set()
 
     @property
-    def folder(self) -> str:  # shown at start next to the provider's name
+    def location(self) -> str:
         return f"{self.setting}: {self.queues.url.rstrip('/')}"
 
     # -- connections ---------------------------------------------------------------------
@@ -458,15 +458,6 @@ class AzureStorage(AzureTables, StorageProvider):
 
     async def set_state(self, key: str, value: str) -> None:
         await self.put_blob(HOSTS_CONTAINER, key, value.encode("utf-8"), content_type="application/json")
-
-    async def add_state(self, key: str, value: str) -> bool:
-        await self._ensure_container(HOSTS_CONTAINER)
-        blob = self.blobs.get_blob_client(HOSTS_CONTAINER, key)
-        try:
-            await self._call(lambda: blob.upload_blob(value.encode("utf-8"), overwrite=False))
-        except ResourceExistsError:
-            return False
-        return True
 
     async def delete_state(self, key: str) -> None:
         await self.delete_blob(HOSTS_CONTAINER, key)

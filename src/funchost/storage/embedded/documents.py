@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from funchost.storage.base import DocumentConflictError, DocumentProvider, MissingContainerError, StorageError
-from funchost.storage.sqlite import SqliteFile
+from funchost.storage.embedded.sqlite import SqliteFile
+from funchost.storage.roles import DocumentConflictError, DocumentStore, MissingContainerError, StorageError
 
 FEED_RANGES = 4
 SYSTEM = ("_rid", "_self", "_etag", "_ts", "_attachments", "_lsn")
@@ -54,7 +54,7 @@ def partition_value(document: dict[str, Any], path: str) -> Any:
     return value
 
 
-class EmbeddedDocuments(SqliteFile, DocumentProvider):
+class EmbeddedDocuments(SqliteFile, DocumentStore):
     """The default Cosmos DB: ``<folder>/documents.db``."""
 
     name = "embedded documents"
@@ -128,7 +128,7 @@ class EmbeddedDocuments(SqliteFile, DocumentProvider):
 
     async def query_documents(self, database: str, container: str, query: str,
                               parameters: dict[str, Any] | None = None) -> list[Any]:
-        from funchost.storage.cosmos_sql import parse_query
+        from funchost.storage.query.cosmos_sql import parse_query
 
         parsed = parse_query(query, parameters)  # a bad query fails before any read
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from funchost.storage.base import StorageError
+from funchost.storage.roles import StorageError
 
 T = TypeVar("T")
 
@@ -31,6 +31,11 @@ class SqliteFile:
         self.schema = schema
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funchost-sqlite")
         self._connection: sqlite3.Connection | None = None
+
+    @property
+    def location(self) -> str:
+        """The folder, shown at start next to the store's name."""
+        return str(self.folder)
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:

@@ -27,7 +27,8 @@ from azure.servicebus.exceptions import (
     SessionLockLostError,
 )
 
-from funchost.storage.base import (
+from funchost.storage.azure.namespace import Namespace
+from funchost.storage.roles import (
     BrokerMessage,
     LockLostError,
     OutgoingMessage,
@@ -35,7 +36,6 @@ from funchost.storage.base import (
     ServiceBusStore,
     StorageError,
 )
-from funchost.storage.namespace import Namespace
 
 DEAD_LETTER_SUFFIX = "/$DeadLetterQueue"
 RECEIVE_WAIT = 1.0  # seconds a receive waits for a message before it returns empty-handed

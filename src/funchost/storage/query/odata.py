@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from funchost.storage.base import StorageError
+from funchost.storage.roles import StorageError
 
 Entity = dict[str, Any]
 Predicate = Callable[[Entity], bool]

@@ -1,16 +1,25 @@
-"""What triggers and bindings need from storage: queues, blobs, leases and small state; and
-from brokers: Service Bus entities and Event Hubs logs.
+"""The storage roles: what triggers and bindings need from storage (queues, blobs, tables,
+leases and small state), from brokers (Service Bus entities, Event Hubs) and from document
+databases (Cosmos DB), as abstract classes a backend implements.
 
-Two providers implement these: ``embedded`` (SQLite + files, the default) and ``azure``
-(the Azure Storage SDKs; Azurite too). Everything is async so both fit on the host's loop.
+Each backend is a subpackage (``embedded/``, ``azure/``); ``auto.py`` says which backend
+serves which role for a connection, and ``StorageResolver.resolve(role, connection)`` gives
+the role's type. Optional capabilities, which only some backends have, are methods with a
+default here (``on_message``: a backend that sees this process's own writes wakes pollers at
+once; the others poll) or Protocols (``BrokerInspection``). Everything is async so every
+backend fits on the host's loop.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class StorageError(Exception):
@@ -45,7 +54,30 @@ class BlobProperties:
     metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
-class QueueStore(ABC):
+class Provider:
+    """A connection to one service (a storage account, a broker, a document database). Every
+    role is one, so whoever holds a role can open and close it; a backend's class implements
+    the roles it serves."""
+
+    name: str = "provider"
+
+    @property
+    def location(self) -> str | None:
+        """Where it keeps its data, shown at start next to its name (a folder, an account's URL)."""
+        return None
+
+    async def open(self) -> None:
+        """Connect and check the connection; raise StorageError with a clear sentence."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class QueueStore(Provider, ABC):
+    def on_message(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(queue)`` when this process puts a message (the embedded store); a backend
+        that cannot see its writes does nothing, and its consumers find messages by polling."""
+
     @abstractmethod
     async def create_queue(self, queue: str) -> None: ...
 
@@ -76,7 +108,7 @@ class QueueStore(ABC):
     async def length(self, queue: str) -> int: ...
 
 
-class BlobStore(ABC):
+class BlobStore(Provider, ABC):
     @abstractmethod
     async def put_blob(self, container: str, name: str, data: bytes, *,
                        content_type: str | None = None, metadata: dict[str, str] | None = None) -> BlobProperties:
@@ -98,7 +130,7 @@ class BlobStore(ABC):
     async def list_containers(self) -> list[str]: ...
 
 
-class TableStore(ABC):
+class TableStore(Provider, ABC):
     """Azure Table storage: entities (dicts with ``PartitionKey`` and ``RowKey``) in tables."""
 
     @abstractmethod
@@ -116,7 +148,7 @@ class TableStore(ABC):
     async def list_tables(self) -> list[str]: ...
 
 
-class LeaseStore(ABC):
+class LeaseStore(Provider, ABC):
     @abstractmethod
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         """Take the lease if it is free or expired (or already ours); True when we hold it."""
@@ -129,16 +161,12 @@ class LeaseStore(ABC):
     async def release_lease(self, name: str, owner: str) -> None: ...
 
 
-class StateStore(ABC):
+class StateStore(Provider, ABC):
     @abstractmethod
     async def get_state(self, key: str) -> str | None: ...
 
     @abstractmethod
     async def set_state(self, key: str, value: str) -> None: ...
-
-    @abstractmethod
-    async def add_state(self, key: str, value: str) -> bool:
-        """Set the key only if it is absent; True when this call created it."""
 
     @abstractmethod
     async def delete_state(self, key: str) -> None: ...
@@ -155,20 +183,7 @@ class CoordinationStore(LeaseStore, StateStore):
     min_lease_seconds: float = 0.0  # the shortest lease it grants (Azure blob leases: 15 s)
 
 
-class Provider:
-    """A connection to one service (a storage account; next a broker, an event hub namespace, a
-    document database). It implements the role interfaces it serves."""
-
-    name: str = "provider"
-
-    async def open(self) -> None:
-        """Connect and check the connection; raise StorageError with a clear sentence."""
-
-    async def close(self) -> None:
-        """Release connections."""
-
-
-class StorageProvider(Provider, QueueStore, BlobStore, TableStore, CoordinationStore):
+class StorageProvider(QueueStore, BlobStore, TableStore, CoordinationStore):
     """One storage account: queues, blobs, tables, leases and state together."""
 
     name: str = "storage"
@@ -260,8 +275,12 @@ class ServiceBusReceiver(ABC):
     async def dead_letter(self, message: BrokerMessage, reason: str, description: str) -> None: ...
 
 
-class ServiceBusStore(ABC):
+class ServiceBusStore(Provider, ABC):
     """A Service Bus namespace: queues, and topics with subscriptions."""
+
+    def on_send(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(entity)`` when this process sends to it (the embedded broker); the others
+        do nothing, and their receivers are told by the service."""
 
     @abstractmethod
     def receiver(self, entity: str, subscription: str | None, *, sessions: bool,
@@ -292,18 +311,43 @@ class HubEvent:
     properties: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-class EventLogStore(ABC):
-    """Event hubs as partitioned append-only logs read from a position (the embedded broker)."""
+class EventHubs(Provider, ABC):
+    """An Event Hubs namespace as senders see it; consumers read it as an ``EventLogStore`` (the
+    embedded broker: funchost balances partitions and checkpoints) or an ``EventHubClient``
+    (a real namespace: the SDK's consumer balances and checkpoints)."""
 
-    namespace: str
+    # the fully qualified namespace (None when a connection string gives only an endpoint);
+    # "embedded" for the embedded broker
+    namespace: str | None = None
 
-    @abstractmethod
-    async def partition_ids(self, hub: str) -> list[str]:
-        """The hub's partitions, creating the hub on first use."""
+    def on_send(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(hub)`` when this process sends to it (the embedded broker)."""
 
     @abstractmethod
     async def send_events(self, hub: str, events: list[OutgoingEvent]) -> None:
         """Append in order (events with one partition key land in one partition)."""
+
+
+BatchHandler = Callable[[str, list[HubEvent]], Awaitable[None]]
+
+
+class EventHubClient(EventHubs):
+    """A real namespace read through the SDK's consumer, which owns partitions and checkpoints."""
+
+    @abstractmethod
+    async def receive(self, hub: str, consumer_group: str, storage: StorageProvider, handler: BatchHandler, *,
+                      max_batch_size: int, prefetch: int, checkpoint_every: int, starting_position: Any,
+                      stopping: asyncio.Event) -> None:
+        """Hand each batch of an owned partition to ``handler`` until ``stopping``; checkpoint after
+        every ``checkpoint_every`` handled batches."""
+
+
+class EventLogStore(EventHubs):
+    """Event hubs as partitioned append-only logs read from a position (the embedded broker)."""
+
+    @abstractmethod
+    async def partition_ids(self, hub: str) -> list[str]:
+        """The hub's partitions, creating the hub on first use."""
 
     @abstractmethod
     async def read(self, hub: str, partition: str, after_sequence: int, count: int) -> list[HubEvent]:
@@ -317,6 +361,15 @@ class EventLogStore(ABC):
 # -- documents: Cosmos DB ----------------------------------------------------------------------
 
 
+@runtime_checkable
+class BrokerInspection(Protocol):
+    """A broker that can list what it holds (the embedded one; a real namespace has the portal)."""
+
+    async def entities(self) -> list[Any]: ...
+
+    async def hubs(self) -> list[tuple[str, int, dict[str, int]]]: ...
+
+
 class DocumentConflictError(StorageError):
     """A conditional write lost: the document changed (``_etag``) or already exists."""
 
@@ -325,9 +378,13 @@ class MissingContainerError(StorageError):
     """The database or container does not exist (and nothing asked to create it)."""
 
 
-class DocumentStore(ABC):
+class DocumentStore(Provider, ABC):
     """A Cosmos DB account: containers of JSON documents with ``id`` and a partition key, a
     change feed per container, and conditional writes on ``_etag`` (what leases need)."""
+
+    def on_write(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(database, container)`` when this process writes (the embedded store wakes
+        its change-feed readers); the others do nothing, and readers poll."""
 
     @abstractmethod
     async def create_container(self, database: str, container: str, partition_key_path: str = "/id") -> None:
@@ -370,7 +427,3 @@ class DocumentStore(ABC):
     @abstractmethod
     async def feed_position(self, database: str, container: str, feed_range: str, since: datetime | None) -> str:
         """A continuation for "now" (``since`` None) or for the changes after ``since``."""
-
-
-class DocumentProvider(Provider, DocumentStore):
-    """A Cosmos DB account: the embedded one or a real one."""

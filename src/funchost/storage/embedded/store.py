@@ -20,14 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from funchost.storage.base import (
+from funchost.storage.embedded.sqlite import SqliteFile, utc
+from funchost.storage.roles import (
     BlobProperties,
     MessageNotFoundError,
     QueueMessage,
     StorageError,
     StorageProvider,
 )
-from funchost.storage.sqlite import SqliteFile, utc
 
 DEFAULT_TTL = 7 * 24 * 3600.0  # Azure Storage's default message time-to-live
 
@@ -284,7 +284,7 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         return self._entity(row) if row else None
 
     async def query_entities(self, table: str, query_filter: str | None, top: int | None) -> list[dict[str, Any]]:
-        from funchost.storage.odata import compile_filter
+        from funchost.storage.query.odata import compile_filter
 
         matches = compile_filter(query_filter) if query_filter else None  # a bad filter fails before any read
         rows = await self._run(lambda c: c.execute(
@@ -353,11 +353,6 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
     async def set_state(self, key: str, value: str) -> None:
         await self._run(lambda c: c.execute(
             "INSERT OR REPLACE INTO state (key, value, updated) VALUES (?, ?, ?)", (key, value, time.time())))
-
-    async def add_state(self, key: str, value: str) -> bool:
-        return await self._run(lambda c: c.execute(
-            "INSERT OR IGNORE INTO state (key, value, updated) VALUES (?, ?, ?)",
-            (key, value, time.time())).rowcount == 1)
 
     async def delete_state(self, key: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM state WHERE key = ?", (key,)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from funchost.config import AppSettings
-from funchost.storage.base import Provider
+from funchost.storage.roles import Provider
 
 N = TypeVar("N", bound="Namespace")
 
@@ -26,7 +26,7 @@ class Namespace(Provider):
         self.credential = credential
 
     @property
-    def folder(self) -> str:  # shown at start next to the provider's name
+    def location(self) -> str:
         return f"{self.setting}: {self.name}"
 
     @classmethod

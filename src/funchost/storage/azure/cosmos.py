@@ -26,8 +26,8 @@ from azure.cosmos.exceptions import (
     CosmosResourceNotFoundError,
 )
 
-from funchost.storage.base import DocumentConflictError, DocumentProvider, MissingContainerError, StorageError
-from funchost.storage.namespace import Namespace
+from funchost.storage.azure.namespace import Namespace
+from funchost.storage.roles import DocumentConflictError, DocumentStore, MissingContainerError, StorageError
 
 SYSTEM = ("_rid", "_self", "_etag", "_ts", "_attachments", "_lsn")
 
@@ -36,7 +36,7 @@ def _body(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key not in SYSTEM}
 
 
-class CosmosAccount(Namespace, DocumentProvider):
+class CosmosAccount(Namespace, DocumentStore):
     name = "Cosmos DB"
     identity_setting = "accountEndpoint"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from funchost.storage.base import StorageError, TableStore
+from funchost.storage.roles import StorageError, TableStore
 
 BATCH = 100  # entities per transaction: the service's limit
 
@@ -77,7 +77,7 @@ class AzureTables(TableStore):
 
     async def query_entities(self, table: str, query_filter: str | None, top: int | None) -> list[dict[str, Any]]:
         if query_filter:  # read here first, so a bad filter is the same clear error on both stores
-            from funchost.storage.odata import compile_filter
+            from funchost.storage.query.odata import compile_filter
 
             compile_filter(query_filter)
         client = self._service().get_table_client(table)

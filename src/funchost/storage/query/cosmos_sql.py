@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from funchost.storage.base import StorageError
+from funchost.storage.roles import StorageError
 
 GRAMMAR = r"""
 start: _SELECT top? selection _FROM source where? order?

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,12 +24,10 @@ from azure.eventhub import EventData
 from azure.eventhub.aio import EventHubConsumerClient, EventHubProducerClient
 from azure.eventhub.exceptions import EventHubError
 
-from funchost.storage.base import HubEvent, OutgoingEvent, StorageError, StorageProvider
-from funchost.storage.namespace import Namespace
+from funchost.storage.azure.namespace import Namespace
+from funchost.storage.roles import BatchHandler, EventHubClient, HubEvent, OutgoingEvent, StorageError, StorageProvider
 
 CHECKPOINT_CONTAINER = "azure-webjobs-eventhub"
-
-BatchHandler = Callable[[str, list[HubEvent]], Awaitable[None]]
 
 
 def _text(value: Any) -> Any:
@@ -68,7 +65,7 @@ async def checkpoint_store(storage: StorageProvider) -> Any:
     return BlobCheckpointStore(blobs.url, CHECKPOINT_CONTAINER, credential=credential)
 
 
-class EventHubsNamespace(Namespace):
+class EventHubsNamespace(Namespace, EventHubClient):
     name = "Event Hubs"
 
     def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
