@@ -97,7 +97,7 @@ def status(port: int) -> dict:
 
 @pytest.fixture(params=["uvicorn", "granian"])
 def http_server(request) -> dict[str, str]:
-    """The environment that picks each HTTP server behind host/server.py (granian: funchost[granian])."""
+    """The environment that picks each HTTP server behind host/http/server.py (granian: funchost[granian])."""
     return {"FUNCHOST_HTTP_SERVER": request.param}
 
 

@@ -5,8 +5,8 @@ import sys
 
 from raw_app import app
 
-from funchost.host.server import UvicornServer, install_fast_loop
-from funchost.host.sockets import bind_socket
+from funchost.host.http.server import UvicornServer, install_fast_loop
+from funchost.host.process.sockets import bind_socket
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 
 from azure.functions import meta
-from azure.functions._abc import HttpResponse
 
+from funchost.app.compat import abstract
 from funchost.app.model import FunctionSpec
 
 Datum = meta.Datum
@@ -82,7 +82,7 @@ class Outcome:
     duration_ms: float
     return_value: object = None
     outputs: dict[str, Datum] = field(default_factory=dict)
-    http_response: str | HttpResponse | None = None  # an HTTP function's response, unconverted
+    http_response: str | abstract.HttpResponse | None = None  # an HTTP function's response, unconverted
     error: BaseException | None = None
 
     @property

@@ -56,9 +56,9 @@ class GenericConverter:
         if obj is None:
             return meta.Datum(None, None)
         if isinstance(obj, (dict, list)):
-            from azure.functions._jsonutils import json
+            from funchost.app.compat import library_json
 
-            return meta.Datum(json.dumps(obj), "json")
+            return meta.Datum(library_json.dumps(obj), "json")
         if isinstance(obj, int):
             return meta.Datum(obj, "int")
         if isinstance(obj, float):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost.app.build import BindingTypes, FunctionError, make_function_spec
+from funchost.app.compat import asgi_middleware, function_builders
 from funchost.app.imports import describe_import_error
 from funchost.app.model import AppIndex, FunctionSpec, LoadError
 
@@ -39,12 +40,12 @@ def load_v2_app(index: AppIndex, script: Path, binding_types: BindingTypes) -> N
         )
         return
     for app in apps:
-        middleware = getattr(app, "_middleware", None)
+        middleware = asgi_middleware(app)
         if isinstance(middleware, func.AsgiMiddleware):
             index.asgi_middlewares.append(middleware)
         # Build function by function (not app.get_functions()) so that one broken
         # function is reported on its own instead of failing the whole app.
-        for builder in list(getattr(app, "_function_builders", [])):
+        for builder in function_builders(app):
             result = _build(builder, app, script, binding_types)
             if isinstance(result, LoadError):
                 index.errors.append(result)

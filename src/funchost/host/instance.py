@@ -19,10 +19,10 @@ from funchost.bindings.binders import Binders
 from funchost.config import AppSettings, HostConfig, HostConfigError, LocalSettings
 from funchost.config.host_settings import HostSettings, load_host_settings
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, flush_console, paint, real_stream
-from funchost.host.control import Control
 from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
 from funchost.host.listeners import build_listeners
 from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
+from funchost.host.process.control import Control
 from funchost.invoke import Extensions, Invoker, extensions_enabled, install_log_capture
 from funchost.invoke.invoker import FunctionTimeoutError, log_failure, timeout_message
 from funchost.invoke.telemetry import Telemetry

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from funchost.config import EncryptedSettingsError, HostConfigError, load_local_settings
 from funchost.host.console import RED, flush_console, paint, real_stream
-from funchost.host.control import Control
 from funchost.host.options import RECYCLE_EXIT_CODE, HostOptions
-from funchost.host.sockets import PortInUseError, bind_socket
+from funchost.host.process.control import Control
+from funchost.host.process.sockets import PortInUseError, bind_socket
 
 if TYPE_CHECKING:
+    from funchost.host.http.server import HttpServer
     from funchost.host.instance import HostInstance
-    from funchost.host.server import HttpServer
 
 DEFAULT_PORT = 7071
 
@@ -41,7 +41,7 @@ def worker_count(options: HostOptions, settings: dict[str, str]) -> int:
 
 def start(options: HostOptions) -> int:
     """``funchost start``: bind the port, then run the instances under the supervisor."""
-    from funchost.host.supervisor import Supervisor
+    from funchost.host.process.supervisor import Supervisor
 
     root = options.script_root
     if not root.is_dir():
@@ -103,8 +103,8 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
 
     from funchost import __version__ as funchost_version
     from funchost.host.console import console
+    from funchost.host.http.server import create_server, install_fast_loop
     from funchost.host.instance import HostInstance
-    from funchost.host.server import create_server, install_fast_loop
     from funchost.triggers.http.cors import CorsConfigError
 
     launched = time.perf_counter()

@@ -8,7 +8,7 @@ import threading
 import traceback
 from typing import Any, Generic, TypeVar
 
-from azure.functions import _abc
+from funchost.app.compat import abstract
 
 T = TypeVar("T")
 
@@ -22,7 +22,7 @@ def thread_local_storage() -> threading.local:
     return _thread_local
 
 
-class Out(_abc.Out[T], Generic[T]):
+class Out(abstract.Out[T], Generic[T]):
     """The value a function sets on a ``func.Out[T]`` parameter."""
 
     __slots__ = ("_value",)
@@ -37,7 +37,7 @@ class Out(_abc.Out[T], Generic[T]):
         return self._value  # type: ignore[return-value]  # None until set, as azure.functions.Out
 
 
-class TraceContext(_abc.TraceContext):
+class TraceContext(abstract.TraceContext):
     """W3C trace context of the invocation."""
 
     def __init__(self, trace_parent: str, trace_state: str = "", attributes: dict[str, str] | None = None):
@@ -80,7 +80,7 @@ def new_trace_context(trace_parent: str | None = None, trace_state: str | None =
     return TraceContext(f"00-{os.urandom(16).hex()}-{span_id}-01", trace_state or "", {})
 
 
-class RpcException(_abc.RpcException):
+class RpcException(abstract.RpcException):
     def __init__(self, error: BaseException | None) -> None:
         self._error = error
         self._message = f"{type(error).__name__}: {error}" if error else ""
@@ -99,7 +99,7 @@ class RpcException(_abc.RpcException):
         return self._message
 
 
-class RetryContext(_abc.RetryContext):
+class RetryContext(abstract.RetryContext):
     """Which attempt this is, out of how many, and the previous attempt's exception."""
 
     @classmethod
@@ -129,7 +129,7 @@ class RetryContext(_abc.RetryContext):
 _FIRST_ATTEMPT = RetryContext()
 
 
-class Context(_abc.Context):
+class Context(abstract.Context):
     """The ``context`` argument of a function.
 
     The trace context is made on first use: most functions never look at it.

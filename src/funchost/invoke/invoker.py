@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from azure.functions import HttpResponse, meta
-from azure.functions import _abc as azf_abc
 
+from funchost.app.compat import abstract
 from funchost.app.invocation import Invocation, Outcome
 from funchost.app.model import BindingSpec, FunctionSpec, ParamKind
 from funchost.app.signature import GenericConverter, converter_for, registered_converter
@@ -323,7 +323,7 @@ class Invoker:
         json_values = kind != "http" and self.binding_io is not None and self.binding_io.takes_json(kind)
         if kind == "http":
             # the HTTP listener sends the object itself; the library's converter accepts these two
-            if isinstance(value, (str, azf_abc.HttpResponse)):
+            if isinstance(value, (str, abstract.HttpResponse)):
                 outcome.http_response = value
                 return
             datum = None

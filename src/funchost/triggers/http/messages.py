@@ -7,8 +7,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from azure.functions import HttpResponse, meta
-from azure.functions import _abc as azf_abc
 
+from funchost.app.compat import abstract
 from funchost.app.model import FunctionSpec
 
 Datum = meta.Datum
@@ -113,7 +113,7 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
         return no_content_status, [], b""
     if isinstance(result, str):
         return 200, [TEXT_PLAIN], result.encode("utf-8")
-    if type(result) is HttpResponse or isinstance(result, azf_abc.HttpResponse):
+    if type(result) is HttpResponse or isinstance(result, abstract.HttpResponse):
         raw_headers = []
         has_content_type = False
         headers = result.headers

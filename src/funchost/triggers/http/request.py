@@ -18,8 +18,8 @@ from typing import Any
 
 from azure.functions import http as azf_http
 from azure.functions import meta
-from azure.functions._http import HttpRequestHeaders
 
+from funchost.app.compat import HttpRequestHeaders
 from funchost.triggers.http.messages import http_datum_value, query_to_dict
 
 Datum = meta.Datum

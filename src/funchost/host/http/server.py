@@ -1,5 +1,9 @@
 """The HTTP server seam: a bound socket in, an ASGI app served on it.
 
+Reaches into internals: granian's ``_granian.SocketHolder`` and its embedded server's
+``_init_shared_socket`` (pinned in the ``granian`` extra; the limit and drain tests in
+``tests/triggers/http`` run on granian and fail when they move).
+
 uvicorn with uvloop and httptools by default; granian (``FUNCHOST_HTTP_SERVER=granian``, the
 ``funchost[granian]`` extra) parses and writes HTTP in Rust threads, off the GIL. Both take
 the supervisor's listening socket, enforce Kestrel's request limits, leave SIGTERM/SIGINT to
@@ -91,7 +95,7 @@ class UvicornServer(HttpServer):
 
         http: Any
         try:
-            from funchost.host.protocol import guarded_protocol
+            from funchost.host.http.protocol import guarded_protocol
 
             http = guarded_protocol(request_timeout)
         except ImportError:  # no httptools: h11 bounds header size itself (below)
@@ -137,7 +141,7 @@ class GranianServer(HttpServer):
     """granian's embedded server on the already-bound socket, with Kestrel's limits in front of the app.
 
     granian answers malformed requests (400), more than 100 headers (431) and request lines
-    over 64 KB (414) itself; ``host/limits.py`` adds the 8 KB / 32 KB limits and the body
+    over 64 KB (414) itself; ``host/http/limits.py`` adds the 8 KB / 32 KB limits and the body
     timeouts. Its header timeout closes the connection without a 408.
     """
 
@@ -152,7 +156,7 @@ class GranianServer(HttpServer):
         from granian.http import HTTP1Settings
         from granian.server.embed import Server
 
-        from funchost.host.limits import limit_requests
+        from funchost.host.http.limits import limit_requests
 
         logging.getLogger("granian").setLevel(logging.ERROR)  # its start-up lines are not the host's
         outer = self

@@ -1,6 +1,6 @@
 """Kestrel's request limits (what the real host runs on), for a server that leaves them to the app.
 
-uvicorn's protocol enforces them as bytes arrive (``host/protocol.py``). granian parses in
+uvicorn's protocol enforces them as bytes arrive (``host/http/protocol.py``). granian parses in
 Rust and hands over whole request heads, so for it they are checked here, in front of the
 app, with the same numbers and status codes:
 

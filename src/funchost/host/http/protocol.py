@@ -1,5 +1,8 @@
 """uvicorn's httptools protocol with the limits a server facing the public needs.
 
+Reaches into internals: it subclasses uvicorn's ``HttpToolsProtocol`` and its parser callbacks
+(uvicorn is bounded below 1.0; the 414/431/408 tests fail when they move).
+
 uvicorn with httptools bounds neither the size of a request's headers nor the time a client
 may take to send them, so one slow or hostile client could hold memory and a connection
 forever. This adds Kestrel's defaults (what the real host runs on):
@@ -26,7 +29,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from funchost.host.limits import (
+from funchost.host.http.limits import (
     BODY_RATE_GRACE,
     DEFAULT_REQUEST_TIMEOUT,
     MAX_HEADER_BYTES,
