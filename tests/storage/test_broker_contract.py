@@ -24,13 +24,10 @@ from funchost.app.invocation import Invocation, Outcome
 from funchost.app.model import BindingSpec, Direction, FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.storage.auto import StorageResolver
-from funchost.storage.embedded.broker import EmbeddedBroker
-from funchost.storage.roles import LockLostError, OutgoingEvent, OutgoingMessage
+from funchost.storage.roles import LockLostError, OutgoingEvent, OutgoingMessage, ServiceBusStore
 from funchost.triggers.base import ListenerContext
 from funchost.triggers.eventhub import EventHubOptions, EventHubTriggerListener
-
-SERVICEBUS = os.environ.get("FUNCHOST_TEST_SERVICEBUS")
-EVENTHUBS = os.environ.get("FUNCHOST_TEST_EVENTHUBS")
+from tests.storage.conftest import CONNECTION, EVENT_HUBS, SERVICE_BUS, backend_settings
 
 
 class Entities:
@@ -44,12 +41,12 @@ class Entities:
         self.subscriptions = ("first", "second")
 
 
-async def _create_real_entities(entities: Entities) -> None:
+async def _create_real_entities(entities: Entities, connection: str) -> None:
     from datetime import timedelta
 
     from azure.servicebus.aio.management import ServiceBusAdministrationClient
 
-    async with ServiceBusAdministrationClient.from_connection_string(SERVICEBUS or "") as admin:
+    async with ServiceBusAdministrationClient.from_connection_string(connection) as admin:
         lock = timedelta(seconds=30)
         await admin.create_queue(entities.queue, max_delivery_count=10, lock_duration=lock)
         await admin.create_queue(entities.sessions, requires_session=True, lock_duration=lock)
@@ -58,27 +55,22 @@ async def _create_real_entities(entities: Entities) -> None:
             await admin.create_subscription(entities.topic, name, lock_duration=lock)
 
 
-async def _delete_real_entities(entities: Entities) -> None:
+async def _delete_real_entities(entities: Entities, connection: str) -> None:
     from azure.servicebus.aio.management import ServiceBusAdministrationClient
 
-    async with ServiceBusAdministrationClient.from_connection_string(SERVICEBUS or "") as admin:
+    async with ServiceBusAdministrationClient.from_connection_string(connection) as admin:
         for queue in (entities.queue, entities.sessions):
             await admin.delete_queue(queue)
         await admin.delete_topic(entities.topic)
 
 
-@pytest.fixture(params=["embedded", "servicebus"])
-async def service_bus(request, tmp_path):
+@pytest.fixture
+async def service_bus(request, role_backend, tmp_path):
     entities = Entities()
-    if request.param == "embedded":
-        store: Any = EmbeddedBroker(tmp_path / "store")
-    else:
-        if not SERVICEBUS:
-            pytest.skip("FUNCHOST_TEST_SERVICEBUS is not set: no real Service Bus namespace to check against")
-        from funchost.storage.azure.servicebus import ServiceBusNamespace
-
-        await _create_real_entities(entities)
-        store = ServiceBusNamespace("FUNCHOST_TEST_SERVICEBUS", connection_string=SERVICEBUS)
+    settings = backend_settings(request, role_backend, SERVICE_BUS)
+    if role_backend != "embedded":  # a real namespace: the suite makes its own entities
+        await _create_real_entities(entities, settings[CONNECTION])
+    store: Any = StorageResolver(tmp_path, AppSettings(settings)).resolve(ServiceBusStore, CONNECTION)
     await store.open()
     receivers = []
 
@@ -91,8 +83,8 @@ async def service_bus(request, tmp_path):
     for made in receivers:
         await made.close()
     await store.close()
-    if request.param == "servicebus":
-        await _delete_real_entities(entities)
+    if role_backend != "embedded":
+        await _delete_real_entities(entities, settings[CONNECTION])
 
 
 async def receive(receiver, count: int, expected: int, timeout: float = 15) -> list:
@@ -230,22 +222,19 @@ class Recorder:
 
 def hub_spec(hub: str, cardinality: str) -> FunctionSpec:
     trigger = BindingSpec("events", "eventHubTrigger", Direction.IN, settings={
-        "eventHubName": hub, "connection": "EventHubConnection", "cardinality": cardinality,
+        "eventHubName": hub, "connection": CONNECTION, "cardinality": cardinality,
         "consumerGroup": "$Default"})
     return FunctionSpec(name="contract", func=lambda events: None, directory=Path("."), script_file=Path("x.py"),
                         entry_point="main", trigger=trigger, bindings=[trigger], params=[], is_async=True,
                         model="v2")
 
 
-@pytest.fixture(params=["embedded", "eventhubs"])
-def hub_settings(request, tmp_path):
-    if request.param == "embedded":
-        return AppSettings({}), f"hub-{uuid.uuid4().hex[:6]}"
-    if not EVENTHUBS:
-        pytest.skip("FUNCHOST_TEST_EVENTHUBS is not set: no real Event Hubs namespace to check against")
-    azurite = request.getfixturevalue("azurite")
-    return (AppSettings({"EventHubConnection": EVENTHUBS, "AzureWebJobsStorage": azurite.connection_string}),
-            os.environ.get("FUNCHOST_TEST_EVENTHUB_NAME", "funchost-contract"))
+@pytest.fixture
+def hub_settings(request, role_backend, tmp_path):
+    settings = backend_settings(request, role_backend, EVENT_HUBS)
+    if role_backend == "embedded":
+        return AppSettings(settings), f"hub-{uuid.uuid4().hex[:6]}"
+    return AppSettings(settings), os.environ.get("FUNCHOST_TEST_EVENTHUB_NAME", "funchost-contract")
 
 
 async def until(condition, timeout: float = 30) -> None:

@@ -9,36 +9,28 @@ cases are reported as skipped.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from typing import Any
 
 import pytest
 
 from funchost.config import AppSettings
-from funchost.storage.embedded.documents import EmbeddedDocuments
+from funchost.storage.auto import StorageResolver
 from funchost.storage.lease_container import LeaseContainer
-from funchost.storage.roles import DocumentConflictError, MissingContainerError
+from funchost.storage.roles import DocumentConflictError, DocumentStore, MissingContainerError
+from tests.storage.conftest import CONNECTION, DOCUMENTS, backend_settings
 
-COSMOS = os.environ.get("FUNCHOST_TEST_COSMOS")
 
-
-@pytest.fixture(params=["embedded", "cosmos"])
-async def documents(request, tmp_path):
+@pytest.fixture
+async def documents(request, role_backend, tmp_path):
     database = f"contract-{uuid.uuid4().hex[:8]}"
-    if request.param == "embedded":
-        store: Any = EmbeddedDocuments(tmp_path / "store")
-    else:
-        if not COSMOS:
-            pytest.skip("FUNCHOST_TEST_COSMOS is not set: no real Cosmos DB account to check against")
-        from funchost.storage.azure.cosmos import CosmosAccount
-
-        store = CosmosAccount.from_setting("FUNCHOST_TEST_COSMOS", COSMOS, AppSettings({}))
+    settings = AppSettings(backend_settings(request, role_backend, DOCUMENTS))
+    store: Any = StorageResolver(tmp_path, settings).resolve(DocumentStore, CONNECTION)
     await store.open()
     await store.create_container(database, "items", "/category")
     await store.create_container(database, "leases", "/id")
     yield store, database
-    if request.param == "cosmos":
+    if role_backend != "embedded":
         await store.client.delete_database(database)
     await store.close()
 
