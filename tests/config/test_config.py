@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,10 @@ from funchost.config import (
     apply_to_environ,
     load_host_json,
     load_local_settings,
+    parse_bool,
+    parse_time,
     parse_timespan,
+    setting_is_on,
 )
 
 
@@ -145,3 +148,36 @@ def test_app_settings_match_names_like_dotnet_configuration():
     with pytest.raises(MissingSettingError) as raised:
         settings.resolve("%Nope%")
     assert str(raised.value) == "The app setting 'Nope' used in '%Nope%' is not set."
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, True), (False, False), ("true", True), ("TRUE", True), (" False ", False), ("1", True), ("0", False),
+    (1, True), (0, False), (None, None), ("", None),
+])  # fmt: skip
+def test_booleans_in_json_and_binding_settings_read_as_json_net_reads_them(value, expected):
+    assert parse_bool(value, default=None) is expected  # type: ignore[arg-type]
+
+
+def test_a_boolean_that_is_not_one_is_an_error_naming_the_setting():
+    with pytest.raises(ValueError, match="runOnStartup is 'yes', which is not true or false"):
+        parse_bool("yes", name="runOnStartup")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("1", True), ("true", True), ("Yes", True), ("0", False), ("false", False), ("on", False), (None, False),
+])  # fmt: skip
+def test_app_setting_switches_read_as_the_python_worker_reads_them(value, expected):
+    assert setting_is_on(value) is expected
+
+
+@pytest.mark.parametrize("text", [
+    "2024-05-01T10:00:00.1234567+00:00", "2024-05-01T10:00:00.1234567Z", "2024-05-01T10:00:00.123456Z",
+    "2024-05-01T10:00:00.123456",
+])  # fmt: skip
+def test_times_read_as_dotnet_and_azure_write_them(text):
+    assert parse_time(text) == datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+def test_a_time_that_is_not_one_is_an_error():
+    with pytest.raises(ValueError):
+        parse_time("yesterday")

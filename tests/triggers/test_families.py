@@ -15,7 +15,6 @@ from funchost.cli.main import main
 from funchost.config import HostConfig
 from funchost.host.console import flush_console
 from funchost.host.instance import HostInstance
-from funchost.host.options import HostOptions
 from funchost.testing import TestClient
 from funchost.triggers.base import SampleModule, TriggerModule
 from funchost.triggers.families import CATALOG, Family, KedaScaler
@@ -81,11 +80,8 @@ def test_an_unknown_family_is_a_load_error(tmp_path):
 
 def test_a_family_added_from_outside_loads_runs_lists_and_scales(tmp_path, tick_family_registered, capfd):
     app = write_app(tmp_path / "app", APP)
-    instance = HostInstance(HostOptions(script_root=app))
-    instance.load()
-    assert instance.load_errors() == []
 
-    async def run() -> None:  # the listener fires; each run reads the tally and writes to it
+    async def run(instance: HostInstance) -> None:  # the listener fires; each run reads the tally and writes it
         await instance.run_listeners()
         deadline = time.monotonic() + 10
         while len(tick_family.tallies.get("ticks", [])) < tick_family.TICKS:
@@ -93,7 +89,9 @@ def test_a_family_added_from_outside_loads_runs_lists_and_scales(tmp_path, tick_
             await asyncio.sleep(0.01)
         await instance.stop_listeners(1)
 
-    asyncio.run(run())
+    with TestClient(app) as client:  # loads as funchost start does, and puts the process back after
+        assert client.errors == []
+        client.loop.run_until_complete(run(client.instance))
     assert tick_family.tallies["ticks"] == ["tick 1 after 0", "tick 2 after 1", "tick 3 after 2"]
 
     with TestClient(app) as client:  # run by hand through the module's sample_invocation

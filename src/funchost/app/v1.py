@@ -9,6 +9,7 @@ from pathlib import Path
 from funchost.app.build import BindingTypes, FunctionError, make_function_spec
 from funchost.app.imports import APP_PACKAGE, describe_import_error
 from funchost.app.model import FunctionSpec, LoadError
+from funchost.config import parse_bool
 from funchost.config.jsonfile import JsonFileError, read_json_file
 
 DEFAULT_SCRIPT_FILE = "__init__.py"
@@ -68,6 +69,10 @@ def load_v1_function(folder: Path, app_root: Path, binding_types: BindingTypes) 
             "(set 'entryPoint' in function.json to the function's name)",
         )
     try:
+        disabled = parse_bool(config.get("disabled"), name="'disabled'")
+    except ValueError as error:
+        return LoadError(name, config_file, f"function.json: {error}")
+    try:
         return make_function_spec(
             name=name,
             func=func,
@@ -78,13 +83,8 @@ def load_v1_function(folder: Path, app_root: Path, binding_types: BindingTypes) 
             model="v1",
             binding_types=binding_types,
             retry=config.get("retry"),
-            disabled=_is_true(config.get("disabled")),
+            disabled=disabled,
         )
     except FunctionError as error:
         return LoadError(name, config_file, error.reason, binding=error.binding)
 
-
-def _is_true(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1")
-    return bool(value)

@@ -20,6 +20,7 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import BindingSpec
 from funchost.bindings.binders import Binders, BindingFailure, binding_data, json_objects
 from funchost.bindings.expressions import ExpressionError, resolve
+from funchost.config import parse_bool
 from funchost.config.app_settings import MissingSettingError
 from funchost.storage.roles import DocumentStore, StorageError
 
@@ -87,7 +88,7 @@ async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invo
     store = binders.resolver.resolve(DocumentStore, _setting(binding, "connection", "connectionStringSetting"))
     documents = json_objects(value, binding, "documents")
     try:
-        if str(_setting(binding, "createIfNotExists") or "").lower() == "true":
+        if parse_bool(_setting(binding, "createIfNotExists"), name="createIfNotExists"):
             await store.create_container(database, container, str(_setting(binding, "partitionKey") or "/id"))
         await store.upsert_documents(database, container, documents)
     except StorageError as error:

@@ -6,6 +6,8 @@ import os
 import re
 from collections.abc import Mapping
 
+from funchost.config.values import setting_is_on
+
 _PERCENT = re.compile(r"%([^%]+)%")
 
 
@@ -36,7 +38,7 @@ class AppSettings:
         return default
 
     def is_true(self, name: str) -> bool:
-        return (self.get(name) or "").strip().lower() in ("1", "true", "yes")
+        return setting_is_on(self.get(name))
 
     def resolve(self, text: str) -> str:
         """Replace every ``%Name%`` with its setting; raise MissingSettingError if unset."""

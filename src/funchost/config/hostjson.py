@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost.config.jsonfile import JsonFileError, parse_json_text
+from funchost.config.values import parse_timespan
 
 ENV_PREFIX = "AzureFunctionsJobHost__"
 
@@ -85,28 +85,6 @@ def _get_ci(mapping: Mapping[str, Any], key: str) -> Any:
         if existing.lower() == lowered:
             return value
     return None
-
-
-_TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{1,2})(?::(?P<s>\d{1,2}(?:\.\d+)?))?$")
-
-
-def parse_timespan(text: str) -> timedelta | None:
-    """Parse a .NET TimeSpan (``hh:mm:ss``, ``d.hh:mm:ss``, ``hh:mm``); ``-1`` is None.
-
-    Raises ValueError for anything else.
-    """
-    text = text.strip()
-    if text == "-1":
-        return None
-    match = _TIMESPAN.match(text)
-    if not match or int(match["h"]) > 23 or int(match["m"]) > 59 or float(match["s"] or 0) >= 60:
-        raise ValueError(f"'{text}' is not a valid time span (expected hh:mm:ss)")
-    return timedelta(
-        days=int(match["days"] or 0),
-        hours=int(match["h"]),
-        minutes=int(match["m"]),
-        seconds=float(match["s"] or 0),
-    )
 
 
 def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None,

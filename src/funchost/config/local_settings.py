@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost.config.jsonfile import parse_json_text
+from funchost.config.values import parse_bool
 
 FILE_NAME = "local.settings.json"
 
@@ -68,7 +69,10 @@ def load_local_settings(app_root: Path) -> LocalSettings:
         settings.local_http_address = str(host["LocalHttpAddress"])
     cors = host.get("CORS") or ""
     settings.cors = [origin.strip() for origin in str(cors).split(",") if origin.strip()]
-    settings.cors_credentials = _as_text(host.get("CORSCredentials", False)).lower() == "true"
+    try:
+        settings.cors_credentials = parse_bool(host.get("CORSCredentials"), name="Host.CORSCredentials")
+    except ValueError as error:
+        settings.warnings.append(f"Ignoring {error} in {path}.")
     return settings
 
 

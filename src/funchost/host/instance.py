@@ -16,7 +16,7 @@ from typing import Any
 import funchost
 from funchost.app import AppIndex, load_app
 from funchost.bindings.binders import Binders
-from funchost.config import AppSettings, HostConfig, HostConfigError, LocalSettings
+from funchost.config import AppSettings, HostConfig, HostConfigError, LocalSettings, parse_bool, parse_timespan
 from funchost.config.host_settings import HostSettings, load_host_settings
 from funchost.host.console import GREEN, RED, YELLOW, configure_logging, flush_console, paint, real_stream
 from funchost.host.health import HealthPolicy, LoadMonitor, instances_status
@@ -173,8 +173,11 @@ class HostInstance:
         custom = config.section("extensions.http.customHeaders")
         headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in custom.items()]
         hsts = config.section("extensions.http.hsts")
-        if str(hsts.get("isEnabled", "")).lower() == "true":
-            headers.append((b"strict-transport-security", _hsts_value(hsts).encode("latin-1")))
+        try:
+            if parse_bool(hsts.get("isEnabled"), name="extensions.http.hsts.isEnabled"):
+                headers.append((b"strict-transport-security", _hsts_value(hsts).encode("latin-1")))
+        except ValueError as error:
+            raise HostConfigError(f"host.json: {error}") from None
         limit = self.settings.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT") or ""
         try:
             throttle = throttle_from(config)
@@ -352,16 +355,14 @@ def _hsts_value(hsts: dict[str, Any]) -> str:
     max_age = 2592000  # ASP.NET's default: 30 days
     raw = hsts.get("maxAge")
     if raw is not None:
-        from funchost.config import parse_timespan
-
         try:
             span = parse_timespan(str(raw))
-            max_age = int(span.total_seconds()) if span else max_age
-        except ValueError:
-            pass
+        except ValueError as error:
+            raise ValueError(f"extensions.http.hsts.maxAge: {error}") from None
+        max_age = int(span.total_seconds()) if span else max_age
     value = f"max-age={max_age}"
-    if str(hsts.get("includeSubDomains", "")).lower() == "true":
+    if parse_bool(hsts.get("includeSubDomains"), name="extensions.http.hsts.includeSubDomains"):
         value += "; includeSubDomains"
-    if str(hsts.get("preload", "")).lower() == "true":
+    if parse_bool(hsts.get("preload"), name="extensions.http.hsts.preload"):
         value += "; preload"
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from funchost.config import AppSettings
+from funchost.config import AppSettings, setting_is_on
 
 logger = logging.getLogger("funchost.extensions")
 
@@ -15,7 +15,7 @@ def extensions_enabled(settings: AppSettings) -> bool:
     value = settings.get("PYTHON_ENABLE_WORKER_EXTENSIONS")
     if value is None or value.strip() == "":
         return True
-    return value.strip().lower() in ("1", "true", "yes")
+    return setting_is_on(value)
 
 
 class Extensions:

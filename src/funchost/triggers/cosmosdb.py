@@ -26,8 +26,8 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
+from funchost.config import parse_bool, parse_time
 from funchost.storage.lease_container import LeaseContainer
-from funchost.storage.query.odata import parse_time
 from funchost.storage.roles import DocumentStore
 from funchost.triggers.background import first_of, keep_running
 from funchost.triggers.base import ListenerContext, ListenerSet
@@ -44,10 +44,6 @@ def _setting(spec: FunctionSpec, *names: str, default: Any = None) -> Any:
         if value not in (None, ""):
             return value
     return default
-
-
-def _truthy(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
 
 
 class CosmosDBTriggerListener:
@@ -67,12 +63,14 @@ class CosmosDBTriggerListener:
         self.lease_database = resolve(str(_setting(spec, "leaseDatabaseName", default=self.database)))
         self.lease_container = resolve(str(_setting(spec, "leaseContainerName", "leaseCollectionName",
                                                     default="leases")))
-        self.create_leases = _truthy(_setting(spec, "createLeaseContainerIfNotExists",
-                                              "createLeaseCollectionIfNotExists", default=False))
+        self.create_leases = parse_bool(_setting(spec, "createLeaseContainerIfNotExists",
+                                              "createLeaseCollectionIfNotExists", default=False),
+                                        name="createLeaseContainerIfNotExists")
         self.leases = LeaseContainer(lease_store, self.lease_database, self.lease_container)
         prefix = str(_setting(spec, "leaseContainerPrefix", "leaseCollectionPrefix", default=""))
         self.prefix = f"{prefix}{self.database}.{self.container}"
-        self.start_from_beginning = _truthy(_setting(spec, "startFromBeginning", default=False))
+        self.start_from_beginning = parse_bool(_setting(spec, "startFromBeginning", default=False),
+                                               name="startFromBeginning")
         start_time = _setting(spec, "startFromTime")
         self.start_from_time = parse_time(str(start_time)) if start_time else None
         self.max_items = int(_setting(spec, "maxItemsPerInvocation", default=100))

@@ -27,7 +27,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
-from funchost.config import HostConfig
+from funchost.config import HostConfig, parse_time
 from funchost.storage.roles import EventHubClient, EventHubs, EventLogStore, HubEvent, StorageError, StorageProvider
 from funchost.triggers.background import first_of
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
@@ -70,15 +70,10 @@ class EventHubOptions:
             batch_checkpoint_frequency=max(1, int(get("batchCheckpointFrequency", 1))),
             prefetch_count=max(0, int(get("prefetchCount", 300))),
             initial_offset=offset,
-            initial_enqueued_time=_parse_time(str(enqueued)) if enqueued else None,
+            initial_enqueued_time=parse_time(str(enqueued)) if enqueued else None,
             ownership_expiration=expiration.total_seconds() if expiration else None,
             load_balancing_interval=balancing.total_seconds() if balancing else 10.0,
         )
-
-
-def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
-from funchost.config import HostConfig, parse_timespan
+from funchost.config import HostConfig, parse_bool, parse_timespan
 from funchost.storage.roles import BrokerMessage, LockLostError, ServiceBusReceiver, ServiceBusStore
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.consumer import Consumer, PollOptions
@@ -68,14 +68,11 @@ class ServiceBusOptions:
             max_concurrent_calls=max(1, int(get("maxConcurrentCalls", default=16 * cores))),
             prefetch_count=max(0, int(get("prefetchCount", default=0))),
             max_auto_lock_renewal=renewal.total_seconds() if renewal is not None else 300.0,
-            auto_complete=_truthy(get("autoCompleteMessages", "autoComplete", default=True)),
+            auto_complete=parse_bool(get("autoCompleteMessages", "autoComplete", default=True), True,
+                                     name="extensions.serviceBus.autoCompleteMessages"),
             max_concurrent_sessions=max(1, int(get("maxConcurrentSessions", default=8 * cores))),
             max_message_batch_size=max(1, int(get("maxMessageBatchSize", default=1000))),
         )
-
-
-def _truthy(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() not in ("false", "0", "no")
 
 
 class ServiceBusSource:
@@ -247,12 +244,12 @@ class ServiceBusTriggerListener:
         self.context = context
         entity, subscription = entity_of(spec, context)
         self.many = str(spec.trigger.setting("cardinality") or "one").lower() == "many"
-        sessions = _truthy(spec.trigger.setting("isSessionsEnabled") or False)
-        auto_complete = spec.trigger.setting("autoCompleteMessages")
+        sessions = parse_bool(spec.trigger.setting("isSessionsEnabled"), name="isSessionsEnabled")
+        auto_complete = parse_bool(spec.trigger.setting("autoCompleteMessages"), options.auto_complete,
+                                   name="autoCompleteMessages")
         receiver = store.receiver(entity, subscription, sessions=sessions, prefetch=options.prefetch_count)
         self.path = f"{entity}/Subscriptions/{subscription}" if subscription else entity
-        source = ServiceBusSource(receiver, options,
-                                  options.auto_complete if auto_complete is None else _truthy(auto_complete))
+        source = ServiceBusSource(receiver, options, auto_complete)
         self.receiver = receiver
         label = f"function '{spec.name}'"
         if self.many:  # one batch at a time, of up to maxMessageBatchSize

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +21,7 @@ from azure.functions import meta
 
 from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
+from funchost.config import parse_bool, parse_time
 from funchost.storage.roles import StorageError, StorageProvider
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
 from funchost.triggers.lease import Lease
@@ -30,24 +30,13 @@ from funchost.triggers.schedule import Schedule, parse_schedule
 logger = logging.getLogger("funchost.timer")
 
 
-def _is_true(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value)
-
-
-_FRACTION = re.compile(r"\.(\d{1,6})\d*")
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    """Read back an ISO time as .NET writes it (up to 7 fractional digits)."""
+def _status_time(text: str | None) -> datetime | None:
+    """A time read back from the schedule status; None when missing or unreadable (then the
+    schedule starts over, as the real host's monitor does)."""
     if not text:
         return None
-    cleaned = _FRACTION.sub(lambda m: "." + m.group(1).ljust(6, "0"), text.replace("Z", "+00:00"))
     try:
-        return datetime.fromisoformat(cleaned)
+        return parse_time(text)
     except ValueError:
         return None
 
@@ -65,8 +54,8 @@ class TimerListener:
         self.context = context
         host_id = context.host_id
         self.lock_period = lock_period
-        self.run_on_startup = _is_true(spec.trigger.setting("runOnStartup"), False)
-        self.use_monitor = _is_true(spec.trigger.setting("useMonitor"), True) and \
+        self.run_on_startup = parse_bool(spec.trigger.setting("runOnStartup"), name="runOnStartup")
+        self.use_monitor = parse_bool(spec.trigger.setting("useMonitor"), True, name="useMonitor") and \
             not schedule.fires_more_than_once_a_minute()
         self.function_id = f"Host.Functions.{spec.name}"
         self.status_key = f"timers/{host_id}/{self.function_id}/status"
@@ -104,7 +93,7 @@ class TimerListener:
         now = datetime.now(timezone.utc)
         if self._first_start:
             self._first_start = False
-            recorded_next = _parse_time(status.get("Next")) if status else None
+            recorded_next = _status_time(status.get("Next")) if status else None
             if recorded_next is not None and now > recorded_next:
                 self.function_logger.info("Function '%s' is past due on startup. Executing now.", self.spec.name)
                 await self._fire(now, past_due=True, status=status)
@@ -120,7 +109,7 @@ class TimerListener:
             # timers may wake a little early: never compute the same tick twice
             due = self.schedule.next_after(max(now, last_due) if last_due else now)
             if self.use_monitor:
-                await self._write_status(last=_parse_time(status.get("Last")) if status else None, next_=due)
+                await self._write_status(last=_status_time(status.get("Last")) if status else None, next_=due)
             wait = (due - datetime.now(timezone.utc)).total_seconds()
             waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(lost.wait())]
             done, _ = await asyncio.wait(waiters, timeout=max(0.0, wait), return_when=asyncio.FIRST_COMPLETED)
@@ -136,9 +125,9 @@ class TimerListener:
             status = await self._read_status() if self.use_monitor else None
 
     async def _fire(self, scheduled: datetime, *, past_due: bool, status: dict[str, str] | None) -> None:
-        last = _parse_time(status.get("Last")) if status else None
-        next_time = _parse_time(status.get("Next")) if status else None
-        payload = timer_payload(past_due, last, next_time, _parse_time(status.get("LastUpdated")) if status else None)
+        last = _status_time(status.get("Last")) if status else None
+        next_time = _status_time(status.get("Next")) if status else None
+        payload = timer_payload(past_due, last, next_time, _status_time(status.get("LastUpdated")) if status else None)
         invocation = Invocation(function=self.spec, trigger_data=meta.Datum(payload, "json"),
                                 reason=f"Timer fired at {datetime.now(timezone.utc).isoformat()}")
         if self.use_monitor:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from funchost.config import parse_time
 from funchost.storage.roles import StorageError
 
 Entity = dict[str, Any]
@@ -69,11 +70,6 @@ def _parser() -> Any:
     from lark import Lark
 
     return Lark(GRAMMAR, parser="lalr")
-
-
-def parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _literal(token: Any) -> Any:

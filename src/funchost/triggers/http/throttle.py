@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from funchost.config import HostConfig
+from funchost.config import HostConfig, parse_bool
 
 logger = logging.getLogger("funchost.http")
 
@@ -67,6 +67,6 @@ def throttle_from(config: HostConfig) -> RequestThrottle | None:
     throttle = RequestThrottle(
         number("maxConcurrentRequests"),
         number("maxOutstandingRequests"),
-        str(config.get("extensions.http.dynamicThrottlesEnabled", "false")).lower() == "true",
+        parse_bool(config.get("extensions.http.dynamicThrottlesEnabled"), name="dynamicThrottlesEnabled"),
     )
     return throttle if throttle.active else None
