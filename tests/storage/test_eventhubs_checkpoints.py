@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from funchost.config import AppSettings
-from funchost.storage.azure.eventhubs import CHECKPOINT_CONTAINER, checkpoint_store
+from funchost.storage.azure import EVENTHUB_CHECKPOINT_CONTAINER
+from funchost.storage.azure.eventhubs import checkpoint_store
 from funchost.storage.azure.storage import AzureStorage
 from funchost.storage.embedded.store import EmbeddedStorage
 from funchost.storage.roles import StorageError
@@ -27,7 +28,7 @@ async def test_checkpoints_and_ownership_are_blobs_in_the_real_hosts_layout(azur
         [owned] = await store.claim_ownership([partition(owner_id="funchost-a")])
         assert owned["owner_id"] == "funchost-a" and owned["etag"]
         await store.update_checkpoint(partition(offset="120", sequence_number=7))
-        container = storage.blobs.get_container_client(CHECKPOINT_CONTAINER)
+        container = storage.blobs.get_container_client(EVENTHUB_CHECKPOINT_CONTAINER)
         blobs = {blob.name: blob.metadata async for blob in container.list_blobs(include=["metadata"])}
         assert set(blobs) == {f"{NAMESPACE}/telemetry/$default/checkpoint/0",
                               f"{NAMESPACE}/telemetry/$default/ownership/0"}
@@ -40,7 +41,7 @@ async def test_checkpoints_and_ownership_are_blobs_in_the_real_hosts_layout(azur
         assert listed_owner["owner_id"] == "funchost-a"
     finally:
         await store.close()
-        await storage.blobs.delete_container(CHECKPOINT_CONTAINER)
+        await storage.blobs.delete_container(EVENTHUB_CHECKPOINT_CONTAINER)
         await storage.close()
 
 

@@ -258,22 +258,18 @@ async def _bus_send(broker: Any, args: argparse.Namespace) -> int:
 
 
 async def _hubs(broker: Any, storage: Any, args: argparse.Namespace) -> int:
+    from funchost.triggers.eventhub import Checkpoints
+
     if not _embedded_only(broker, "event hubs"):
         return 1
     hubs = await broker.hubs()
     for hub, partitions, last in hubs:
         print(f"{hub}\t{partitions} partitions")
-        prefix = f"eventhub/{broker.namespace}/{hub}/".lower()
-        checkpoints: dict[str, dict[str, str]] = {}
-        for key in sorted(await storage.list_state_keys(prefix)):
-            group, _, partition = key[len(prefix):].partition("/checkpoint/")
-            if partition:
-                value = await storage.get_state(key)
-                checkpoints.setdefault(partition, {})[group] = value or ""
+        checkpoints = await Checkpoints.of_hub(storage, broker.namespace, hub)
         for partition in map(str, range(partitions)):
             newest = last.get(partition)
-            marks = ", ".join(f"{group} at {json.loads(value)['sequenceNumber']}"
-                              for group, value in sorted(checkpoints.get(partition, {}).items()))
+            marks = ", ".join(f"{group} at {sequence}"
+                              for group, sequence in sorted(checkpoints.get(partition, {}).items()))
             print(f"  partition {partition}\tlast sequence number "
                   f"{'-' if newest is None else newest}\tcheckpoints: {marks or 'none'}")
     if not hubs:

@@ -143,11 +143,28 @@ def batch_invocation(spec: FunctionSpec, address: HubAddress, events: list[HubEv
 
 class Checkpoints:
     """Per-partition checkpoints of a consumer group on the embedded broker: state keys of the
-    app's store, ``eventhub/<namespace>/<hub>/<group>/checkpoint/<partition>``."""
+    app's store, ``eventhub/<namespace>/<hub>/<group>/checkpoint/<partition>`` (lower case).
+    The balancer's ownership records live under the group's prefix too."""
 
-    def __init__(self, store: StorageProvider, prefix: str) -> None:
+    def __init__(self, store: StorageProvider, namespace: str, hub: str, consumer_group: str) -> None:
         self.store = store
-        self.prefix = prefix
+        self.prefix = f"{self.hub_prefix(namespace, hub)}/{consumer_group.lower()}"
+
+    @staticmethod
+    def hub_prefix(namespace: str, hub: str) -> str:
+        return f"eventhub/{namespace}/{hub}".lower()
+
+    @classmethod
+    async def of_hub(cls, store: StorageProvider, namespace: str, hub: str) -> dict[str, dict[str, int]]:
+        """Every consumer group's checkpoint of a hub: partition -> group -> sequence number."""
+        prefix = cls.hub_prefix(namespace, hub) + "/"
+        found: dict[str, dict[str, int]] = {}
+        for key in sorted(await store.list_state_keys(prefix)):
+            group, _, partition = key[len(prefix):].partition("/checkpoint/")
+            value = await store.get_state(key) if partition else None
+            if value:
+                found.setdefault(partition, {})[group] = int(json.loads(value)["sequenceNumber"])
+        return found
 
     def key(self, partition: str) -> str:
         return f"{self.prefix}/checkpoint/{partition}"
@@ -196,8 +213,8 @@ class EventHubTriggerListener:
     async def start(self) -> None:
         if isinstance(self.namespace, EventLogStore):
             partitions = await self.namespace.partition_ids(self.hub)
-            prefix = f"eventhub/{self.address.namespace}/{self.hub}/{self.consumer_group}".lower()
-            self.checkpoints = Checkpoints(self.storage, prefix)
+            self.checkpoints = Checkpoints(self.storage, self.address.namespace, self.hub, self.consumer_group)
+            prefix = self.checkpoints.prefix
             period = self.options.ownership_expiration or (15.0 if self.context.development else 60.0)
             self._balancer = PartitionBalancer(self.storage, prefix, self.owner, partitions, period, self.label,
                                                self._pump, self.options.load_balancing_interval)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from funchost.app.model import BindingSpec
 from funchost.config import HostConfig
+from funchost.storage.azure import EVENTHUB_CHECKPOINT_CONTAINER
 from funchost.triggers import templates
 
 if TYPE_CHECKING:
@@ -256,7 +257,7 @@ def _eventhub_scaler(trigger: BindingSpec, host_config: HostConfig) -> Metadata:
         "eventHubName": str(trigger.setting("eventHubName")),
         "consumerGroup": str(trigger.setting("consumerGroup") or "$Default"),
         "checkpointStrategy": "azureFunction",
-        "blobContainer": "azure-webjobs-eventhub",
+        "blobContainer": EVENTHUB_CHECKPOINT_CONTAINER,
         "unprocessedEventThreshold": "64",
     }
 

@@ -24,10 +24,9 @@ from azure.eventhub import EventData
 from azure.eventhub.aio import EventHubConsumerClient, EventHubProducerClient
 from azure.eventhub.exceptions import EventHubError
 
+from funchost.storage.azure import EVENTHUB_CHECKPOINT_CONTAINER
 from funchost.storage.azure.namespace import Namespace
 from funchost.storage.roles import BatchHandler, EventHubClient, HubEvent, OutgoingEvent, StorageError, StorageProvider
-
-CHECKPOINT_CONTAINER = "azure-webjobs-eventhub"
 
 
 def _text(value: Any) -> Any:
@@ -58,11 +57,11 @@ async def checkpoint_store(storage: StorageProvider) -> Any:
     from azure.eventhub.extensions.checkpointstoreblobaio import BlobCheckpointStore
 
     with contextlib.suppress(ResourceExistsError):
-        await blobs.create_container(CHECKPOINT_CONTAINER)
+        await blobs.create_container(EVENTHUB_CHECKPOINT_CONTAINER)
     credential = blobs.credential
     if hasattr(credential, "account_key"):  # a shared key: the store's vendored client wants it as a dict
         credential = {"account_name": credential.account_name, "account_key": credential.account_key}
-    return BlobCheckpointStore(blobs.url, CHECKPOINT_CONTAINER, credential=credential)
+    return BlobCheckpointStore(blobs.url, EVENTHUB_CHECKPOINT_CONTAINER, credential=credential)
 
 
 class EventHubsNamespace(Namespace, EventHubClient):
