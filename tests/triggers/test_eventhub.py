@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 from collections import Counter
 
 from funchost.storage.embedded.broker import EmbeddedBroker
 from funchost.storage.roles import OutgoingEvent
+from tests.cli.test_workflow import funchost
 from tests.conftest import Backend
 from tests.triggers.test_queue import _drain, process_store, queue_length, wait_until
 
@@ -116,6 +118,9 @@ def test_checkpoints_survive_a_restart(backend, host, app_dir):
     wait_until(lambda: length(app, backend=backend) == 10, 30, "the first events were not handled")
     process.process.send_signal(signal.SIGTERM)
     assert process.process.wait(timeout=30) == 0
+    if backend.name == "embedded":  # the checkpoints, as the trigger named them, are what the CLI lists
+        listed = funchost("storage", "hubs", cwd=app).stdout
+        assert sum(int(mark) + 1 for mark in re.findall(r"\$default at (\d+)", listed)) == 10, listed
     send(app, "telemetry", [f"second{index}" for index in range(5)])
     host(app, "--no-reload", env=backend.env())
     wait_until(lambda: length(app, backend=backend) == 15, 30, "the new events were not handled")

@@ -186,8 +186,12 @@ def test_sessions_deliver_each_sessions_messages_in_order_one_at_a_time(host, ap
 
 
 def test_two_hosts_compete_for_a_queue_and_handle_each_message_once(host, app_dir):
-    app = app_dir({"function_app.py": """
+    # two calls at a time, 5 ms each: one host alone needs 1.5 s for the 600, longer than an idle
+    # host's longest poll interval (1 s), so both take part however their polls are phased
+    app = app_dir({"host.json": {"version": "2.0", "extensions": {"serviceBus": {"maxConcurrentCalls": 2}}},
+                   "function_app.py": """
         import os
+        import time
         import azure.functions as func
 
         app = func.FunctionApp()
@@ -195,6 +199,7 @@ def test_two_hosts_compete_for_a_queue_and_handle_each_message_once(host, app_di
         @app.service_bus_queue_trigger(arg_name="msg", queue_name="work", connection="ServiceBusConnection")
         @app.service_bus_queue_output(arg_name="$return", queue_name="done", connection="ServiceBusConnection")
         def work(msg: func.ServiceBusMessage) -> str:
+            time.sleep(0.005)
             return f"{msg.get_body().decode()} {os.getpid()}"
     """})
     host(app)
