@@ -108,14 +108,30 @@ def _check(converter: Any, method: str, pytype: Any) -> bool:
         return False
 
 
-def analyse_signature(  # noqa: C901 - the worker's rules in its order, read top to bottom in one place
+def analyse_signature(
     func: Callable[..., Any], bindings: list[BindingSpec]
 ) -> tuple[list[ParamSpec], BindingSpec | None, bool]:
-    """Plan how to call ``func`` with ``bindings``.
+    """Plan how to call ``func`` with ``bindings``, checking the worker's rules in its order.
 
     Returns the parameter plan, the ``$return`` binding (or None) and whether the return
     value uses the generic conversion. Raises SignatureError with a reason a user understands.
     """
+    signature, annotations = _read(func)
+    by_name = {b.name: b for b in bindings if not b.is_return}
+    context_param = _context_param(list(signature.parameters), annotations, by_name)
+    _check_names([name for name in signature.parameters if name != context_param], by_name)
+    plan = [
+        ParamSpec(name=name, kind=ParamKind.CONTEXT) if name == context_param
+        else _param_plan(name, by_name[name], annotations.get(name))
+        for name in signature.parameters
+    ]  # fmt: skip
+    return_binding = next((b for b in bindings if b.is_return), None)
+    return_generic = _check_return(annotations.get("return"), return_binding, bindings)
+    return plan, return_binding, return_generic
+
+
+def _read(func: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
+    """The function's signature and its annotations, resolved where they can be."""
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError) as error:
@@ -124,28 +140,29 @@ def analyse_signature(  # noqa: C901 - the worker's rules in its order, read top
         annotations = typing.get_type_hints(func)
     except Exception:  # noqa: BLE001 - user annotations may raise anything: fall back to the raw strings
         annotations = dict(getattr(func, "__annotations__", {}))
+    return signature, annotations
 
-    by_name = {b.name: b for b in bindings if not b.is_return}
-    return_binding = next((b for b in bindings if b.is_return), None)
-    params = dict(signature.parameters)
-    plan: list[ParamSpec] = []
 
-    context_param = None
-    for name in params:
+def _context_param(names: list[str], annotations: dict[str, Any], by_name: dict[str, BindingSpec]) -> str | None:
+    """The parameter that takes the invocation's Context: named ``context`` or typed ``Context``."""
+    for name in names:
+        if name in by_name:
+            continue
         annotation = annotations.get(name)
-        named_context = name == "context" and name not in by_name
+        named_context = name == "context"
         typed_context = isinstance(annotation, type) and annotation.__name__ == "Context"
-        if (named_context or typed_context) and name not in by_name:
+        if named_context or typed_context:
             if named_context and annotation is not None and not typed_context:
                 raise SignatureError(
                     'the "context" parameter is expected to be of type azure.functions.Context, '
                     f"got {_type_name(annotation)}"
                 )
-            context_param = name
-            break
-    if context_param is not None:
-        del params[context_param]
+            return name
+    return None
 
+
+def _check_names(params: list[str], by_name: dict[str, BindingSpec]) -> None:
+    """Every parameter has a binding and every binding a parameter."""
     missing_bindings = [n for n in params if n not in by_name]
     if missing_bindings:
         raise SignatureError(
@@ -161,91 +178,81 @@ def analyse_signature(  # noqa: C901 - the worker's rules in its order, read top
             binding=missing_params[0],
         )
 
-    for name in signature.parameters:
-        if name == context_param:
-            plan.append(ParamSpec(name=name, kind=ParamKind.CONTEXT))
-            continue
-        binding = by_name[name]
-        annotation = annotations.get(name)
-        has_annotation = annotation is not None and annotation is not inspect.Parameter.empty
-        is_param_out = has_annotation and _is_out(annotation)
-        is_binding_out = binding.direction == Direction.OUT
-        if is_param_out:
-            args = typing.get_args(annotation)
-            if len(args) != 1:
-                raise SignatureError(
-                    f"binding {name} has invalid Out annotation {annotation!r}", binding=name
-                )
-            pytype = args[0]
-        else:
-            pytype = annotation if has_annotation else None
-        if is_binding_out and has_annotation and not is_param_out:
-            raise SignatureError(
-                f'binding {name} is declared to have the "out" direction, but its annotation '
-                "in Python is not a subclass of azure.functions.Out",
-                binding=name,
-            )
-        if not is_binding_out and is_param_out:
-            raise SignatureError(
-                f'binding {name} is declared to have the "in" direction in the binding '
-                "definition, but its annotation is azure.functions.Out in Python",
-                binding=name,
-            )
-        if has_annotation and not isinstance(pytype, type) and typing.get_origin(pytype) is None:
-            raise SignatureError(
-                f"binding {name} has invalid non-type annotation {annotation!r}", binding=name
-            )
-        generic = (pytype in (str, bytes) and not has_implicit_output(binding.type)) or (
-            registered_converter(binding.type) is None
-        )
-        converter = GenericConverter if generic else converter_for(binding.type)
-        if has_annotation:
-            method = "check_output_type_annotation" if is_param_out else "check_input_type_annotation"
-            if not _check(converter, method, pytype):
-                binding_type = "generic" if generic and pytype in (str, bytes) else binding.type
-                raise SignatureError(
-                    f'type of {name} binding "{binding_type}" does not match its Python '
-                    f'annotation "{_type_name(pytype)}"',
-                    binding=name,
-                )
-        plan.append(
-            ParamSpec(
-                name=name,
-                kind=ParamKind.OUTPUT if is_binding_out else ParamKind.INPUT,
-                binding=binding,
-                pytype=pytype,
-                generic=generic,
-            )
-        )
 
-    return_annotation = annotations.get("return")
-    return_generic = False
-    if return_binding is not None:
-        # The worker always encodes a return value with the binding's own converter when
-        # there is one (its str/bytes shortcut for returns never triggers).
-        return_generic = registered_converter(return_binding.type) is None
-        if return_annotation is not None and return_annotation is not type(None):
-            if _is_out(return_annotation):
-                raise SignatureError(
-                    "return annotation should not be azure.functions.Out", binding="$return"
-                )
-            if not isinstance(return_annotation, type) and typing.get_origin(return_annotation) is None:
-                raise SignatureError(
-                    f"has invalid non-type return annotation {return_annotation!r}",
-                    binding="$return",
-                )
-            converter = GenericConverter if return_generic else converter_for(return_binding.type)
-            if not _check(converter, "check_output_type_annotation", return_annotation):
-                raise SignatureError(
-                    f'Python return annotation "{_type_name(return_annotation)}" does not match '
-                    f'binding type "{return_binding.type}"',
-                    binding="$return",
-                )
-    elif return_annotation is not None and return_annotation is not type(None):
-        trigger = next((b for b in bindings if b.is_trigger), None)
-        if trigger is None or not has_implicit_output(trigger.type):
+def _param_plan(name: str, binding: BindingSpec, annotation: Any) -> ParamSpec:
+    """How one parameter is given its binding's value (or sets it, for an output)."""
+    has_annotation = annotation is not None and annotation is not inspect.Parameter.empty
+    is_param_out = has_annotation and _is_out(annotation)
+    is_binding_out = binding.direction == Direction.OUT
+    if is_param_out:
+        args = typing.get_args(annotation)
+        if len(args) != 1:
+            raise SignatureError(f"binding {name} has invalid Out annotation {annotation!r}", binding=name)
+        pytype = args[0]
+    else:
+        pytype = annotation if has_annotation else None
+    if is_binding_out and has_annotation and not is_param_out:
+        raise SignatureError(
+            f'binding {name} is declared to have the "out" direction, but its annotation '
+            "in Python is not a subclass of azure.functions.Out",
+            binding=name,
+        )
+    if not is_binding_out and is_param_out:
+        raise SignatureError(
+            f'binding {name} is declared to have the "in" direction in the binding '
+            "definition, but its annotation is azure.functions.Out in Python",
+            binding=name,
+        )
+    if has_annotation and not isinstance(pytype, type) and typing.get_origin(pytype) is None:
+        raise SignatureError(f"binding {name} has invalid non-type annotation {annotation!r}", binding=name)
+    generic = (pytype in (str, bytes) and not has_implicit_output(binding.type)) or (
+        registered_converter(binding.type) is None
+    )
+    converter = GenericConverter if generic else converter_for(binding.type)
+    if has_annotation:
+        method = "check_output_type_annotation" if is_param_out else "check_input_type_annotation"
+        if not _check(converter, method, pytype):
+            binding_type = "generic" if generic and pytype in (str, bytes) else binding.type
             raise SignatureError(
-                f'the function has a return annotation ("{_type_name(return_annotation)}") but '
+                f'type of {name} binding "{binding_type}" does not match its Python '
+                f'annotation "{_type_name(pytype)}"',
+                binding=name,
+            )
+    return ParamSpec(
+        name=name,
+        kind=ParamKind.OUTPUT if is_binding_out else ParamKind.INPUT,
+        binding=binding,
+        pytype=pytype,
+        generic=generic,
+    )
+
+
+def _check_return(annotation: Any, return_binding: BindingSpec | None, bindings: list[BindingSpec]) -> bool:
+    """Check the return annotation against the ``$return`` binding; whether the value is encoded
+    generically (the binding type has no converter of its own)."""
+    annotated = annotation is not None and annotation is not type(None)
+    if return_binding is None:
+        trigger = next((b for b in bindings if b.is_trigger), None)
+        if annotated and (trigger is None or not has_implicit_output(trigger.type)):
+            raise SignatureError(
+                f'the function has a return annotation ("{_type_name(annotation)}") but '
                 'no "$return" output binding to send the value to'
             )
-    return plan, return_binding, return_generic
+        return False
+    # The worker always encodes a return value with the binding's own converter when there is
+    # one (its str/bytes shortcut for returns never triggers).
+    generic = registered_converter(return_binding.type) is None
+    if not annotated:
+        return generic
+    if _is_out(annotation):
+        raise SignatureError("return annotation should not be azure.functions.Out", binding="$return")
+    if not isinstance(annotation, type) and typing.get_origin(annotation) is None:
+        raise SignatureError(f"has invalid non-type return annotation {annotation!r}", binding="$return")
+    converter = GenericConverter if generic else converter_for(return_binding.type)
+    if not _check(converter, "check_output_type_annotation", annotation):
+        raise SignatureError(
+            f'Python return annotation "{_type_name(annotation)}" does not match '
+            f'binding type "{return_binding.type}"',
+            binding="$return",
+        )
+    return generic
