@@ -168,7 +168,6 @@ def host(tmp_path: Path) -> Iterator:
         process.stop()
 
 
-# -- Azure Storage through Azurite ---------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory) -> Iterator[Azurite]:

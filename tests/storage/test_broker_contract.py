@@ -198,7 +198,7 @@ async def test_a_session_is_held_by_one_receiver_and_delivered_in_order(service_
     assert order == {"a": ["a-0", "a-1", "a-2"], "b": ["b-0", "b-1", "b-2"]}
 
 
-# -- Event Hubs: through the trigger's listener, so both engines (the embedded partition pumps
+# Event Hubs: through the trigger's listener, so both engines (the embedded partition pumps
 # and the SDK's processor) are held to the same behaviour ------------------------------------
 
 

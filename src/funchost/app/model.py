@@ -100,11 +100,6 @@ class FunctionSpec:
     def output_bindings(self) -> list[BindingSpec]:
         return [b for b in self.bindings if b.direction != Direction.IN]
 
-    @property
-    def input_bindings(self) -> list[BindingSpec]:
-        """Non-trigger input bindings (blob input, table input, ...)."""
-        return [b for b in self.bindings if b.direction != Direction.OUT and not b.is_trigger]
-
 
 @dataclass(frozen=True)
 class LoadError:

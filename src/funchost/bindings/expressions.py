@@ -183,7 +183,6 @@ def _guid_format(fmt: str) -> str:
     return {"N": value.hex, "B": "{" + str(value) + "}", "P": "(" + str(value) + ")"}.get(fmt.upper(), str(value))
 
 
-# -- blob paths --------------------------------------------------------------------------
 
 def compile_blob_pattern(path: str) -> re.Pattern[str]:
     """``container/{name}.{ext}`` -> a regex over ``container/blob``; each ``{x}`` is greedy."""

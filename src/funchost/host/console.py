@@ -11,7 +11,7 @@ from typing import TextIO
 
 from funchost.host.console_writer import ConsoleHandler, ConsoleWriter, stamp
 
-RED, YELLOW, GREEN, GREY, RESET = "\033[31m", "\033[33m", "\033[32m", "\033[90m", "\033[0m"
+RED, YELLOW, GREEN, RESET = "\033[31m", "\033[33m", "\033[32m", "\033[0m"
 
 
 def real_stream(stream: TextIO) -> TextIO:

@@ -66,7 +66,6 @@ class HostInstance:
         self.listeners = ListenerSet()
         self.listeners_started = False  # set once run_listeners started every listener
 
-    # -- loading -------------------------------------------------------------------------
 
     def load(self) -> None:
         """Read settings and host.json, import the app, build the HTTP app. Raises on fatal errors."""
@@ -209,7 +208,6 @@ class HostInstance:
         )
         return CorsPolicy.create(origins, credentials)
 
-    # -- addresses and status ------------------------------------------------------------
 
     @property
     def port(self) -> int:
@@ -262,7 +260,6 @@ class HostInstance:
         errors += [f"The '{n}' function is in error: {m}" for n, m in self.listeners.errors.items()]
         return errors
 
-    # -- console -------------------------------------------------------------------------
 
     def print_functions(self) -> None:
         """The ``Functions:`` list Core Tools prints at start, then load errors in red."""
@@ -298,7 +295,6 @@ class HostInstance:
             out.write(f"Storage: {provider.name}{where}\n")
         out.flush()
 
-    # -- running -------------------------------------------------------------------------
 
     def load_monitor(self) -> LoadMonitor:
         assert self.invoker is not None and self.http_app is not None

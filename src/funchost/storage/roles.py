@@ -190,7 +190,6 @@ class StorageProvider(QueueStore, BlobStore, TableStore, CoordinationStore):
     time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)
 
 
-# -- brokers: Service Bus entities and Event Hubs logs ---------------------------------------
 
 
 class LockLostError(StorageError):
@@ -358,7 +357,6 @@ class EventLogStore(EventHubs):
         """The sequence number to read after, for ``fromStart``, ``fromEnd`` or ``fromEnqueuedTime``."""
 
 
-# -- documents: Cosmos DB ----------------------------------------------------------------------
 
 
 @runtime_checkable

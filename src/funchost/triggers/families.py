@@ -70,7 +70,6 @@ class Family:
         return [name for name in (self.trigger, self.binding) if name]
 
 
-# -- module loaders: each returns a module that mypy checks against its contract -------------
 
 
 def _timer() -> TriggerModule:
@@ -223,7 +222,6 @@ def _cosmosdb_out() -> OutputBinder:
     return cosmosdb
 
 
-# -- KEDA metadata -------------------------------------------------------------------------
 
 
 def _queue_scaler(trigger: BindingSpec, host_config: HostConfig) -> Metadata:

@@ -61,7 +61,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_bytes = 0
         self._body_waited = 0.0  # seconds the function has been waiting for this body
 
-    # -- connection ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -93,7 +92,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._rejected:
             super().send_400_response(msg)
 
-    # -- parser callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -127,7 +125,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_rate_guard()
         super().on_message_complete()
 
-    # -- limits --------------------------------------------------------------------------
 
     def _arm(self) -> None:
         self._guard = self.loop.call_later(self.timeout, self._on_timeout)

@@ -97,14 +97,12 @@ class Supervisor:
         self.next_start: dict[int, float] = {}
         self.stopping = False
         self.changes: SimpleQueue[str] = SimpleQueue()
-        self.generation = 0
         self.fatal: int | None = None
         self.ever_ready = False
         self.restarts: dict[int, int] = {}
         self.status_dir = tempfile.mkdtemp(prefix="funchost-status-")
         self.status_file = os.path.join(self.status_dir, "instances.json")
 
-    # -- instances -----------------------------------------------------------------------
 
     def spawn(self, slot: int, banner: bool) -> Instance:
         read_end, write_end = os.pipe()
@@ -179,7 +177,6 @@ class Supervisor:
     def active_slots(self) -> set[int]:
         return {i.slot for i in self.instances.values() if not i.retiring}
 
-    # -- messages from instances ---------------------------------------------------------
 
     def read_messages(self, timeout: float) -> None:
         for key, _ in self.selector.select(timeout):
@@ -228,7 +225,6 @@ class Supervisor:
             if not self.stopping:
                 self.spawn(instance.slot, banner=False)
 
-    # -- the loop ------------------------------------------------------------------------
 
     def reap(self) -> None:
         for instance in list(self.instances.values()):
@@ -282,7 +278,6 @@ class Supervisor:
     def on_change(self, changed: list[str]) -> None:
         shown = ", ".join(sorted({str(Path(c).name) for c in changed}))
         say(f"Change detected in {shown}; reloading.")
-        self.generation += 1
         self.next_start.clear()
         for slot in range(self.workers):
             self.spawn(slot, banner=slot == 0)  # the old instance of the slot retires when this one is ready

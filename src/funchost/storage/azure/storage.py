@@ -83,7 +83,6 @@ class AzureStorage(AzureTables, StorageProvider):
     def location(self) -> str:
         return f"{self.setting}: {self.queues.url.rstrip('/')}"
 
-    # -- connections ---------------------------------------------------------------------
 
     @classmethod
     def from_setting(cls, name: str, value: str, settings: AppSettings,
@@ -215,7 +214,6 @@ class AzureStorage(AzureTables, StorageProvider):
                 raise MessageNotFoundError(str(error).splitlines()[0]) from None
             raise self._explain(error) from None
 
-    # -- queues --------------------------------------------------------------------------
 
     def _encode(self, body: bytes) -> str:
         if self.base64_messages:
@@ -324,7 +322,6 @@ class AzureStorage(AzureTables, StorageProvider):
             return 0
         return int(properties.approximate_message_count or 0)
 
-    # -- blobs ---------------------------------------------------------------------------
 
     async def _ensure_container(self, container: str) -> None:
         if container in self._known_containers:
@@ -412,7 +409,6 @@ class AzureStorage(AzureTables, StorageProvider):
 
         return await self._call(names)
 
-    # -- leases (blob leases in azure-webjobs-hosts) -------------------------------------
 
     def _lease(self, name: str, owner: str) -> BlobLeaseClient:
         blob = self.blobs.get_blob_client(HOSTS_CONTAINER, name)
@@ -450,7 +446,6 @@ class AzureStorage(AzureTables, StorageProvider):
         with contextlib.suppress(ResourceExistsError, ResourceNotFoundError, StorageError, HttpResponseError):
             await self._call(lease.release)
 
-    # -- small state (blobs in azure-webjobs-hosts) --------------------------------------
 
     async def get_state(self, key: str) -> str | None:
         found = await self.get_blob(HOSTS_CONTAINER, key)

@@ -15,8 +15,6 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 
 from funchost.storage.roles import StorageError, TableStore
 
-BATCH = 100  # entities per transaction: the service's limit
-
 
 def _plain(value: Any) -> Any:
     value = getattr(value, "value", value)  # an EntityProperty (typed value)

@@ -126,7 +126,6 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
         for listener in self._listeners:
             listener(entity)
 
-    # -- Service Bus -----------------------------------------------------------------------
 
     def receiver(self, entity: str, subscription: str | None, *, sessions: bool,
                  prefetch: int = 0) -> EmbeddedReceiver:
@@ -181,7 +180,6 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
             f"SELECT {_COLUMNS} FROM sb_messages WHERE entity = ? ORDER BY seq LIMIT ?", (entity, count)).fetchall())
         return [_message(row) for row in rows]
 
-    # -- Event Hubs ------------------------------------------------------------------------
 
     def _hub_partitions(self, c: sqlite3.Connection, hub: str) -> int:
         c.execute("INSERT OR IGNORE INTO hubs (name, partitions, created) VALUES (?, ?, ?)",

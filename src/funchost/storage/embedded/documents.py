@@ -71,7 +71,6 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
         for listener in self._listeners:
             listener(database, container)
 
-    # -- containers --------------------------------------------------------------------------
 
     async def create_container(self, database: str, container: str, partition_key_path: str = "/id") -> None:
         def work(c: sqlite3.Connection) -> None:
@@ -102,7 +101,6 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
                                         "(create it, or let the output binding do it with create_if_not_exists).")
         return row[0], row[1], row[2]
 
-    # -- documents ---------------------------------------------------------------------------
 
     @staticmethod
     def _document(row: Any, with_lsn: bool = False) -> dict[str, Any]:
@@ -187,7 +185,6 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
                                             "AND id = ?", (database, container, json.dumps(partition_key),
                                                            document_id)))
 
-    # -- the change feed ---------------------------------------------------------------------
 
     async def feed_ranges(self, database: str, container: str) -> list[str]:
         await self._run(lambda c: self._container(c, database, container))

@@ -86,10 +86,6 @@ class SqliteFile:
         connection.execute("COMMIT")
         return result
 
-    def run_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """For tools outside an event loop (the ``storage`` command)."""
-        return self._executor.submit(self._transaction, work).result()
-
     async def open(self) -> None:
         await self._run(lambda connection: None)
 

@@ -89,7 +89,6 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         """Call ``listener(queue)`` when this process puts a message (wakes idle pollers)."""
         self._listeners.append(listener)
 
-    # -- queues --------------------------------------------------------------------------
 
     async def create_queue(self, queue: str) -> None:
         await self._run(lambda c: c.execute(
@@ -184,7 +183,6 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
             "SELECT COUNT(*) FROM messages WHERE queue = ? AND expires > ?", (queue, time.time())).fetchone())
         return int(row[0])
 
-    # -- blobs ---------------------------------------------------------------------------
 
     def _blob_path(self, etag: str) -> Path:
         return self.blob_folder / etag.strip('"')
@@ -270,7 +268,6 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         rows = await self._run(lambda c: c.execute("SELECT name FROM containers ORDER BY name").fetchall())
         return [row[0] for row in rows]
 
-    # -- tables --------------------------------------------------------------------------
 
     @staticmethod
     def _entity(row: Any) -> dict[str, Any]:
@@ -317,7 +314,6 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         rows = await self._run(lambda c: c.execute("SELECT name FROM tables ORDER BY name").fetchall())
         return [row[0] for row in rows]
 
-    # -- leases --------------------------------------------------------------------------
 
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         def work(c: sqlite3.Connection) -> bool:
@@ -344,7 +340,6 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
     async def release_lease(self, name: str, owner: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)))
 
-    # -- state ---------------------------------------------------------------------------
 
     async def get_state(self, key: str) -> str | None:
         row = await self._run(lambda c: c.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -76,7 +75,6 @@ class HttpApp:
         self.admin = admin
         self._build_routes()
 
-    # -- routes --------------------------------------------------------------------------
 
     def _build_routes(self) -> None:
         seen: list[tuple[str, frozenset[str] | None, str]] = []
@@ -124,7 +122,6 @@ class HttpApp:
         prefix = self.options.route_prefix
         return f"{base}/{prefix}/{route_text}" if prefix else f"{base}/{route_text}"
 
-    # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -326,9 +323,3 @@ def _authorized(required: str, level: KeyLevel | None) -> bool:
     # function-level function, as in the real host
     return required == "function" and level is KeyLevel.FUNCTION
 
-
-def background(coroutine: Awaitable[Any], tasks: set[asyncio.Task[Any]]) -> None:
-    """Run a coroutine without waiting for it, keeping a reference until it finishes."""
-    task = asyncio.ensure_future(coroutine)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)

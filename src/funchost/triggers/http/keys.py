@@ -41,7 +41,6 @@ class KeyStore:
         # each file parsed once, and again only when it changes on disk (a stat per lookup)
         self._cache: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
-    # -- files ---------------------------------------------------------------------------
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
@@ -92,7 +91,6 @@ class KeyStore:
     def _function_path(self, function_name: str) -> Path:
         return self.folder / f"{function_name.lower()}.json"
 
-    # -- lookups -------------------------------------------------------------------------
 
     def master_key(self) -> str:
         return str(self.host_secrets()["masterKey"]["value"])
@@ -118,7 +116,6 @@ class KeyStore:
         found = self.get_key("systemkeys", name)
         return found["value"] if found is not None else self.set_key("systemkeys", name, None)[0]["value"]
 
-    # -- the key API (admin) -------------------------------------------------------------
 
     def list_keys(self, scope: str, function_name: str | None = None) -> list[dict[str, str]]:
         """``scope``: "function" (of ``function_name``), "functionkeys" or "systemkeys" of the host."""

@@ -70,7 +70,6 @@ class Route:
         return self.methods is None or method in self.methods
 
 
-# -- constraints -----------------------------------------------------------------------------
 
 def _int_in(bits: int) -> Callable[[str], bool]:
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
@@ -182,7 +181,6 @@ def _make_constraint(name: str, args: str | None) -> Callable[[str], bool]:
     raise RouteTemplateError("unknown")
 
 
-# -- parsing ---------------------------------------------------------------------------------
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
