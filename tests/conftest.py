@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.azurite import AZURITE, Azurite, install_azurite, stop_process
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -113,21 +113,21 @@ class HostProcess:
         )
 
     def wait_ready(self, timeout: float = 20) -> HostProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"funchost exited with {self.process.returncode}:\n{self.output}")
             try:
-                if request(self.port, "GET", "/admin/host/ping", timeout=1).status == 200:
-                    break
+                return request(self.port, "GET", "/admin/host/ping", timeout=1).status == 200
             except OSError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError(f"funchost did not answer within {timeout}s:\n{self.output}")
+                return False
+
+        try:
+            wait_until(answers, timeout, "funchost did not answer")
+        except AssertionError as error:
+            raise AssertionError(f"{error}:\n{self.output}") from None
         # the console is written by a thread of its own: what was logged while loading (load
         # errors, schedules) is on it once the "Host started" line that follows it is
-        while time.monotonic() < deadline and "Host started" not in self.output:
-            time.sleep(0.02)
+        self.wait_for_output("Host started", timeout)
         return self
 
     def request(self, method: str, path: str, body: bytes | str | None = None,
@@ -140,12 +140,11 @@ class HostProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_for_output(self, text: str, timeout: float = 10) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output:
-                return self.output
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not in output:\n{self.output}")
+        try:
+            found: str = wait_until(lambda: self.output if text in self.output else "", timeout, "")
+        except AssertionError:
+            raise AssertionError(f"{text!r} not in output:\n{self.output}") from None
+        return found
 
     def stop(self) -> int:
         code = stop_process(self.process)

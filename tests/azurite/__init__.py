@@ -11,8 +11,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 FOLDER = Path(__file__).resolve().parent
 AZURITE = FOLDER / "node_modules" / ".bin" / "azurite"
@@ -58,16 +59,17 @@ class Azurite:
              "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port)],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def accepting() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Azurite exited with {self.process.returncode}: "
                                    f"{(folder / 'azurite.log').read_text(errors='replace')}")
-            if all(_accepts(port) for port in (self.blob_port, self.queue_port)):
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("Azurite did not start within 30 s")
+            return all(_accepts(port) for port in (self.blob_port, self.queue_port))
+
+        try:
+            wait_until(accepting, 30, "Azurite did not start")
+        except AssertionError:
+            self.stop()
+            raise
 
     @property
     def connection_string(self) -> str:

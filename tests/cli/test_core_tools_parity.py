@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 from tests.cli.test_workflow import funchost
 from tests.conftest import write_app
+from tests.waiting import wait_until
 
 UNSUPPORTED_APP = {
     "function_app.py": """
@@ -105,9 +105,7 @@ def test_start_takes_core_tools_flags_and_names_unknown_ones(tmp_path, host):
     stray = funchost("start", "now", cwd=app)
     assert stray.returncode == 2 and "unknown argument 'now'" in stray.stderr and "invalid choice" not in stray.stderr
     slow = host(app, "--timeout", "1", env={"SLOW_IMPORT": "8"}, ready=False)
-    deadline = time.monotonic() + 20
-    while slow.process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: slow.process.poll() is not None, 20, "the slow host did not give up")
     assert slow.process.returncode == 1
     assert "The host did not start within 1 seconds" in slow.output
 
@@ -130,10 +128,8 @@ def test_a_blob_trigger_run_by_hand_reads_the_blob_at_the_path_given(tmp_path, h
     funchost("storage", "upload", "samples-workitems/again.txt", str(upload), cwd=app)
     posted = process.request("POST", "/admin/functions/on_blob", json.dumps({"input": "samples-workitems/doc.txt"}))
     assert posted.status == 202
-    deadline = time.monotonic() + 15
-    while process.output.count("processed blob samples-workitems/doc.txt (12 bytes)") < 2:
-        assert time.monotonic() < deadline, process.output
-        time.sleep(0.05)
+    wait_until(lambda: process.output.count("processed blob samples-workitems/doc.txt (12 bytes)") >= 2, 15,
+               "the run by hand did not happen")
 
 
 def test_settings_encrypt_covers_connection_strings(tmp_path, host):

@@ -11,13 +11,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_workflow import funchost
 from tests.conftest import ROOT, free_port, request
+from tests.waiting import wait_until
 
 
 def hadolint() -> str | None:
@@ -70,10 +70,11 @@ def test_the_dockerfile_lints_clean_and_its_steps_build_and_serve_the_app(tmp_pa
     try:
         health = json.loads(dict(instructions)["HEALTHCHECK"].split("CMD", 1)[1])
         health = [part.replace("127.0.0.1:80", f"127.0.0.1:{port}") for part in health]
-        deadline = time.monotonic() + 60
-        while subprocess.run(health, env=env, capture_output=True).returncode != 0:
-            assert server.poll() is None and time.monotonic() < deadline, "the image's CMD did not become healthy"
-            time.sleep(0.2)
+        def healthy() -> bool:
+            assert server.poll() is None, "the image's CMD exited"
+            return subprocess.run(health, env=env, capture_output=True).returncode == 0
+
+        wait_until(healthy, 60, "the image's CMD did not become healthy")
         assert request(port, "GET", "/api/hello?name=Ann").status == 200
         assert request(port, "GET", "/api/hello?name=Ann").text.startswith("Hello, Ann.")
     finally:

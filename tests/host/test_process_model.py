@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Response, request
+from tests.waiting import stays, wait_until
 
 APP = '''
 import asyncio
@@ -70,19 +71,26 @@ def make_app(app_dir, host_json: dict | None = None) -> Path:
     return app_dir({"function_app.py": APP, "host.json": {"version": "2.0", **(host_json or {})}})
 
 
+# what a reload takes at most here: watchfiles' 1.6 s debounce plus an instance's start; a check
+# that a reload did not happen waits this long
+RELOAD_TIME = 4.0
+
+
 def get_until(port: int, path: str, accept, timeout: float = 15) -> Response:
     """Ask until the answer is acceptable (a restarting instance takes a moment)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
+    last: list[object] = [None]
+
+    def answer() -> Response | None:
         try:
-            last = request(port, "GET", path, timeout=5)
-            if accept(last):
-                return last  # type: ignore[return-value]
+            response = request(port, "GET", path, timeout=5)
         except OSError as error:
-            last = error
-        time.sleep(0.1)
-    raise AssertionError(f"GET {path}: last answer {last!r}")
+            last[0] = error
+            return None
+        last[0] = response
+        return response if accept(response) else None
+
+    found: Response = wait_until(answer, timeout, f"GET {path}: no acceptable answer ({last})")
+    return found
 
 
 def crash(port: int, path: str) -> None:
@@ -149,10 +157,7 @@ def test_instances_die_with_a_killed_supervisor(app_dir, host):
     assert all(running(pid) for pid in pids)
     process.process.send_signal(signal.SIGKILL)
     process.process.wait()
-    deadline = time.monotonic() + 5
-    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(running(pid) for pid in pids), "an instance outlived its supervisor"
+    wait_until(lambda: not any(running(pid) for pid in pids), 5, "an instance outlived its supervisor")
 
 
 def test_a_sync_function_past_function_timeout_gets_its_instance_recycled(app_dir, host):
@@ -206,9 +211,7 @@ def test_sigterm_during_fifty_in_flight_requests_completes_all_of_them(app_dir, 
     threads = [threading.Thread(target=call, args=(n,)) for n in range(50)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 15
-    while process.output.count("Executing 'Functions.slow'") < 50 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: process.output.count("Executing 'Functions.slow'") >= 50, 15, "not every request started")
     assert process.output.count("Executing 'Functions.slow'") == 50
     code = process.stop()
     for thread in threads:
@@ -226,7 +229,8 @@ def test_requests_beyond_max_outstanding_get_429_and_admin_is_never_throttled(ap
                for _ in range(6)]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    # one running, two waiting, three refused at once: the queue is full from here on
+    wait_until(lambda: len(answers) >= 3, 10, "the requests over the limit were not refused")
     assert process.request("GET", "/admin/host/ping").status == 200
     for thread in threads:
         thread.join()
@@ -247,9 +251,11 @@ def test_editing_a_function_changes_the_response(app_dir, host):
 
     # a save that breaks the app keeps the running one serving and shows the error
     source.write_text(source.read_text().replace("def hello(", "def hello(:"))
-    process.wait_for_output("SyntaxError")
-    time.sleep(0.5)
-    assert process.request("GET", "/api/hello").text == "edited"
+    process.wait_for_output("the previous version keeps serving")
+    # the refused instance shares the socket until it has drained and gone (a window of 404s that
+    # the hot-reload item of the parity issue is about): from then on the app must stay as it was
+    get_until(process.port, "/admin/host/status", lambda r: len(r.json()["instances"]) == 1)
+    stays(lambda: process.request("GET", "/api/hello").text == "edited", RELOAD_TIME, "a broken save replaced the app")
     source.write_text(source.read_text().replace("def hello(:", "def hello(").replace('"edited"', '"fixed"'))
     get_until(process.port, "/api/hello", lambda r: r.text == "fixed", timeout=10)
     assert process.stop() == 0
@@ -283,8 +289,8 @@ def test_no_reload_leaves_the_app_alone(app_dir, host):
     process = host(app, "--no-reload")
     source = app / "function_app.py"
     source.write_text(source.read_text().replace('f"hello from {os.getpid()}"', '"edited"'))
-    time.sleep(1.0)
-    assert process.request("GET", "/api/hello").text.startswith("hello from")
+    stays(lambda: process.request("GET", "/api/hello").text.startswith("hello from"), RELOAD_TIME,
+          "--no-reload reloaded")
 
 
 def test_health_monitor_recycles_an_instance_whose_event_loop_is_blocked(app_dir, host):

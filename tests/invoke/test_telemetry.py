@@ -25,7 +25,7 @@ from funchost.invoke.telemetry import Telemetry
 from funchost.triggers.families import CATALOG
 from tests.conftest import write_app
 from tests.invoke.test_invoker import http_invocation, index_of
-from tests.triggers.test_queue import wait_until
+from tests.waiting import wait_until
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

@@ -11,8 +11,8 @@ providers are skipped, and say so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +28,7 @@ from funchost.storage.roles import LockLostError, OutgoingEvent, OutgoingMessage
 from funchost.triggers.base import ListenerContext
 from funchost.triggers.eventhub import EventHubOptions, EventHubTriggerListener
 from tests.storage.conftest import CONNECTION, EVENT_HUBS, SERVICE_BUS, backend_settings
+from tests.waiting import eventually
 
 
 class Entities:
@@ -90,11 +91,13 @@ async def service_bus(request, role_backend, tmp_path):
 async def receive(receiver, count: int, expected: int, timeout: float = 15) -> list:
     """Receive until ``expected`` messages came (brokers may hand out fewer per call)."""
     got: list = []
-    deadline = time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
+
+    async def enough() -> bool:
         got.extend(await receiver.receive(count - len(got)))
-        if len(got) < expected:
-            await asyncio.sleep(0.05)
+        return len(got) >= expected
+
+    with contextlib.suppress(AssertionError):  # fewer than expected: the caller's assertion says so
+        await eventually(enough, timeout)
     return got
 
 
@@ -185,9 +188,8 @@ async def test_a_session_is_held_by_one_receiver_and_delivered_in_order(service_
     await store.send(entities.sessions, [OutgoingMessage(f"{session}-{index}".encode(), session_id=session)
                                          for index in range(3) for session in ("a", "b")])
     order: dict[str, list[str]] = {"a": [], "b": []}
-    deadline = time.monotonic() + 30
-    while sum(map(len, order.values())) < 6:
-        assert time.monotonic() < deadline, order
+
+    async def all_six() -> bool:
         out = [(first, message) for message in await first.receive(5)]
         out += [(second, message) for message in await second.receive(5)]
         held = [message.session_id for _, message in out]
@@ -195,6 +197,9 @@ async def test_a_session_is_held_by_one_receiver_and_delivered_in_order(service_
         for holder, message in out:
             order[message.session_id].append(message.body.decode())
             await holder.complete(message)
+        return sum(map(len, order.values())) >= 6
+
+    await eventually(all_six, 30, f"the six session messages ({order})")
     assert order == {"a": ["a-0", "a-1", "a-2"], "b": ["b-0", "b-1", "b-2"]}
 
 
@@ -237,13 +242,6 @@ def hub_settings(request, role_backend, tmp_path):
     return AppSettings(settings), os.environ.get("FUNCHOST_TEST_EVENTHUB_NAME", "funchost-contract")
 
 
-async def until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
 async def run_listener(settings: AppSettings, root: Path, spec: FunctionSpec, recorder: Recorder,
                        options: EventHubOptions, work) -> None:
     resolver = StorageResolver(root, settings)
@@ -270,7 +268,7 @@ async def test_events_arrive_in_order_in_batches_and_a_checkpoint_holds_across_l
         await asyncio.sleep(1)  # partitions owned, positions taken ("fromEnd": only what is sent now)
         await listener.namespace.send_events(hub, [OutgoingEvent(name.encode(), partition_key="k")
                                                    for name in names])
-        await until(lambda: set(names) <= set(recorder.bodies()))
+        await eventually(lambda: set(names) <= set(recorder.bodies()))
 
     names = [f"{marker}-{index}" for index in range(10)]
     await run_listener(settings, tmp_path, spec, first, options, lambda listener: send_and_wait(listener, first, names))

@@ -29,6 +29,7 @@ from funchost.triggers.families import CATALOG
 from funchost.triggers.lease import Lease
 from funchost.triggers.queue import QueueConsumer, QueueOptions
 from tests.conftest import write_app
+from tests.waiting import eventually
 
 
 def fail_once(target: Any, method: str, error: BaseException) -> list[float]:
@@ -62,13 +63,6 @@ def sqlite_failure_once(store: EmbeddedStorage) -> list[bool]:
     return failed
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition was not met in time"
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def store(tmp_path: Path):
     provider = EmbeddedStorage(tmp_path / "store")
@@ -99,12 +93,12 @@ async def test_the_queue_poll_survives_a_failing_store(store, caplog, error):
     if isinstance(error, sqlite3.Error):
         await consumer.start()
         failed = sqlite_failure_once(store)
-        await until(lambda: bool(failed))  # a poll took the failure
+        await eventually(lambda: bool(failed))  # a poll took the failure
     else:
         fail_once(store, "get_batch", error)
         await consumer.start()
     await store.put("jobs", b"one")
-    await until(lambda: handled == [b"one"])
+    await eventually(lambda: handled == [b"one"])
     await consumer.stop(1)
     assert await store.length("jobs") == 0
     assert any("queue 'jobs'" in record.getMessage() and "failed" in record.getMessage() for record in caplog.records)
@@ -125,7 +119,7 @@ async def test_the_visibility_renewal_survives_a_failing_store(store, caplog):
     renewals = fail_once(store, "update_visibility", RuntimeError("renewal broke"))
     await consumer.start()
     await store.put("slow", b"long job")
-    await until(lambda: len(renewals) >= 3)  # the failed renewal, then renewals again
+    await eventually(lambda: len(renewals) >= 3)  # the failed renewal, then renewals again
     assert await store.get_batch("slow", 1, 1.0) == []  # still hidden from other consumers
     release.set()
     await consumer.stop(5)
@@ -147,7 +141,7 @@ async def test_a_lease_loop_survives_a_failing_store_and_reports_an_outage_as_on
         await lost.wait()
 
     task = asyncio.create_task(lease.run_while_held(work, stopping))
-    await until(lambda: len(held_times) >= 2 and len(renewals) >= 2)  # held, lost to the failure, held again
+    await eventually(lambda: len(held_times) >= 2 and len(renewals) >= 2)  # held, lost to the failure, held again
     stopping.set()
     await task
     messages = [record.getMessage() for record in caplog.records]
@@ -191,7 +185,7 @@ async def test_the_timer_survives_a_failing_store(tmp_path, store, caplog):
         listener = TimerListener(spec, parse_schedule("* * * * * *", AppSettings({})), store, context, 0.9)
         fail_once(store, "acquire_lease", RuntimeError("lease table broke"))
         await listener.start()
-        await until(lambda: len(ticks) >= 1)
+        await eventually(lambda: len(ticks) >= 1)
         await listener.stop(2)
     assert any("lease loop failed (RuntimeError: lease table broke)" in r.getMessage() for r in caplog.records)
 
@@ -209,7 +203,7 @@ async def test_the_blob_scan_survives_a_failing_store(tmp_path, store, caplog):
         fail_once(store, "list_blobs", RuntimeError("listing broke"))
         await store.put_blob("inbox", "a.txt", b"hello")
         await listener.start()
-        await until(lambda: "inbox/a.txt" in ticks, timeout=15)
+        await eventually(lambda: "inbox/a.txt" in ticks, timeout=15)
         await listener.stop(2)
     assert any("RuntimeError: listing broke" in r.getMessage() for r in caplog.records)
 
@@ -225,7 +219,7 @@ async def test_keep_running_restarts_with_back_off_and_stops_when_asked(caplog):
         await stopping.wait()
 
     task = asyncio.create_task(keep_running("the test loop", body, stopping, first_backoff=0.05))
-    await until(lambda: len(runs) == 3)
+    await eventually(lambda: len(runs) == 3)
     assert runs[2] - runs[1] >= runs[1] - runs[0] > 0.04  # the back-off doubles
     stopping.set()
     await asyncio.wait_for(task, 2)
@@ -238,7 +232,10 @@ async def test_keep_running_restarts_with_back_off_and_stops_when_asked(caplog):
 async def test_stopping_a_consumer_whose_poll_is_parked_in_the_store_returns_in_time(store):
     never = asyncio.Event()
 
+    polled = asyncio.Event()
+
     async def parked(queue: str, count: int, visibility_timeout: float) -> list[QueueMessage]:
+        polled.set()
         await never.wait()  # a store that accepted the call and never answers
         return []
 
@@ -251,7 +248,7 @@ async def test_stopping_a_consumer_whose_poll_is_parked_in_the_store_returns_in_
     store.get_batch = parked  # type: ignore[method-assign]
     consumer = QueueConsumer("parked", store, QueueOptions(), handle, poison, "a test")
     await consumer.start()
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(polled.wait(), timeout=5)  # the poll is parked in the store
     # without the bound, stop() would wait for the parked poll forever: wait_for would raise
     await asyncio.wait_for(consumer.stop(1), timeout=5)
 
@@ -269,6 +266,6 @@ async def test_the_health_monitor_survives_a_failing_report(caplog):
     with ThreadPoolExecutor(1) as executor:
         monitor = LoadMonitor(Invoker(executor), 4, None, HealthPolicy(interval=0.1), report, lambda reason: None)
         task = asyncio.create_task(keep_running("the health monitor", monitor.run, first_backoff=0.05))
-        await until(lambda: len(reports) >= 5)  # it went on sampling after the failure
+        await eventually(lambda: len(reports) >= 5)  # it went on sampling after the failure
         task.cancel()
     assert any("The health monitor failed (OSError: the pipe broke)" in r.getMessage() for r in caplog.records)

@@ -6,7 +6,7 @@ import asyncio
 import json
 from datetime import datetime, timezone
 
-from tests.triggers.test_queue import wait_until
+from tests.waiting import wait_until
 
 BLOB_APP = {
     "function_app.py": """

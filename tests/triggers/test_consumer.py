@@ -4,10 +4,10 @@ completes, abandons and dead-letters, the shape the Service Bus trigger will tak
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 
 from funchost.triggers.consumer import Consumer, PollOptions
+from tests.waiting import eventually
 
 
 @dataclass
@@ -62,10 +62,7 @@ async def test_a_source_settles_by_its_own_policy():
 
     consumer = Consumer(broker, handle, PollOptions(max_polling_interval=0.05), "a test")
     await consumer.start()
-    deadline = time.monotonic() + 10
-    while len(broker.completed) < 2 or not broker.dead_lettered:
-        assert time.monotonic() < deadline, (broker, seen)
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(broker.completed) >= 2 and broker.dead_lettered, 10, f"{broker}, {seen}")
     await consumer.stop(1)
     assert sorted(broker.completed) == ["good", "slow"]
     assert broker.dead_lettered == [("bad", "MaxDeliveryCountExceeded")]

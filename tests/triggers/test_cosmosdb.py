@@ -7,7 +7,7 @@ from collections import Counter
 
 from tests.cli.test_workflow import funchost
 from tests.triggers.test_eventhub import peek_seen
-from tests.triggers.test_queue import wait_until
+from tests.waiting import wait_until
 
 COSMOS_APP = {
     "function_app.py": """

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.triggers.test_eventhub import seen
-from tests.triggers.test_queue import wait_until
+from tests.waiting import wait_until
 
 GRID_APP = {
     "function_app.py": """

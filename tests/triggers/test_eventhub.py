@@ -12,7 +12,8 @@ from funchost.storage.embedded.broker import EmbeddedBroker
 from funchost.storage.roles import OutgoingEvent
 from tests.cli.test_workflow import funchost
 from tests.conftest import Backend
-from tests.triggers.test_queue import _drain, process_store, queue_length, wait_until
+from tests.triggers.test_queue import _drain, process_store, queue_length
+from tests.waiting import wait_until
 
 
 async def _send(app, hub: str, events: list[OutgoingEvent]) -> None:

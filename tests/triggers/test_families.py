@@ -3,9 +3,7 @@ and gets its KEDA scaler, with no file of funchost changed (``tick_family.py`` i
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 import pytest
 
@@ -20,6 +18,7 @@ from funchost.triggers.base import SampleModule, TriggerModule
 from funchost.triggers.families import CATALOG, Family, KedaScaler
 from tests.conftest import write_app
 from tests.triggers import tick_family
+from tests.waiting import eventually
 
 APP = {
     "function_app.py": """
@@ -83,10 +82,7 @@ def test_a_family_added_from_outside_loads_runs_lists_and_scales(tmp_path, tick_
 
     async def run(instance: HostInstance) -> None:  # the listener fires; each run reads the tally and writes it
         await instance.run_listeners()
-        deadline = time.monotonic() + 10
-        while len(tick_family.tallies.get("ticks", [])) < tick_family.TICKS:
-            assert time.monotonic() < deadline, tick_family.tallies
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(tick_family.tallies.get("ticks", [])) >= tick_family.TICKS, 10, "three ticks")
         await instance.stop_listeners(1)
 
     with TestClient(app) as client:  # loads as funchost start does, and puts the process back after

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from collections import Counter
 
 from funchost.storage.roles import StorageProvider
+from tests.waiting import wait_until
 
 QUEUE_APP = {
     "host.json": {"version": "2.0", "extensions": {"queues": {"maxPollingInterval": "00:00:00.500"}}},
@@ -64,15 +64,6 @@ async def _drain(store: StorageProvider, queue: str) -> list[bytes]:
             await store.delete(queue, message.id, message.pop_receipt)
     await store.close()
     return got
-
-
-def wait_until(condition, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(message)
 
 
 def queue_length(backend, app, queue: str) -> int:

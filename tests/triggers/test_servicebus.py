@@ -9,7 +9,7 @@ from datetime import datetime
 
 from funchost.storage.embedded.broker import EmbeddedBroker
 from funchost.storage.roles import OutgoingMessage
-from tests.triggers.test_queue import wait_until
+from tests.waiting import wait_until
 
 
 def broker(app) -> EmbeddedBroker:

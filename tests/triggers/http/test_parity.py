@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until
+
 V2_APP = {
     "host.json": {"version": "2.0", "extensions": {"http": {"routePrefix": ""}}},
     "function_app.py": """
@@ -194,12 +196,7 @@ def test_queue_payload_properties_win_over_message_metadata(v2):
 
 
 def _wait_for_blob(app: Path, container: str, name: str, timeout: float = 15) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while name not in blobs(app, container):
-        assert time.monotonic() < deadline, f"no blob {container}/{name}"
-        time.sleep(0.05)
+    wait_until(lambda: name in blobs(app, container), timeout, f"no blob {container}/{name}")
 
 
 def _put_message(app: Path, queue: str, body: str) -> str:

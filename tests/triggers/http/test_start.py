@@ -6,11 +6,11 @@ import json
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 FEATURES_APP = {
     "host.json": {
@@ -267,15 +267,13 @@ def test_local_settings_port_and_values(host, app_dir):
     try:
         from tests.conftest import request
 
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        def greeted() -> bool:
             try:
-                if request(port, "GET", "/api/greet", timeout=1).text == "hi from settings":
-                    break
+                return request(port, "GET", "/api/greet", timeout=1).text == "hi from settings"
             except OSError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("Host.LocalHttpPort was not used")
+                return False
+
+        wait_until(greeted, 20, "Host.LocalHttpPort was not used")
     finally:
         subprocess_env_process.terminate()
         subprocess_env_process.wait(timeout=15)
