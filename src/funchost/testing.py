@@ -29,7 +29,7 @@ from funchost.host.console import flush_console
 from funchost.host.instance import HostInstance
 from funchost.host.options import HostOptions
 from funchost.invoke import Outcome, logs
-from funchost.triggers.manual import invocation_by_hand
+from funchost.triggers.common.manual import invocation_by_hand
 
 
 @dataclass

@@ -14,8 +14,8 @@ from funchost.config import AppSettings, HostConfig
 from funchost.host.console import configure_logging, flush_console
 from funchost.host.console_writer import stamp
 from funchost.invoke import Invoker, install_log_capture, logs
+from funchost.triggers.common.manual import manual_invocation
 from funchost.triggers.families import CATALOG
-from funchost.triggers.manual import manual_invocation
 from tests.conftest import write_app
 
 

@@ -15,9 +15,9 @@ from funchost.app import load_app
 from funchost.config import AppSettings, HostConfig
 from funchost.invoke import Extensions, Invocation, Invoker, install_log_capture
 from funchost.invoke.logs import uninstall_log_capture
+from funchost.triggers.common.manual import manual_invocation
 from funchost.triggers.families import CATALOG
 from funchost.triggers.http import messages
-from funchost.triggers.manual import manual_invocation
 from tests.conftest import EXAMPLES
 
 

@@ -13,7 +13,7 @@ from funchost.storage.embedded.store import EmbeddedStorage
 from funchost.triggers.base import ListenerContext
 from funchost.triggers.blob import BlobTriggerListener
 from funchost.triggers.queue import QueueOptions
-from tests.triggers.test_background import fail_once, timer_app
+from tests.triggers.common.test_background import fail_once, timer_app
 
 
 async def scanner(tmp_path, executor):

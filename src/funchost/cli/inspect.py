@@ -114,8 +114,8 @@ def run_invoke(args: argparse.Namespace) -> int:
     from funchost.config import EncryptedSettingsError, HostConfigError
     from funchost.host.console import flush_console
     from funchost.storage.roles import StorageError
+    from funchost.triggers.common.manual import ManualInvocationError
     from funchost.triggers.http import messages
-    from funchost.triggers.manual import ManualInvocationError
 
     try:
         instance = _load(args.script_root)
@@ -187,7 +187,7 @@ def messages_invocation(spec: Any, messages: Any, method: str, url: str, headers
 
 
 async def _invoke(instance: Any, spec: Any, invocation: Any, input_text: str) -> Any:
-    from funchost.triggers.manual import invocation_by_hand
+    from funchost.triggers.common.manual import invocation_by_hand
 
     try:
         if invocation is None:

@@ -174,7 +174,7 @@ async def _serve(instance: HostInstance, server: HttpServer, control: Control,
         return _fail(str(error))
     server.on_started = on_started
     from funchost.invoke.timeout import BlockedLoopDetector
-    from funchost.triggers.background import keep_running
+    from funchost.triggers.common.background import keep_running
 
     detector = None
     if instance.invoker is not None and instance.invoker.watchdog is not None:

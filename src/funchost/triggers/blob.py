@@ -26,9 +26,9 @@ from funchost.bindings.expressions import compile_blob_pattern, split_blob_path
 from funchost.config import AppSettings
 from funchost.storage.auto import StorageResolver
 from funchost.storage.roles import BlobProperties, QueueMessage, StorageError, StorageProvider
-from funchost.triggers.background import OutageLog
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
-from funchost.triggers.lease import Lease
+from funchost.triggers.common.background import OutageLog
+from funchost.triggers.common.lease import Lease
 from funchost.triggers.queue import QueueConsumer, QueueOptions, wake_on_put
 
 logger = logging.getLogger("funchost.blob")
@@ -228,7 +228,7 @@ async def invocation_by_hand(spec: FunctionSpec, text: str, resolver: StorageRes
                              reason: str) -> Invocation:
     """As in the real host, a blob trigger run by hand takes the blob's path (``container/name``)
     as its input and reads that blob."""
-    from funchost.triggers.manual import ManualInvocationError
+    from funchost.triggers.common.manual import ManualInvocationError
 
     path = text.strip().strip("/")
     container, name = split_blob_path(path)

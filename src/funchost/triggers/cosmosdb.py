@@ -29,10 +29,10 @@ from funchost.app.model import FunctionSpec
 from funchost.config import parse_bool, parse_time
 from funchost.storage.lease_container import LeaseContainer
 from funchost.storage.roles import DocumentStore
-from funchost.triggers.background import first_of, keep_running
 from funchost.triggers.base import ListenerContext, ListenerSet
-from funchost.triggers.consumer import POLL_STOP_WAIT
-from funchost.triggers.partitions import Claim, PartitionBalancer
+from funchost.triggers.common.background import first_of, keep_running
+from funchost.triggers.common.consumer import POLL_STOP_WAIT
+from funchost.triggers.common.partitions import Claim, PartitionBalancer
 
 logger = logging.getLogger("funchost.cosmosdb")
 

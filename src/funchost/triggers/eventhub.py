@@ -8,7 +8,7 @@ host.json ``extensions.eventHubs``: ``maxEventBatchSize`` (100), ``batchCheckpoi
 without a checkpoint starts), ``partitionOwnershipExpirationInterval`` (1 min; 15 s in
 development, as for listener locks: how soon a crashed process's partitions are taken over) and
 ``loadBalancingUpdateInterval`` (10 s). On the embedded broker the partitions are shared
-among host processes by ``triggers/partitions.py`` and the checkpoints are state keys of the
+among host processes by ``triggers/common/partitions.py`` and the checkpoints are state keys of the
 app's store; on a real namespace the SDK shares them, with blob checkpoints.
 """
 
@@ -29,9 +29,9 @@ from funchost.app.invocation import Invocation
 from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig, parse_time
 from funchost.storage.roles import EventHubClient, EventHubs, EventLogStore, HubEvent, StorageError, StorageProvider
-from funchost.triggers.background import first_of
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
-from funchost.triggers.partitions import Claim, PartitionBalancer
+from funchost.triggers.common.background import first_of
+from funchost.triggers.common.partitions import Claim, PartitionBalancer
 
 logger = logging.getLogger("funchost.eventhub")
 

@@ -23,7 +23,7 @@ from funchost.app.model import FunctionSpec
 from funchost.config import AppSettings, HostConfig
 from funchost.storage.roles import MessageNotFoundError, QueueMessage, StorageError, StorageProvider
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
-from funchost.triggers.consumer import MIN_POLL, Consumer, PollOptions
+from funchost.triggers.common.consumer import MIN_POLL, Consumer, PollOptions
 
 logger = logging.getLogger("funchost.queue")
 

@@ -28,7 +28,7 @@ from funchost.app.model import FunctionSpec
 from funchost.config import HostConfig, parse_bool, parse_timespan
 from funchost.storage.roles import BrokerMessage, LockLostError, ServiceBusReceiver, ServiceBusStore
 from funchost.triggers.base import Collection, ListenerContext, ListenerSet, dotnet_time
-from funchost.triggers.consumer import Consumer, PollOptions
+from funchost.triggers.common.consumer import Consumer, PollOptions
 
 logger = logging.getLogger("funchost.servicebus")
 

@@ -24,7 +24,7 @@ from funchost.app.model import FunctionSpec
 from funchost.config import parse_bool, parse_time
 from funchost.storage.roles import StorageError, StorageProvider
 from funchost.triggers.base import ListenerContext, ListenerSet, dotnet_time
-from funchost.triggers.lease import Lease
+from funchost.triggers.common.lease import Lease
 from funchost.triggers.schedule import Schedule, parse_schedule
 
 logger = logging.getLogger("funchost.timer")

@@ -15,8 +15,8 @@ from funchost.config import AppSettings
 from funchost.invoke import Invoker
 from funchost.storage.auto import StorageResolver
 from funchost.storage.roles import StorageError
+from funchost.triggers.common.manual import ManualInvocationError, invocation_by_hand
 from funchost.triggers.http.keys import MASTER, KeyLevel, KeyStore
-from funchost.triggers.manual import ManualInvocationError, invocation_by_hand
 
 JSON = [(b"content-type", b"application/json; charset=utf-8")]
 NO_STORE = [(b"cache-control", b"no-store, no-cache")]

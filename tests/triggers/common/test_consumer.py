@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from funchost.triggers.consumer import Consumer, PollOptions
+from funchost.triggers.common.consumer import Consumer, PollOptions
 from tests.waiting import eventually
 
 

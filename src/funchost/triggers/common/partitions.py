@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from funchost.storage.roles import CoordinationStore, StorageError
-from funchost.triggers.background import OutageLog, keep_running
-from funchost.triggers.lease import Lease
+from funchost.triggers.common.background import OutageLog, keep_running
+from funchost.triggers.common.lease import Lease
 
 logger = logging.getLogger("funchost.partitions")
 

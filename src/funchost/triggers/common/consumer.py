@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from funchost.storage.roles import StorageError
-from funchost.triggers.background import OutageLog, keep_running
+from funchost.triggers.common.background import OutageLog, keep_running
 
 logger = logging.getLogger("funchost.consumer")
 

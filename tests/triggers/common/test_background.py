@@ -23,10 +23,10 @@ from funchost.invoke import Invoker
 from funchost.storage.auto import StorageResolver
 from funchost.storage.embedded.store import EmbeddedStorage
 from funchost.storage.roles import QueueMessage, StorageError
-from funchost.triggers.background import keep_running
 from funchost.triggers.base import ListenerContext
+from funchost.triggers.common.background import keep_running
+from funchost.triggers.common.lease import Lease
 from funchost.triggers.families import CATALOG
-from funchost.triggers.lease import Lease
 from funchost.triggers.queue import QueueConsumer, QueueOptions
 from tests.conftest import write_app
 from tests.waiting import eventually

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from funchost.storage.roles import LeaseStore, StorageError
-from funchost.triggers.background import OutageLog, keep_running
+from funchost.triggers.common.background import OutageLog, keep_running
 
 logger = logging.getLogger("funchost.lease")
 
