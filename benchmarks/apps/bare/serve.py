@@ -5,7 +5,8 @@ import sys
 
 from raw_app import app
 
-from funchost.host.http.server import UvicornServer, install_fast_loop
+from funchost.host.http.server import install_fast_loop
+from funchost.host.http.uvicorn_server import UvicornServer
 from funchost.host.process.sockets import bind_socket
 
 

@@ -23,7 +23,7 @@ from funchost.config.local_settings import LocalSettings, apply_to_environ, load
 
 DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)  # the real host's, locally and on Dedicated plans
 DEFAULT_HTTP_REQUEST_TIMEOUT = 30.0  # Kestrel's RequestHeadersTimeout
-HTTP_SERVERS = ("uvicorn", "granian")  # host/http/server.py
+HTTP_SERVERS = ("uvicorn", "granian")  # host/http/: one adapter module each
 
 
 @dataclass(frozen=True)
