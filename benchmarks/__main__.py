@@ -41,6 +41,7 @@ ECHO_BODY = json.dumps({"items": ["x" * 20] * 40}).encode()[:1024]
 
 # -- processes ----------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,8 +66,9 @@ class Server:
         self.port = port
         self.started = time.perf_counter()
         self.output = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
-        self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
-                                        stdout=self.output, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=self.output, stderr=subprocess.STDOUT
+        )
 
     def log(self) -> str:
         self.output.seek(0)
@@ -105,22 +107,38 @@ class Server:
 
 
 def funchost_server(app: Path, port: int, *extra: str, env: dict[str, str] | None = None) -> Server:
-    return Server([PYTHON, "-m", "funchost", "start", "--script-root", str(app), "--port", str(port), *extra],
-                  port, env={"NO_COLOR": "1", **(env or {})})
+    return Server(
+        [PYTHON, "-m", "funchost", "start", "--script-root", str(app), "--port", str(port), *extra],
+        port,
+        env={"NO_COLOR": "1", **(env or {})},
+    )
 
 
 def ff_server(port: int, asgi: bool = False) -> Server | None:
     binary = PEERS_VENV / "bin" / "functions-framework"
     if not binary.exists():
         return None
-    command = [str(binary), "--target", "hello", "--source", str(APPS / "ff" / "main.py"),
-               "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        str(binary),
+        "--target",
+        "hello",
+        "--source",
+        str(APPS / "ff" / "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return Server(command + (["--asgi"] if asgi else []), port)
 
 
 def bare_server(port: int, spin_us: int = 0) -> Server:
-    return Server([PYTHON, str(APPS / "bare" / "serve.py"), str(port)], port, cwd=APPS / "bare",
-                  env={"BENCH_SPIN_US": str(spin_us)})
+    return Server(
+        [PYTHON, str(APPS / "bare" / "serve.py"), str(port)],
+        port,
+        cwd=APPS / "bare",
+        env={"BENCH_SPIN_US": str(spin_us)},
+    )
 
 
 def granian_server(port: int) -> Server | None:
@@ -128,8 +146,26 @@ def granian_server(port: int) -> Server | None:
     binary = Path(PYTHON).parent / "granian"
     if not binary.exists():
         return None
-    return Server([str(binary), "--interface", "asgi", "--loop", "uvloop", "--workers", "1", "--host", "127.0.0.1",
-                   "--port", str(port), "--no-ws", "raw_app:app"], port, cwd=APPS / "bare", env={"NO_COLOR": "1"})
+    return Server(
+        [
+            str(binary),
+            "--interface",
+            "asgi",
+            "--loop",
+            "uvloop",
+            "--workers",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ws",
+            "raw_app:app",
+        ],
+        port,
+        cwd=APPS / "bare",
+        env={"NO_COLOR": "1"},
+    )
 
 
 def funchost_granian_server(app: Path, port: int) -> Server | None:
@@ -140,6 +176,7 @@ def funchost_granian_server(app: Path, port: int) -> Server | None:
 
 
 # -- set-up -------------------------------------------------------------------------------
+
 
 def ensure_peers() -> None:
     """functions-framework in its own venv, granian (the ``funchost[granian]`` extra) in funchost's,
@@ -171,6 +208,7 @@ def compile_sources() -> None:
 
 # -- measurements -------------------------------------------------------------------------
 
+
 def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[float, str, str]:
     """requests/s, p50 and p99 from wrk (1 thread, 32 connections) after a 2 s warm-up."""
     url = f"http://127.0.0.1:{port}{path}"
@@ -178,14 +216,20 @@ def wrk(port: int, path: str, seconds: int, body: bytes | None = None) -> tuple[
     script = None
     if body is not None:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
-        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                     f"wrk.body = {json.dumps(body.decode())}\n")
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(body.decode())}\n"
+        )
         script.close()
         script_args = ["-s", script.name]
     try:
         subprocess.run(["wrk", "-t1", "-c32", "-d2s", *script_args, url], capture_output=True, check=True)
-        out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", *script_args, url],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", *script_args, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         if script is not None:
             os.unlink(script.name)
@@ -203,8 +247,9 @@ SPIN_US = 12  # about what funchost's own work per request costs in the ASGI tab
 Candidate = tuple[str, Callable[[int], "Server | None"], str, str]
 
 
-def best_rounds(candidates: list[Candidate], seconds: int, rounds: int,
-                table: Table) -> dict[str, tuple[WrkResult, WrkResult]]:
+def best_rounds(
+    candidates: list[Candidate], seconds: int, rounds: int, table: Table
+) -> dict[str, tuple[WrkResult, WrkResult]]:
     """GET and POST results per server: the best of ``rounds`` passes over all of them."""
     best: dict[str, tuple[WrkResult, WrkResult]] = {}
     skipped: list[str] = []
@@ -225,8 +270,10 @@ def best_rounds(candidates: list[Candidate], seconds: int, rounds: int,
             finally:
                 server.stop()
             previous = best.get(label)
-            best[label] = (max(previous[0], get_result) if previous else get_result,
-                           max(previous[1], post_result) if previous else post_result)
+            best[label] = (
+                max(previous[0], get_result) if previous else get_result,
+                max(previous[1], post_result) if previous else post_result,
+            )
     return best
 
 
@@ -237,9 +284,10 @@ def http_table(seconds: int, rounds: int) -> Table:
     of the same build by 2x here; the best of interleaved rounds is the steadiest figure of
     what each server can do, and every row had the same chances.
     """
-    table = Table(f"HTTP hello world (wrk -t1 -c32, one server process each, best of {rounds} interleaved rounds "
-                  f"of {seconds} s)",
-                  ["server", "GET rps", "GET p50", "GET p99", "POST 1 KB echo rps", "POST p50", "POST p99"])
+    table = Table(
+        f"HTTP hello world (wrk -t1 -c32, one server process each, best of {rounds} interleaved rounds of {seconds} s)",
+        ["server", "GET rps", "GET p50", "GET p99", "POST 1 KB echo rps", "POST p50", "POST p99"],
+    )
     if shutil.which("wrk") is None:
         table.notes.append("wrk is not installed: HTTP rows skipped (apt-get install wrk)")
         return table
@@ -250,23 +298,45 @@ def http_table(seconds: int, rounds: int) -> Table:
         (f"bare ASGI + {SPIN_US} us of CPU per request (calibration)", lambda p: bare_server(p, SPIN_US), "/", "/"),
         ("funchost, sync function (thread pool)", lambda p: funchost_server(hello, p), "/api/hello", "/api/echo"),
         ("funchost, async function", lambda p: funchost_server(hello, p), "/api/hello_async", "/api/echo_async"),
-        ("funchost, sync function, logs at Warning", lambda p: funchost_server(quiet, p), "/api/hello",
-         "/api/echo"),
-        ("funchost, async function, logs at Warning", lambda p: funchost_server(quiet, p), "/api/hello_async",
-         "/api/echo_async"),
-        ("funchost --workers 2, sync function", lambda p: funchost_server(hello, p, "--workers", "2"),
-         "/api/hello", "/api/echo"),
-        ("funchost --workers 2, async function", lambda p: funchost_server(hello, p, "--workers", "2"),
-         "/api/hello_async", "/api/echo_async"),
+        ("funchost, sync function, logs at Warning", lambda p: funchost_server(quiet, p), "/api/hello", "/api/echo"),
+        (
+            "funchost, async function, logs at Warning",
+            lambda p: funchost_server(quiet, p),
+            "/api/hello_async",
+            "/api/echo_async",
+        ),
+        (
+            "funchost --workers 2, sync function",
+            lambda p: funchost_server(hello, p, "--workers", "2"),
+            "/api/hello",
+            "/api/echo",
+        ),
+        (
+            "funchost --workers 2, async function",
+            lambda p: funchost_server(hello, p, "--workers", "2"),
+            "/api/hello_async",
+            "/api/echo_async",
+        ),
         ("bare ASGI on granian", granian_server, "/", "/"),
-        ("funchost on granian, sync function", lambda p: funchost_granian_server(hello, p), "/api/hello",
-         "/api/echo"),
-        ("funchost on granian, async function", lambda p: funchost_granian_server(hello, p), "/api/hello_async",
-         "/api/echo_async"),
-        ("funchost on granian, sync function, logs at Warning", lambda p: funchost_granian_server(quiet, p),
-         "/api/hello", "/api/echo"),
-        ("funchost on granian, async function, logs at Warning", lambda p: funchost_granian_server(quiet, p),
-         "/api/hello_async", "/api/echo_async"),
+        ("funchost on granian, sync function", lambda p: funchost_granian_server(hello, p), "/api/hello", "/api/echo"),
+        (
+            "funchost on granian, async function",
+            lambda p: funchost_granian_server(hello, p),
+            "/api/hello_async",
+            "/api/echo_async",
+        ),
+        (
+            "funchost on granian, sync function, logs at Warning",
+            lambda p: funchost_granian_server(quiet, p),
+            "/api/hello",
+            "/api/echo",
+        ),
+        (
+            "funchost on granian, async function, logs at Warning",
+            lambda p: funchost_granian_server(quiet, p),
+            "/api/hello_async",
+            "/api/echo_async",
+        ),
         ("functions-framework (gunicorn gthread)", ff_server, "/", "/"),
         ("functions-framework --asgi", lambda p: ff_server(p, asgi=True), "/", "/"),
     ]
@@ -277,14 +347,28 @@ def http_table(seconds: int, rounds: int) -> Table:
             continue
         get_result, post_result = best[label]
         results[label] = get_result[0]
-        table.rows.append([label, f"{get_result[0]:,.0f}", get_result[1], get_result[2],
-                           f"{post_result[0]:,.0f}", post_result[1], post_result[2]])
+        table.rows.append(
+            [
+                label,
+                f"{get_result[0]:,.0f}",
+                get_result[1],
+                get_result[2],
+                f"{post_result[0]:,.0f}",
+                post_result[1],
+                post_result[2],
+            ]
+        )
     ceiling = results.get("bare ASGI on funchost's uvicorn settings (ceiling)")
-    for label in ("funchost, sync function (thread pool)", "funchost, async function",
-                  "funchost, sync function, logs at Warning", "funchost, async function, logs at Warning",
-                  "funchost on granian, sync function", "funchost on granian, async function",
-                  "funchost on granian, sync function, logs at Warning",
-                  "funchost on granian, async function, logs at Warning"):
+    for label in (
+        "funchost, sync function (thread pool)",
+        "funchost, async function",
+        "funchost, sync function, logs at Warning",
+        "funchost, async function, logs at Warning",
+        "funchost on granian, sync function",
+        "funchost on granian, async function",
+        "funchost on granian, sync function, logs at Warning",
+        "funchost on granian, async function, logs at Warning",
+    ):
         if label in results and ceiling:
             table.notes.append(f"{label}: {results[label] / ceiling:.0%} of the bare ceiling (GET)")
         for peer in ("functions-framework (gunicorn gthread)", "functions-framework --asgi"):
@@ -292,9 +376,11 @@ def http_table(seconds: int, rounds: int) -> Table:
                 table.notes.append(f"{label} / {peer}: {results[label] / results[peer]:.1f}x (GET)")
     spun = results.get(f"bare ASGI + {SPIN_US} us of CPU per request (calibration)")
     if spun and ceiling:
-        table.notes.append(f"calibration: {SPIN_US} us of CPU per request in the app cost "
-                           f"{(1 / spun - 1 / ceiling) * 1e6:.0f} us per request over HTTP here "
-                           f"({spun / ceiling:.0%} of the ceiling)")
+        table.notes.append(
+            f"calibration: {SPIN_US} us of CPU per request in the app cost "
+            f"{(1 / spun - 1 / ceiling) * 1e6:.0f} us per request over HTTP here "
+            f"({spun / ceiling:.0%} of the ceiling)"
+        )
     granian = results.get("bare ASGI on granian")
     if granian and ceiling:
         table.notes.append(f"bare ASGI: granian / uvicorn = {granian / ceiling:.2f}x (GET)")
@@ -307,16 +393,22 @@ def http_table(seconds: int, rounds: int) -> Table:
         one = results.get(f"funchost, {kind} function" + (" (thread pool)" if kind == "sync" else ""))
         two = results.get(f"funchost --workers 2, {kind} function")
         if one and two:
-            table.notes.append(f"funchost {kind}: 2 workers / 1 worker = {two / one:.2f}x (GET; wrk shares the "
-                               f"{os.cpu_count()} cores with the workers)")
-    table.notes.append("funchost rows run the app with the default host.json (two console lines per request) "
-                       "unless they say 'logs at Warning'.")
+            table.notes.append(
+                f"funchost {kind}: 2 workers / 1 worker = {two / one:.2f}x (GET; wrk shares the "
+                f"{os.cpu_count()} cores with the workers)"
+            )
+    table.notes.append(
+        "funchost rows run the app with the default host.json (two console lines per request) "
+        "unless they say 'logs at Warning'."
+    )
     return table
 
 
 def cold_start_table(runs: int) -> Table:
-    table = Table(f"Cold start: process launch to first 200 (median of {runs}, after one warm-up)",
-                  ["server", "median ms", "min ms", "max ms", "idle RSS MB"])
+    table = Table(
+        f"Cold start: process launch to first 200 (median of {runs}, after one warm-up)",
+        ["server", "median ms", "min ms", "max ms", "idle RSS MB"],
+    )
     hello = APPS / "funchost_hello"
     for label, start, path in [
         ("funchost start (v2 hello app)", lambda p: funchost_server(hello, p), "/api/hello"),
@@ -341,8 +433,9 @@ def cold_start_table(runs: int) -> Table:
             if attempt:
                 times.append(elapsed * 1000)
         if times:
-            table.rows.append([label, f"{statistics.median(times):.0f}", f"{min(times):.0f}",
-                               f"{max(times):.0f}", f"{rss:.1f}"])
+            table.rows.append(
+                [label, f"{statistics.median(times):.0f}", f"{min(times):.0f}", f"{max(times):.0f}", f"{rss:.1f}"]
+            )
     return table
 
 
@@ -354,8 +447,10 @@ def _store(app: Path):
 
 def azurite_queue_table(messages: int) -> Table:
     """funchost's queue trigger on Azurite against plain SDK consumer loops on the same Azurite."""
-    table = Table(f"Queue on Azurite: {messages} messages, from a full queue to an empty one",
-                  ["consumer", "messages/s", "vs funchost"])
+    table = Table(
+        f"Queue on Azurite: {messages} messages, from a full queue to an empty one",
+        ["consumer", "messages/s", "vs funchost"],
+    )
     from tests.azurite import Azurite, install_azurite
 
     if not install_azurite():
@@ -375,8 +470,9 @@ def azurite_queue_table(messages: int) -> Table:
             store = AzureStorage.from_setting("AzureWebJobsStorage", connection, AppSettings())
             await store.open()
             for start in range(0, messages, 50):
-                await asyncio.gather(*(store.put(queue, f"m{i}".encode())
-                                       for i in range(start, min(messages, start + 50))))
+                await asyncio.gather(
+                    *(store.put(queue, f"m{i}".encode()) for i in range(start, min(messages, start + 50)))
+                )
             await store.close()
 
         async def naive_loop(queue: str) -> float:
@@ -406,16 +502,22 @@ def azurite_queue_table(messages: int) -> Table:
 
         try:
             results: dict[str, float] = {}
-            for label, loop in (("plain SDK loop, receive 1 then delete (sequential)", naive_loop),
-                                ("plain SDK loop, receive 32, delete them concurrently", batched_loop)):
+            for label, loop in (
+                ("plain SDK loop, receive 1 then delete (sequential)", naive_loop),
+                ("plain SDK loop, receive 32, delete them concurrently", batched_loop),
+            ):
                 asyncio.run(fill("plain"))
                 results[label] = messages / asyncio.run(loop("plain"))
             with tempfile.TemporaryDirectory() as app_scratch:
                 app = Path(app_scratch) / "queue_app"
                 shutil.copytree(APPS / "queue_app", app)
                 asyncio.run(fill("bench"))
-                server = funchost_server(app, free_port(), "--no-reload",
-                                         env={"AzureWebJobsStorage": connection, "BENCH_TIMER": "0 0 0 1 1 *"})
+                server = funchost_server(
+                    app,
+                    free_port(),
+                    "--no-reload",
+                    env={"AzureWebJobsStorage": connection, "BENCH_TIMER": "0 0 0 1 1 *"},
+                )
                 try:
                     started = time.perf_counter()
                     server.wait_ok("/admin/host/ping")
@@ -429,7 +531,8 @@ def azurite_queue_table(messages: int) -> Table:
                         return time.perf_counter() - started
 
                     results["funchost, queue trigger, no-op function (1 worker, from process launch)"] = (
-                        messages / asyncio.run(drained()))
+                        messages / asyncio.run(drained())
+                    )
                 finally:
                     server.stop()
         finally:
@@ -490,7 +593,10 @@ async def event_hub_throughput(app: Path, messages: int) -> float:
 
 
 BACKLOG_TRIGGERS = {  # function name -> what is handled per invocation
-    "noop": "messages", "sb_noop": "messages", "hub_noop": "events"}
+    "noop": "messages",
+    "sb_noop": "messages",
+    "hub_noop": "events",
+}
 
 
 async def fill_backlog(app: Path, function: str, count: int) -> None:
@@ -535,8 +641,11 @@ def backlog_rate(function: str, count: int) -> tuple[float, int]:
         finally:
             server.stop()
         log = server.log().splitlines()
-    stamps = [datetime.fromisoformat(line[1:24] + "+00:00") for line in log
-              if f"'Functions.{function}'" in line and line.startswith("[")]
+    stamps = [
+        datetime.fromisoformat(line[1:24] + "+00:00")
+        for line in log
+        if f"'Functions.{function}'" in line and line.startswith("[")
+    ]
     invocations = sum(executed in line for line in log)
     return count / max(1e-3, (stamps[-1] - stamps[0]).total_seconds()), invocations
 
@@ -564,14 +673,28 @@ def queue_table(messages: int, ticks: int) -> Table:
                 return elapsed
 
             elapsed = asyncio.run(fill_and_wait())
-            table.rows.append([f"queue trigger, {messages} messages through a no-op function (put + handled)",
-                               f"{messages / elapsed:,.0f} messages/s"])
+            table.rows.append(
+                [
+                    f"queue trigger, {messages} messages through a no-op function (put + handled)",
+                    f"{messages / elapsed:,.0f} messages/s",
+                ]
+            )
             elapsed = asyncio.run(service_bus_throughput(app, messages))
-            table.rows.append([f"Service Bus queue trigger, {messages} messages through a no-op function "
-                               "(sent one by one + handled)", f"{messages / elapsed:,.0f} messages/s"])
+            table.rows.append(
+                [
+                    f"Service Bus queue trigger, {messages} messages through a no-op function "
+                    "(sent one by one + handled)",
+                    f"{messages / elapsed:,.0f} messages/s",
+                ]
+            )
             elapsed = asyncio.run(event_hub_throughput(app, messages))
-            table.rows.append([f"Event Hubs batch trigger, {messages} events through a no-op function "
-                               "(sent one by one + checkpointed)", f"{messages / elapsed:,.0f} events/s"])
+            table.rows.append(
+                [
+                    f"Event Hubs batch trigger, {messages} events through a no-op function "
+                    "(sent one by one + checkpointed)",
+                    f"{messages / elapsed:,.0f} events/s",
+                ]
+            )
 
             async def blob_latency() -> list[float]:
                 store = _store(app)
@@ -590,19 +713,31 @@ def queue_table(messages: int, ticks: int) -> Table:
                 return samples
 
             samples = asyncio.run(blob_latency())
-            table.rows.append(["blob trigger latency, upload to function output (median of 5)",
-                               f"{statistics.median(samples):.0f} ms (scan every 1 s)"])
+            table.rows.append(
+                [
+                    "blob trigger latency, upload to function output (median of 5)",
+                    f"{statistics.median(samples):.0f} ms (scan every 1 s)",
+                ]
+            )
             if ticks:
                 time.sleep(ticks + 1.5)
         finally:
             server.stop()
             log = server.log()
         backlog = messages * 2
-        for function, label in (("noop", "queue trigger"), ("sb_noop", "Service Bus queue trigger"),
-                                ("hub_noop", "Event Hubs batch trigger (batches of up to 100)")):
+        for function, label in (
+            ("noop", "queue trigger"),
+            ("sb_noop", "Service Bus queue trigger"),
+            ("hub_noop", "Event Hubs batch trigger (batches of up to 100)"),
+        ):
             rate, invocations = backlog_rate(function, backlog)
-            table.rows.append([f"{label}, a backlog of {backlog} {BACKLOG_TRIGGERS[function]} (no-op function, "
-                               f"{invocations} invocations)", f"{rate:,.0f} {BACKLOG_TRIGGERS[function]}/s"])
+            table.rows.append(
+                [
+                    f"{label}, a backlog of {backlog} {BACKLOG_TRIGGERS[function]} (no-op function, "
+                    f"{invocations} invocations)",
+                    f"{rate:,.0f} {BACKLOG_TRIGGERS[function]}/s",
+                ]
+            )
         if ticks:
             jitters = []
             for stamp in re.findall(r"tick-at (\S+)", log):
@@ -611,25 +746,35 @@ def queue_table(messages: int, ticks: int) -> Table:
             if jitters:
                 jitters.sort()
                 p99 = jitters[min(len(jitters) - 1, int(len(jitters) * 0.99))]
-                table.rows.append([f"timer firing jitter, every-second timer, {len(jitters)} ticks",
-                                   f"p50 {statistics.median(jitters):.1f} ms, p99 {p99:.1f} ms after the second"])
+                table.rows.append(
+                    [
+                        f"timer firing jitter, every-second timer, {len(jitters)} ticks",
+                        f"p50 {statistics.median(jitters):.1f} ms, p99 {p99:.1f} ms after the second",
+                    ]
+                )
     return table
 
 
 def machine() -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
-            f"Python {platform.python_version()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short loops (a smoke run, not for numbers)")
-    parser.add_argument("--only", action="append",
-                        choices=["http", "cold", "load", "invoker", "asgi", "steps", "queue", "azurite"])
+    parser.add_argument(
+        "--only", action="append", choices=["http", "cold", "load", "invoker", "asgi", "steps", "queue", "azurite"]
+    )
     args = parser.parse_args()
     runs, invocations, messages, ticks = (3, 2000, 500, 5) if args.quick else (5, 20000, 2000, 60)
     http_seconds, http_rounds = (3, 1) if args.quick else (5, 3)

@@ -31,8 +31,12 @@ def quiet_app(app: Path) -> Path:
 def generated_app(folder: Path, count: int) -> Path:
     lines = ["import azure.functions as func", "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)"]
     for i in range(count):
-        lines += ["", f'@app.route(route="f{i}/{{id:int}}")', f"def f{i}(req: func.HttpRequest) -> func.HttpResponse:",
-                  f'    return func.HttpResponse("f{i}")']
+        lines += [
+            "",
+            f'@app.route(route="f{i}/{{id:int}}")',
+            f"def f{i}(req: func.HttpRequest) -> func.HttpResponse:",
+            f'    return func.HttpResponse("f{i}")',
+        ]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "function_app.py").write_text("\n".join(lines) + "\n")
     (folder / "host.json").write_text('{"version": "2.0"}')
@@ -56,13 +60,21 @@ print((done - imported) * 1000)
 
 
 def load_table(runs: int) -> Table:
-    table = Table(f"Loading an app (index only, fresh process, median of {runs})",
-                  ["functions", "load_app ms (after `import azure.functions`)"])
+    table = Table(
+        f"Loading an app (index only, fresh process, median of {runs})",
+        ["functions", "load_app ms (after `import azure.functions`)"],
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for count in (50, 100):
             app = generated_app(Path(scratch) / f"app{count}", count)
-            times = [float(subprocess.run([PYTHON, "-c", LOAD_SNIPPET, str(app), str(count)], capture_output=True,
-                                          text=True, check=True).stdout) for _ in range(runs)]
+            times = [
+                float(
+                    subprocess.run(
+                        [PYTHON, "-c", LOAD_SNIPPET, str(app), str(count)], capture_output=True, text=True, check=True
+                    ).stdout
+                )
+                for _ in range(runs)
+            ]
             table.rows.append([str(count), f"{statistics.median(times):.1f}"])
     return table
 
@@ -128,19 +140,36 @@ print(asyncio.run(run(sync_spec)), direct(sync_spec.func), asyncio.run(run(async
 
 
 def invoker_table(count: int) -> Table:
-    table = Table(f"Invoker overhead, no network (median of 5 x {count} invocations)",
-                  ["function", "invoker us/call", "direct call us/call", "overhead us"])
-    out = subprocess.run([PYTHON, "-c", INVOKER_SNIPPET, str(APPS / "funchost_hello"), str(count)],
-                         capture_output=True, text=True, check=True).stdout.split()
+    table = Table(
+        f"Invoker overhead, no network (median of 5 x {count} invocations)",
+        ["function", "invoker us/call", "direct call us/call", "overhead us"],
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", INVOKER_SNIPPET, str(APPS / "funchost_hello"), str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     sync_invoke, sync_direct, async_invoke, async_direct = (float(x) for x in out)
-    table.rows.append(["sync hello (thread pool hop)", f"{sync_invoke:.1f}", f"{sync_direct:.2f}",
-                       f"{sync_invoke - sync_direct:.1f}"])
-    table.rows.append(["async hello (on the loop)", f"{async_invoke:.1f}", f"{async_direct:.2f}",
-                       f"{async_invoke - async_direct:.1f}"])
-    table.notes.append("The invoker decodes an HTTP trigger Datum with the library's converter, builds the "
-                       "Context and logs; the direct call gets a ready func.HttpRequest.")
-    table.notes.append("One invocation at a time: the sync row is mostly a pool thread waking up (latency); under "
-                       "load the hop costs far less per request, see the HTTP table.")
+    table.rows.append(
+        ["sync hello (thread pool hop)", f"{sync_invoke:.1f}", f"{sync_direct:.2f}", f"{sync_invoke - sync_direct:.1f}"]
+    )
+    table.rows.append(
+        [
+            "async hello (on the loop)",
+            f"{async_invoke:.1f}",
+            f"{async_direct:.2f}",
+            f"{async_invoke - async_direct:.1f}",
+        ]
+    )
+    table.notes.append(
+        "The invoker decodes an HTTP trigger Datum with the library's converter, builds the "
+        "Context and logs; the direct call gets a ready func.HttpRequest."
+    )
+    table.notes.append(
+        "One invocation at a time: the sync row is mostly a pool thread waking up (latency); under "
+        "load the hop costs far less per request, see the HTTP table."
+    )
     return table
 
 
@@ -190,26 +219,39 @@ asyncio.run(main())
 
 def asgi_table(count: int) -> Table:
     """The app's own cost per request, without a server or a network (steadier than wrk here)."""
-    table = Table(f"ASGI app alone: us per GET request, 32 concurrent callers, uvloop (median of 5 x {count})",
-                  ["app", "us/request"])
+    table = Table(
+        f"ASGI app alone: us per GET request, 32 concurrent callers, uvloop (median of 5 x {count})",
+        ["app", "us/request"],
+    )
     hello = APPS / "funchost_hello"
     quiet = quiet_app(hello)
-    for label, app, path in [("bare ASGI app (the ceiling's app)", hello, "bare"),
-                             ("funchost home page (routing only)", hello, "/"),
-                             ("funchost async function", hello, "/api/hello_async"),
-                             ("funchost sync function (thread pool)", hello, "/api/hello"),
-                             ("funchost async function, logs at Warning", quiet, "/api/hello_async"),
-                             ("funchost sync function, logs at Warning", quiet, "/api/hello")]:
+    for label, app, path in [
+        ("bare ASGI app (the ceiling's app)", hello, "bare"),
+        ("funchost home page (routing only)", hello, "/"),
+        ("funchost async function", hello, "/api/hello_async"),
+        ("funchost sync function (thread pool)", hello, "/api/hello"),
+        ("funchost async function, logs at Warning", quiet, "/api/hello_async"),
+        ("funchost sync function, logs at Warning", quiet, "/api/hello"),
+    ]:
         # the app's console lines go to a file, as a terminal would take them; the result is the last line
         with tempfile.TemporaryFile() as console:
-            subprocess.run([PYTHON, "-c", ASGI_SNIPPET, str(app), str(APPS / "bare"), path, str(count)],
-                           stdout=console, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(
+                [PYTHON, "-c", ASGI_SNIPPET, str(app), str(APPS / "bare"), path, str(count)],
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
             console.seek(0)
-            result = next(line for line in reversed(console.read().decode().splitlines())
-                          if line.strip().replace(".", "", 1).isdigit())
+            result = next(
+                line
+                for line in reversed(console.read().decode().splitlines())
+                if line.strip().replace(".", "", 1).isdigit()
+            )
         table.rows.append([label, f"{float(result):.1f}"])
-    table.notes.append("The ASGI messages are prepared once; in a real server the same code runs between uvicorn's "
-                       "steps and costs about twice as much (caches), see the HTTP table.")
+    table.notes.append(
+        "The ASGI messages are prepared once; in a real server the same code runs between uvicorn's "
+        "steps and costs about twice as much (caches), see the HTTP table."
+    )
     return table
 
 
@@ -295,19 +337,27 @@ asyncio.run(main())
 
 def steps_table(count: int) -> Table:
     """Where funchost's time per request goes, step by step (async hello, one call at a time)."""
-    table = Table(f"Per-step cost of one async request, no network (median of 5 x {count}, us)",
-                  ["step", "default host.json", "logs at Warning"])
+    table = Table(
+        f"Per-step cost of one async request, no network (median of 5 x {count}, us)",
+        ["step", "default host.json", "logs at Warning"],
+    )
     hello = APPS / "funchost_hello"
     columns = []
     for app in (hello, quiet_app(hello)):
         with tempfile.TemporaryFile() as console:
-            subprocess.run([PYTHON, "-c", STEPS_SNIPPET, str(app), str(count)], stdout=console,
-                           stderr=subprocess.STDOUT, check=True)
+            subprocess.run(
+                [PYTHON, "-c", STEPS_SNIPPET, str(app), str(count)],
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
             console.seek(0)
             found = [line.split("\t", 1) for line in console.read().decode().splitlines() if "\t" in line]
             columns.append({label: float(value) for value, label in found})
     for label in columns[0]:
         table.rows.append([label, f"{columns[0][label]:.2f}", f"{columns[1].get(label, 0.0):.2f}"])
-    table.notes.append("Each step runs alone in a loop of its own, so the steps do not add up exactly to the "
-                       "whole request (the whole request also pays uvicorn-free ASGI plumbing).")
+    table.notes.append(
+        "Each step runs alone in a loop of its own, so the steps do not add up exactly to the "
+        "whole request (the whole request also pays uvicorn-free ASGI plumbing)."
+    )
     return table

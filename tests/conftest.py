@@ -83,8 +83,12 @@ class Response:
 
 
 def request(
-    port: int, method: str, path: str, body: bytes | str | None = None,
-    headers: dict[str, str] | None = None, timeout: float = 10,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
 ) -> Response:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -107,9 +111,10 @@ class HostProcess:
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", **(env or {})}
         self.log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "funchost", "start", "--script-root", str(app),
-             "--port", str(self.port), *args],
-            stdout=self.log_file, stderr=subprocess.STDOUT, env=environment,
+            [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(self.port), *args],
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            env=environment,
         )
 
     def wait_ready(self, timeout: float = 20) -> HostProcess:
@@ -130,8 +135,9 @@ class HostProcess:
         self.wait_for_output("Host started", timeout)
         return self
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+    ) -> Response:
         return request(self.port, method, path, body, headers)
 
     @property
@@ -165,7 +171,6 @@ def host(tmp_path: Path) -> Iterator:
     yield start
     for process in started:
         process.stop()
-
 
 
 @pytest.fixture(scope="session")

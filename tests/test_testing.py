@@ -13,9 +13,11 @@ from tests.conftest import write_app
 
 
 def greeting_app(folder, greeting: str):
-    return write_app(folder, {
-        "local.settings.json": {"IsEncrypted": False, "Values": {"GREETING": greeting}},
-        "function_app.py": """
+    return write_app(
+        folder,
+        {
+            "local.settings.json": {"IsEncrypted": False, "Values": {"GREETING": greeting}},
+            "function_app.py": """
             import os
             import azure.functions as func
 
@@ -26,7 +28,8 @@ def greeting_app(folder, greeting: str):
                 print("printed inside")
                 return f"{os.environ['GREETING']}, {req.route_params['name']}"
         """,
-    })
+        },
+    )
 
 
 def test_two_clients_of_two_apps_see_their_own_settings_and_leave_the_process_as_found(tmp_path):
@@ -51,11 +54,14 @@ def test_a_client_whose_app_fails_to_load_also_restores_the_process(tmp_path):
     from funchost.config import HostConfigError
 
     environ = dict(os.environ)
-    app = write_app(tmp_path / "bad", {
-        "host.json": '{"version": "1.0"}',
-        "local.settings.json": {"Values": {"ONLY_HERE": "1"}},
-        "function_app.py": "import azure.functions as func\napp = func.FunctionApp()\n",
-    })
+    app = write_app(
+        tmp_path / "bad",
+        {
+            "host.json": '{"version": "1.0"}',
+            "local.settings.json": {"Values": {"ONLY_HERE": "1"}},
+            "function_app.py": "import azure.functions as func\napp = func.FunctionApp()\n",
+        },
+    )
     with pytest.raises(HostConfigError):
         TestClient(app)
     assert dict(os.environ) == environ

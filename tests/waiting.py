@@ -27,8 +27,9 @@ def wait_until(condition: Callable[..., Any], timeout: float = 30, message: str 
         time.sleep(POLL)
 
 
-async def eventually(condition: Callable[[], Any], timeout: float = 30, message: str = "the condition was not met",
-                     poll: float = POLL) -> Any:
+async def eventually(
+    condition: Callable[[], Any], timeout: float = 30, message: str = "the condition was not met", poll: float = POLL
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

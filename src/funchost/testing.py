@@ -97,8 +97,15 @@ class TestClient:
         finally:
             self._saved.restore()
 
-    def request(self, method: str, url: str, *, body: bytes | str | None = None,
-                headers: dict[str, str] | None = None, json_body: Any = None) -> TestResponse:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+    ) -> TestResponse:
         if json_body is not None:
             body = json.dumps(json_body)
             headers = {"content-type": "application/json", **(headers or {})}
@@ -107,14 +114,22 @@ class TestClient:
         # as the server does: raw_path as sent (percent-encoded), path decoded once
         raw_path = quote(parts.path or "/", safe="/:@!$&'()*+,;=%~")
         raw_headers = [(b"host", b"localhost")] + [
-            (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
+            (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()
+        ]
         if payload:
             raw_headers.append((b"content-length", str(len(payload)).encode()))
         scope = {
-            "type": "http", "http_version": "1.1", "method": method.upper(), "scheme": "http",
-            "path": unquote(raw_path), "raw_path": raw_path.encode("ascii"),
-            "query_string": parts.query.encode("latin-1"), "headers": raw_headers,
-            "server": ("localhost", 80), "client": ("127.0.0.1", 0), "root_path": "",
+            "type": "http",
+            "http_version": "1.1",
+            "method": method.upper(),
+            "scheme": "http",
+            "path": unquote(raw_path),
+            "raw_path": raw_path.encode("ascii"),
+            "query_string": parts.query.encode("latin-1"),
+            "headers": raw_headers,
+            "server": ("localhost", 80),
+            "client": ("127.0.0.1", 0),
+            "root_path": "",
         }
         response = TestResponse(0)
         chunks: list[bytes] = []
@@ -182,9 +197,16 @@ class _ProcessState:
     @classmethod
     def save(cls) -> _ProcessState:
         root = logging.getLogger()
-        return cls(dict(os.environ), list(sys.path), list(root.handlers), root.level,
-                   {name: logging.getLogger(name).level for name in cls.LOGGERS},
-                   logs.capture_installed(), logs.host_lines, logs.console_passthrough)
+        return cls(
+            dict(os.environ),
+            list(sys.path),
+            list(root.handlers),
+            root.level,
+            {name: logging.getLogger(name).level for name in cls.LOGGERS},
+            logs.capture_installed(),
+            logs.host_lines,
+            logs.console_passthrough,
+        )
 
     def restore(self) -> None:
         os.environ.clear()

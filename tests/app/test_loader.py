@@ -34,7 +34,9 @@ def test_v1_example_index():
     alt = index.functions["AltEntry"]
     assert alt.script_file.name == "handlers.py" and alt.entry_point == "handle"
     assert [(p.name, p.kind) for p in alt.params] == [
-        ("request", ParamKind.INPUT), ("response", ParamKind.OUTPUT), ("context", ParamKind.CONTEXT)
+        ("request", ParamKind.INPUT),
+        ("response", ParamKind.OUTPUT),
+        ("context", ParamKind.CONTEXT),
     ]
     assert alt.return_binding is None
 
@@ -43,8 +45,15 @@ def test_v2_example_index_with_blueprint_and_function_name():
     index = load(EXAMPLES / "v2_app")
     assert index.model == "v2"
     assert index.errors == []
-    assert set(index.functions) == {"hello", "echo", "products", "default_template", "HttpExample",
-                                    "queue_trigger", "blob_trigger"}
+    assert set(index.functions) == {
+        "hello",
+        "echo",
+        "products",
+        "default_template",
+        "HttpExample",
+        "queue_trigger",
+        "blob_trigger",
+    }
     echo = index.functions["echo"]
     assert echo.entry_point == "echo_json"
     assert echo.trigger.setting("methods") == ["POST"]
@@ -54,22 +63,28 @@ def test_v2_example_index_with_blueprint_and_function_name():
 
 
 def test_v1_disabled_by_function_json_and_by_setting(app_dir):
-    root = app_dir({
-        "A/function.json": {"disabled": True, "bindings": [
-            {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]},
-        "A/__init__.py": "def main(msg):\n    pass\n",
-        "B/function.json": {"bindings": [
-            {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]},
-        "B/__init__.py": "def main(msg):\n    pass\n",
-    })
+    root = app_dir(
+        {
+            "A/function.json": {
+                "disabled": True,
+                "bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}],
+            },
+            "A/__init__.py": "def main(msg):\n    pass\n",
+            "B/function.json": {
+                "bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]
+            },
+            "B/__init__.py": "def main(msg):\n    pass\n",
+        }
+    )
     index = load(root, env={"AzureWebJobs.B.Disabled": "true"})
     assert index.functions["A"].disabled and index.functions["B"].disabled
     assert not load(root).functions["B"].disabled
 
 
 def test_host_json_functions_allow_list_is_case_insensitive(app_dir):
-    root = app_dir({
-        "function_app.py": """
+    root = app_dir(
+        {
+            "function_app.py": """
             import azure.functions as func
             app = func.FunctionApp()
 
@@ -79,47 +94,63 @@ def test_host_json_functions_allow_list_is_case_insensitive(app_dir):
             @app.route()
             def two(req): return "2"
         """,
-    })
+        }
+    )
     index = load(root, host={"version": "2.0", "functions": ["ONE"]})
     assert list(index.functions) == ["one"]
 
 
 BROKEN_V1 = {
-    "Good/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "Good/function.json": {
+        "bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req"},
+            {"type": "http", "direction": "out", "name": "$return"},
+        ]
+    },
     "Good/__init__.py": "def main(req):\n    return 'ok'\n",
-    "Unbound/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "Unbound/function.json": {
+        "bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req"},
+            {"type": "http", "direction": "out", "name": "$return"},
+        ]
+    },
     "Unbound/__init__.py": "def main(req, extra):\n    return 'x'\n",
-    "NoParam/function.json": {"bindings": [
-        {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"},
-        {"type": "blob", "direction": "in", "name": "doc", "path": "c/b"}]},
+    "NoParam/function.json": {
+        "bindings": [
+            {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"},
+            {"type": "blob", "direction": "in", "name": "doc", "path": "c/b"},
+        ]
+    },
     "NoParam/__init__.py": "def main(msg):\n    pass\n",
-    "OutOnIn/function.json": {"bindings": [
-        {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]},
+    "OutOnIn/function.json": {
+        "bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]
+    },
     "OutOnIn/__init__.py": "import azure.functions as func\ndef main(msg: func.Out[str]):\n    pass\n",
-    "ReturnNoBinding/function.json": {"bindings": [
-        {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]},
+    "ReturnNoBinding/function.json": {
+        "bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]
+    },
     "ReturnNoBinding/__init__.py": "def main(msg) -> str:\n    return 'x'\n",
-    "BadAnnotation/function.json": {"bindings": [
-        {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]},
+    "BadAnnotation/function.json": {
+        "bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]
+    },
     "BadAnnotation/__init__.py": "def main(msg: dict):\n    pass\n",
-    "TwoTriggers/function.json": {"bindings": [
-        {"type": "queueTrigger", "direction": "in", "name": "a", "queueName": "q"},
-        {"type": "timerTrigger", "direction": "in", "name": "b", "schedule": "* * * * * *"}]},
+    "TwoTriggers/function.json": {
+        "bindings": [
+            {"type": "queueTrigger", "direction": "in", "name": "a", "queueName": "q"},
+            {"type": "timerTrigger", "direction": "in", "name": "b", "schedule": "* * * * * *"},
+        ]
+    },
     "TwoTriggers/__init__.py": "def main(a, b):\n    pass\n",
-    "NoTrigger/function.json": {"bindings": [
-        {"type": "blob", "direction": "in", "name": "doc", "path": "c/b"}]},
+    "NoTrigger/function.json": {"bindings": [{"type": "blob", "direction": "in", "name": "doc", "path": "c/b"}]},
     "NoTrigger/__init__.py": "def main(doc):\n    pass\n",
-    "MissingModule/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req"}]},
+    "MissingModule/function.json": {"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"}]},
     "MissingModule/__init__.py": "import does_not_exist\n\ndef main(req):\n    pass\n",
     "BadJson/function.json": "{not json",
     "BadJson/__init__.py": "def main(req):\n    pass\n",
-    "NoEntry/function.json": {"entryPoint": "run", "bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req"}]},
+    "NoEntry/function.json": {
+        "entryPoint": "run",
+        "bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"}],
+    },
     "NoEntry/__init__.py": "def main(req):\n    pass\n",
     "Raises/function.json": {"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"}]},
     "Raises/__init__.py": "x = 1\nraise RuntimeError('boom at import')\n",
@@ -150,8 +181,9 @@ def test_broken_v1_functions_are_reported_and_the_rest_loads(app_dir):
 
 
 def test_broken_v2_function_does_not_take_the_app_down(app_dir):
-    root = app_dir({
-        "function_app.py": """
+    root = app_dir(
+        {
+            "function_app.py": """
             import azure.functions as func
             app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -177,7 +209,8 @@ def test_broken_v2_function_does_not_take_the_app_down(app_dir):
             def no_trigger(out: func.Out[str]) -> None:
                 pass
         """,
-    })
+        }
+    )
     index = load(root)
     assert list(index.functions) == ["ok"]
     errors = [str(e) for e in index.errors]
@@ -197,15 +230,17 @@ def test_v2_missing_module_names_the_module(app_dir):
 
 
 def test_v2_script_file_name_setting(app_dir):
-    root = app_dir({
-        "main_app.py": """
+    root = app_dir(
+        {
+            "main_app.py": """
             import azure.functions as func
             app = func.FunctionApp()
 
             @app.route()
             def custom(req): return "x"
         """,
-    })
+        }
+    )
     index = load(root, env={"PYTHON_SCRIPT_FILE_NAME": "main_app.py"})
     assert list(index.functions) == ["custom"]
 

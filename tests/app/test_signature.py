@@ -28,7 +28,10 @@ def test_a_valid_function_gets_its_plan():
 
     plan, return_binding, generic = analyse_signature(main, [QUEUE, QUEUE_OUT])
     assert [(p.name, p.kind) for p in plan] == [
-        ("msg", ParamKind.INPUT), ("out", ParamKind.OUTPUT), ("context", ParamKind.CONTEXT)]
+        ("msg", ParamKind.INPUT),
+        ("out", ParamKind.OUTPUT),
+        ("context", ParamKind.CONTEXT),
+    ]
     assert return_binding is None and generic is False
 
 
@@ -80,8 +83,10 @@ def test_an_output_binding_not_annotated_out():
         pass
 
     error = refused(main, [QUEUE, QUEUE_OUT])
-    assert error.reason == ('binding out is declared to have the "out" direction, but its annotation in Python '
-                            "is not a subclass of azure.functions.Out")
+    assert error.reason == (
+        'binding out is declared to have the "out" direction, but its annotation in Python '
+        "is not a subclass of azure.functions.Out"
+    )
 
 
 def test_an_input_binding_annotated_out():
@@ -89,8 +94,10 @@ def test_an_input_binding_annotated_out():
         pass
 
     error = refused(main, [QUEUE])
-    assert error.reason == ('binding msg is declared to have the "in" direction in the binding definition, but '
-                            "its annotation is azure.functions.Out in Python")
+    assert error.reason == (
+        'binding msg is declared to have the "in" direction in the binding definition, but '
+        "its annotation is azure.functions.Out in Python"
+    )
 
 
 def test_an_annotation_that_is_not_a_type():
@@ -138,5 +145,6 @@ def test_a_return_annotation_without_a_return_binding():
         return ""
 
     error = refused(main, [QUEUE])
-    assert error.reason == ('the function has a return annotation ("str") but no "$return" output binding to '
-                            "send the value to")
+    assert error.reason == (
+        'the function has a return annotation ("str") but no "$return" output binding to send the value to'
+    )

@@ -23,8 +23,12 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 def install_azurite() -> bool:
     """Install Azurite from the npm registry when npm is there; True when it is installed."""
     if not AZURITE.exists() and shutil.which("npm"):
-        subprocess.run(["npm", "ci", "--prefix", str(FOLDER), "--no-audit", "--no-fund"],
-                       check=False, capture_output=True, timeout=600)
+        subprocess.run(
+            ["npm", "ci", "--prefix", str(FOLDER), "--no-audit", "--no-fund"],
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
     return AZURITE.exists()
 
 
@@ -54,15 +58,34 @@ class Azurite:
         self.log = open(folder / "azurite.log", "wb")  # noqa: SIM115 - closed in stop()
         # no --skipApiVersionCheck: funchost must pin an API version the emulator accepts
         self.process = subprocess.Popen(
-            [str(AZURITE), "--silent", "--location", str(folder), "--blobHost", "127.0.0.1",
-             "--blobPort", str(self.blob_port), "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
-             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port)],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                str(AZURITE),
+                "--silent",
+                "--location",
+                str(folder),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.blob_port),
+                "--queueHost",
+                "127.0.0.1",
+                "--queuePort",
+                str(self.queue_port),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(self.table_port),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
+
         def accepting() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with {self.process.returncode}: "
-                                   f"{(folder / 'azurite.log').read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"Azurite exited with {self.process.returncode}: "
+                    f"{(folder / 'azurite.log').read_text(errors='replace')}"
+                )
             return all(_accepts(port) for port in (self.blob_port, self.queue_port))
 
         try:
@@ -73,10 +96,12 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-                f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;"
-                f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
-                f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;"
+            f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
+            f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;"
+        )
 
     def stop(self) -> None:
         stop_process(self.process, 10)

@@ -46,11 +46,20 @@ TABLE_APP = {
 }
 
 V1_APP = {
-    "Save/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["post"]},
-        {"type": "table", "direction": "out", "name": "row", "tableName": "Notes", "partitionKey": "notes",
-         "connection": "AzureWebJobsStorage"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "Save/function.json": {
+        "bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["post"]},
+            {
+                "type": "table",
+                "direction": "out",
+                "name": "row",
+                "tableName": "Notes",
+                "partitionKey": "notes",
+                "connection": "AzureWebJobsStorage",
+            },
+            {"type": "http", "direction": "out", "name": "$return"},
+        ]
+    },
     "Save/__init__.py": """
         import json
         import azure.functions as func
@@ -59,11 +68,21 @@ V1_APP = {
             row.set(json.dumps({"RowKey": req.params["id"], "Text": req.get_body().decode()}))
             return func.HttpResponse("saved")
     """,
-    "Read/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["get"]},
-        {"type": "table", "direction": "in", "name": "note", "tableName": "Notes", "partitionKey": "notes",
-         "rowKey": "{Query.id}", "connection": "AzureWebJobsStorage"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "Read/function.json": {
+        "bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["get"]},
+            {
+                "type": "table",
+                "direction": "in",
+                "name": "note",
+                "tableName": "Notes",
+                "partitionKey": "notes",
+                "rowKey": "{Query.id}",
+                "connection": "AzureWebJobsStorage",
+            },
+            {"type": "http", "direction": "out", "name": "$return"},
+        ]
+    },
     "Read/__init__.py": """
         import json
         import azure.functions as func
@@ -76,11 +95,15 @@ V1_APP = {
 
 def test_table_round_trips_by_route_partition_and_filter(backend, host, app_dir):
     process = host(app_dir(TABLE_APP), env=backend.env())
-    people = [{"RowKey": "1", "Name": "Ann", "Age": 31}, {"RowKey": "2", "Name": "Bo", "Age": 64},
-              {"RowKey": "3", "Name": "Cy", "Age": 70}]
+    people = [
+        {"RowKey": "1", "Name": "Ann", "Age": 31},
+        {"RowKey": "2", "Name": "Bo", "Age": 64},
+        {"RowKey": "3", "Name": "Cy", "Age": 70},
+    ]
     assert process.request("POST", "/api/people/red", json.dumps(people)).text == "stored"
-    assert process.request("POST", "/api/people/blue", json.dumps({"RowKey": "1", "Name": "Dee", "Age": 50})).status \
-        == 200
+    assert (
+        process.request("POST", "/api/people/blue", json.dumps({"RowKey": "1", "Name": "Dee", "Age": 50})).status == 200
+    )
     ann = process.request("GET", "/api/people/red/1").json()
     assert (ann["PartitionKey"], ann["RowKey"], ann["Name"], ann["Age"]) == ("red", "1", "Ann", 31)
     assert ann["Timestamp"]

@@ -32,8 +32,7 @@ def test_init_writes_an_app_without_functions_and_new_works_right_after(tmp_path
     assert (app / "function_app.py").read_text() == "import azure.functions as func\n\napp = func.FunctionApp()\n"
     dockerfile = (app / "Dockerfile").read_text()
     assert 'CMD ["funchost", "start", "--production"' in dockerfile and "USER " in dockerfile
-    new = funchost("new", "--template", "HTTP trigger", "--name", "hello", "-l", "python", "-a", "anonymous",
-                   cwd=app)
+    new = funchost("new", "--template", "HTTP trigger", "--name", "hello", "-l", "python", "-a", "anonymous", cwd=app)
     assert new.returncode == 0, new.stderr
     assert "function_app.py" in new.stdout  # the success line names the file it changed
     assert host(app).request("GET", "/api/hello?name=Ann").text.startswith("Hello, Ann.")
@@ -86,7 +85,10 @@ def test_check_and_list_name_a_binding_funchost_does_not_run(tmp_path, host):
 
 
 def test_start_takes_core_tools_flags_and_names_unknown_ones(tmp_path, host):
-    app = write_app(tmp_path / "app", {"function_app.py": """
+    app = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": """
         import time
         import azure.functions as func
 
@@ -96,7 +98,9 @@ def test_start_takes_core_tools_flags_and_names_unknown_ones(tmp_path, host):
         @app.route(route="hi")
         def hi(req: func.HttpRequest) -> str:
             return "hi"
-    """})
+    """
+        },
+    )
     process = host(app, "-t", "30", "--language-worker", "-X dev", "--no-build")
     assert process.request("GET", "/api/hi").text == "hi"
     assert "--language-worker has no effect" in process.output and "--no-build has no effect" in process.output
@@ -128,8 +132,11 @@ def test_a_blob_trigger_run_by_hand_reads_the_blob_at_the_path_given(tmp_path, h
     funchost("storage", "upload", "samples-workitems/again.txt", str(upload), cwd=app)
     posted = process.request("POST", "/admin/functions/on_blob", json.dumps({"input": "samples-workitems/doc.txt"}))
     assert posted.status == 202
-    wait_until(lambda: process.output.count("processed blob samples-workitems/doc.txt (12 bytes)") >= 2, 15,
-               "the run by hand did not happen")
+    wait_until(
+        lambda: process.output.count("processed blob samples-workitems/doc.txt (12 bytes)") >= 2,
+        15,
+        "the run by hand did not happen",
+    )
 
 
 def test_settings_encrypt_covers_connection_strings(tmp_path, host):
@@ -143,9 +150,13 @@ def test_settings_encrypt_covers_connection_strings(tmp_path, host):
     assert json.loads(text)["ConnectionStrings"]["Db"]["ConnectionString"].startswith("funchost:")
     assert "Value: Server=secret" in funchost("settings", "list", "--showValue", cwd=app, env=env).stdout
     with (app / "function_app.py").open("a") as code:
-        code.write("\n\nimport os\n\n\n@app.route(route='db', auth_level=func.AuthLevel.ANONYMOUS)\n"
-                   "def db(req):\n    return os.environ['ConnectionStrings:Db']\n")
+        code.write(
+            "\n\nimport os\n\n\n@app.route(route='db', auth_level=func.AuthLevel.ANONYMOUS)\n"
+            "def db(req):\n    return os.environ['ConnectionStrings:Db']\n"
+        )
     assert host(app, env=env).request("GET", "/api/db").text == "Server=secret"
     assert funchost("settings", "decrypt", cwd=app, env=env).returncode == 0
-    assert json.loads((app / "local.settings.json").read_text())["ConnectionStrings"]["Db"]["ConnectionString"] \
+    assert (
+        json.loads((app / "local.settings.json").read_text())["ConnectionStrings"]["Db"]["ConnectionString"]
         == "Server=secret"
+    )

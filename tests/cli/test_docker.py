@@ -28,8 +28,11 @@ def hadolint() -> str | None:
 def steps(dockerfile: str) -> list[tuple[str, str]]:
     """(instruction, arguments) with line continuations joined and comments dropped."""
     joined = re.sub(r"\\\n\s*", " ", dockerfile)
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-            for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def test_the_dockerfile_lints_clean_and_its_steps_build_and_serve_the_app(tmp_path):
@@ -52,24 +55,34 @@ def test_the_dockerfile_lints_clean_and_its_steps_build_and_serve_the_app(tmp_pa
     venv = tmp_path / "image-python"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     source = tmp_path / "funchost-source"  # pip builds in the source folder: a copy keeps the checkout clean
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "node_modules", "build", "*.egg-info", "__pycache__", ".funchost", "benchmarks", "tests"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "node_modules", "build", "*.egg-info", "__pycache__", ".funchost", "benchmarks", "tests"
+        ),
+    )
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "FUNCHOST": str(source)}
     env.pop("VIRTUAL_ENV", None)
     for kind, arguments in instructions:
         if kind == "RUN" and arguments.startswith("pip install"):
-            built = subprocess.run(arguments, shell=True, cwd=app, env=env, capture_output=True, text=True,
-                                   timeout=300)
+            built = subprocess.run(arguments, shell=True, cwd=app, env=env, capture_output=True, text=True, timeout=300)
             assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     command = json.loads(dict(instructions)["CMD"])
     assert command == ["funchost", "start", "--production", "--address", "0.0.0.0", "--port", "80"]
     port = free_port()
     served = [*command[:3], "--address", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(served, cwd=app, env={**env, "AzureWebJobsScriptRoot": str(app)},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        served,
+        cwd=app,
+        env={**env, "AzureWebJobsScriptRoot": str(app)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         health = json.loads(dict(instructions)["HEALTHCHECK"].split("CMD", 1)[1])
         health = [part.replace("127.0.0.1:80", f"127.0.0.1:{port}") for part in health]
+
         def healthy() -> bool:
             assert server.poll() is None, "the image's CMD exited"
             return subprocess.run(health, env=env, capture_output=True).returncode == 0

@@ -19,10 +19,15 @@ from tests.conftest import write_app
 VALIDATOR = Path(__file__).resolve().parent.parent / "kubernetes"
 
 APP = {
-    "local.settings.json": {"IsEncrypted": False, "Values": {
-        "FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-        "Bus": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v",
-        "GREETING": "hello"}},
+    "local.settings.json": {
+        "IsEncrypted": False,
+        "Values": {
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+            "Bus": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v",
+            "GREETING": "hello",
+        },
+    },
     "host.json": {"version": "2.0", "extensions": {"queues": {"batchSize": 8}}},
     "function_app.py": """
         import azure.functions as func
@@ -59,20 +64,38 @@ APP = {
 
 def validator_installed() -> bool:
     if not (VALIDATOR / "node_modules").is_dir() and shutil.which("npm"):
-        subprocess.run(["npm", "ci", "--prefix", str(VALIDATOR), "--no-audit", "--no-fund"], capture_output=True,
-                       timeout=600, check=False)
+        subprocess.run(
+            ["npm", "ci", "--prefix", str(VALIDATOR), "--no-audit", "--no-fund"],
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
     return (VALIDATOR / "node_modules").is_dir() and shutil.which("node") is not None
 
 
 def test_manifests_validate_and_scale_each_trigger_with_keda(tmp_path):
     app = write_app(tmp_path / "Orders App", APP)
-    made = funchost("kubernetes", "manifests", "--script-root", str(app), "--image", "registry.local/orders:1",
-                    "--namespace", "shop", cwd=tmp_path)
+    made = funchost(
+        "kubernetes",
+        "manifests",
+        "--script-root",
+        str(app),
+        "--image",
+        "registry.local/orders:1",
+        "--namespace",
+        "shop",
+        cwd=tmp_path,
+    )
     assert made.returncode == 0, made.stderr
     documents = list(yaml.safe_load_all(made.stdout))
     if validator_installed():
-        checked = subprocess.run(["node", str(VALIDATOR / "validate.js")], input=json.dumps(documents),
-                                 capture_output=True, text=True, timeout=60)
+        checked = subprocess.run(
+            ["node", str(VALIDATOR / "validate.js")],
+            input=json.dumps(documents),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert checked.returncode == 0, checked.stdout + checked.stderr
     elif os.environ.get("FUNCHOST_REQUIRE_AZURITE"):
         pytest.fail("the schema validators are not installed: npm ci --prefix tests/kubernetes")
@@ -89,8 +112,13 @@ def test_manifests_validate_and_scale_each_trigger_with_keda(tmp_path):
     assert web_container["readinessProbe"]["httpGet"]["path"] == "/admin/host/ready"
     assert web_container["livenessProbe"]["httpGet"]["path"] == "/admin/host/ping"
     worker_container = worker["spec"]["template"]["spec"]["containers"][0]
-    assert set(worker_container["args"][worker_container["args"].index("--functions") + 1:]) == {
-        "orders", "uploads", "audit", "telemetry", "tidy"}
+    assert set(worker_container["args"][worker_container["args"].index("--functions") + 1 :]) == {
+        "orders",
+        "uploads",
+        "audit",
+        "telemetry",
+        "tidy",
+    }
     for container in (web_container, worker_container):  # one host id: replicas share leases
         assert {"name": "AzureFunctionsWebHost__hostid", "value": "orders-app"} in container["env"]
         assert container["envFrom"] == [{"secretRef": {"name": "orders-app"}}]
@@ -115,11 +143,24 @@ def test_a_bad_manifest_would_be_caught_by_the_validator(tmp_path):
     """The validator itself refuses what the schemas refuse (so its passing above means something)."""
     if not validator_installed():
         pytest.skip("the schema validators are not installed (npm ci --prefix tests/kubernetes)")
-    broken = [{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
-               "spec": {"triggers": [{"type": "azure-queue", "metadata": {}}]}},
-              {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {
-                  "selector": {}, "template": {"spec": {"containers": [{"name": "c", "ports": [
-                      {"containerPort": "80"}]}]}}}}]
-    checked = subprocess.run(["node", str(VALIDATOR / "validate.js")], input=json.dumps(broken),
-                             capture_output=True, text=True, timeout=60)
+    broken = [
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": {"name": "x"},
+            "spec": {"triggers": [{"type": "azure-queue", "metadata": {}}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "d"},
+            "spec": {
+                "selector": {},
+                "template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": "80"}]}]}},
+            },
+        },
+    ]
+    checked = subprocess.run(
+        ["node", str(VALIDATOR / "validate.js")], input=json.dumps(broken), capture_output=True, text=True, timeout=60
+    )
     assert checked.returncode == 1 and "2 problem(s)" in checked.stdout

@@ -19,8 +19,9 @@ def make_wheel(folder: Path) -> Path:
     files = {
         "greeting/__init__.py": "def hello(name):\n    return f'Hello from a packed dependency, {name}'\n",
         "greeting-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: greeting\nVersion: 1.0\n",
-        "greeting-1.0.dist-info/WHEEL": ("Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                         "Tag: py3-none-any\n"),
+        "greeting-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = "".join(f"{name},,\n" for name in files) + "greeting-1.0.dist-info/RECORD,,\n"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -31,8 +32,10 @@ def make_wheel(folder: Path) -> Path:
 
 def test_pack_builds_zips_and_the_unpacked_app_runs_without_installed_dependencies(tmp_path, host):
     wheel = make_wheel(tmp_path)
-    app = write_app(tmp_path / "app", {
-        "function_app.py": """
+    app = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": """
             import azure.functions as func
             import greeting
 
@@ -42,13 +45,14 @@ def test_pack_builds_zips_and_the_unpacked_app_runs_without_installed_dependenci
             def hello(req: func.HttpRequest) -> str:
                 return greeting.hello(req.params.get("name", "you"))
         """,
-        "requirements.txt": f"{wheel}\n",  # a local wheel: no index needed
-        ".funcignore": "local.settings.json\nnotes/\n*.secret\n",
-        "local.settings.json": {"IsEncrypted": False, "Values": {"SECRET": "do not ship"}},
-        "notes/todo.txt": "private notes",
-        "keys.secret": "private",
-        "shared/util.py": "VALUE = 1\n",
-    })
+            "requirements.txt": f"{wheel}\n",  # a local wheel: no index needed
+            ".funcignore": "local.settings.json\nnotes/\n*.secret\n",
+            "local.settings.json": {"IsEncrypted": False, "Values": {"SECRET": "do not ship"}},
+            "notes/todo.txt": "private notes",
+            "keys.secret": "private",
+            "shared/util.py": "VALUE = 1\n",
+        },
+    )
     (app / ".funchost").mkdir()
     (app / ".funchost" / "state.txt").write_text("host state")
     assert subprocess.run([sys.executable, "-c", "import greeting"], capture_output=True).returncode != 0
@@ -57,10 +61,17 @@ def test_pack_builds_zips_and_the_unpacked_app_runs_without_installed_dependenci
     with zipfile.ZipFile(tmp_path / "out" / "app.zip") as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "deployed")
-    assert {"function_app.py", "host.json", "requirements.txt", "shared/util.py",
-            ".python_packages/lib/site-packages/greeting/__init__.py"} <= names
-    assert not any(name.startswith(("notes/", ".funchost/")) or name.endswith(".secret")
-                   or name == "local.settings.json" for name in names)
+    assert {
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "shared/util.py",
+        ".python_packages/lib/site-packages/greeting/__init__.py",
+    } <= names
+    assert not any(
+        name.startswith(("notes/", ".funchost/")) or name.endswith(".secret") or name == "local.settings.json"
+        for name in names
+    )
     process = host(tmp_path / "deployed")
     assert process.request("GET", "/api/hello?name=Ann").text == "Hello from a packed dependency, Ann"
 

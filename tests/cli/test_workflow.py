@@ -13,8 +13,15 @@ import pytest
 def funchost(*args: str, cwd: Path, env: dict[str, str] | None = None, input_text: str | None = None):
     import os
 
-    return subprocess.run([sys.executable, "-m", "funchost", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "NO_COLOR": "1", **(env or {})}, input=input_text)
+    return subprocess.run(
+        [sys.executable, "-m", "funchost", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        input=input_text,
+    )
 
 
 @pytest.mark.parametrize("model", ["v2", "v1"])
@@ -29,11 +36,17 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     assert not (app / "function_app.py").exists() or "@app." not in (app / "function_app.py").read_text()
     again = funchost("init", "app", "--model", model, cwd=tmp_path)
     assert again.returncode == 0 and "host.json already exists. Skipped!" in again.stdout
-    for template, name in [("HTTP trigger", "orders"), ("Timer trigger", "nightly"),
-                           ("Queue trigger", "process_order"), ("Blob trigger", "on_blob"),
-                           ("Azure Service Bus Queue trigger", "on_sb_queue"),
-                           ("ServiceBus Topic trigger", "on_sb_topic"), ("Azure Event Hub trigger", "on_event"),
-                           ("Azure Event Grid trigger", "on_grid"), ("Azure Cosmos DB trigger", "on_change")]:
+    for template, name in [
+        ("HTTP trigger", "orders"),
+        ("Timer trigger", "nightly"),
+        ("Queue trigger", "process_order"),
+        ("Blob trigger", "on_blob"),
+        ("Azure Service Bus Queue trigger", "on_sb_queue"),
+        ("ServiceBus Topic trigger", "on_sb_topic"),
+        ("Azure Event Hub trigger", "on_event"),
+        ("Azure Event Grid trigger", "on_grid"),
+        ("Azure Cosmos DB trigger", "on_change"),
+    ]:
         result = funchost("new", "--template", template, "--name", name, "--authlevel", "anonymous", cwd=app)
         assert result.returncode == 0, result.stderr
     if model == "v2":
@@ -54,8 +67,9 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     assert by_hand.returncode == 0 and "ServiceBus trigger processed a message: sb-by-hand" in by_hand.stdout
     by_hand = funchost("invoke", "on_event", "--data", "event-by-hand", cwd=app)
     assert by_hand.returncode == 0 and "EventHub trigger processed an event: event-by-hand" in by_hand.stdout
-    by_hand = funchost("invoke", "on_grid", "--data", '{"id": "g-1", "subject": "s", "eventType": "T", "data": 7}',
-                       cwd=app)
+    by_hand = funchost(
+        "invoke", "on_grid", "--data", '{"id": "g-1", "subject": "s", "eventType": "T", "data": 7}', cwd=app
+    )
     assert by_hand.returncode == 0 and '"id": "g-1", "subject": "s", "event_type": "T", "data": 7' in by_hand.stdout
     by_hand = funchost("invoke", "on_change", "--data", '[{"id": "d-1"}, {"id": "d-2"}]', cwd=app)
     assert by_hand.returncode == 0 and "2 document(s) changed, the first is d-1" in by_hand.stdout
@@ -86,8 +100,13 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     assert "mysbqueue\tqueue\t0 messages" in listed and "mysbtopic/Subscriptions/mysubscription\tsubscription" in listed
     assert "myeventhub\t4 partitions" in funchost("storage", "hubs", cwd=app).stdout
     # the generated tests pass
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=app,
-                           capture_output=True, text=True, timeout=120)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
 
@@ -100,10 +119,18 @@ def test_errors_are_one_clear_line(tmp_path):
     missing = funchost("start", "--script-root", "nowhere", cwd=tmp_path)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     templates = funchost("templates", "list", cwd=tmp_path)
-    assert templates.stdout.splitlines() == ["Python Templates:", "  HTTP trigger", "  Timer trigger",
-                                             "  Queue trigger", "  Blob trigger", "  Azure Service Bus Queue trigger",
-                                             "  Azure Service Bus Topic trigger", "  Azure Event Hub trigger",
-                                             "  Azure Event Grid trigger", "  Azure Cosmos DB trigger"]
+    assert templates.stdout.splitlines() == [
+        "Python Templates:",
+        "  HTTP trigger",
+        "  Timer trigger",
+        "  Queue trigger",
+        "  Blob trigger",
+        "  Azure Service Bus Queue trigger",
+        "  Azure Service Bus Topic trigger",
+        "  Azure Event Hub trigger",
+        "  Azure Event Grid trigger",
+        "  Azure Cosmos DB trigger",
+    ]
     assert "examples:" in funchost("invoke", "--help", cwd=tmp_path).stdout
 
 
@@ -135,8 +162,10 @@ def test_settings_round_trip_with_encryption(tmp_path, host):
     assert "Value: two" in funchost("settings", "list", "-a", cwd=app, env=env).stdout
     # start decrypts transparently
     with (app / "function_app.py").open("a") as code:
-        code.write("\n\nimport os\n\n\n@app.route(route='greeting', auth_level=func.AuthLevel.ANONYMOUS)\n"
-                   "def greeting(req):\n    return os.environ['GREETING']\n")
+        code.write(
+            "\n\nimport os\n\n\n@app.route(route='greeting', auth_level=func.AuthLevel.ANONYMOUS)\n"
+            "def greeting(req):\n    return os.environ['GREETING']\n"
+        )
     process = host(app, env=env)
     assert process.request("GET", "/api/greeting").text == "hi there"
     # without the key the values cannot be read: a clear error

@@ -36,12 +36,18 @@ def test_a_missing_host_json_means_defaults(tmp_path):
     assert config.path is None
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ({"version": "1.0"}, "'1.0' is an invalid value for host.json 'version' property. "
-                         "We recommend you set the 'version' property to '2.0'."),
-    ({"logging": {}}, "The host.json file is missing the required 'version' property."),
-    ('{"version": "2.0",', "Unable to parse host configuration file '"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            {"version": "1.0"},
+            "'1.0' is an invalid value for host.json 'version' property. "
+            "We recommend you set the 'version' property to '2.0'.",
+        ),
+        ({"logging": {}}, "The host.json file is missing the required 'version' property."),
+        ('{"version": "2.0",', "Unable to parse host configuration file '"),
+    ],
+)
 def test_host_json_errors_use_the_real_hosts_words(tmp_path, content, message):
     with pytest.raises(HostConfigError) as raised:
         load_host_json(write(tmp_path, "host.json", content), environ={})
@@ -49,12 +55,16 @@ def test_host_json_errors_use_the_real_hosts_words(tmp_path, content, message):
 
 
 def test_unknown_keys_are_kept_and_lookups_ignore_case(tmp_path):
-    app = write(tmp_path, "host.json", {
-        "version": "2.0",
-        "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"},
-        "Extensions": {"HTTP": {"RoutePrefix": "/v1/"}},
-        "logging": {"logLevel": {"default": "Warning"}, "applicationInsights": {"samplingSettings": {}}},
-    })
+    app = write(
+        tmp_path,
+        "host.json",
+        {
+            "version": "2.0",
+            "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"},
+            "Extensions": {"HTTP": {"RoutePrefix": "/v1/"}},
+            "logging": {"logLevel": {"default": "Warning"}, "applicationInsights": {"samplingSettings": {}}},
+        },
+    )
     config = load_host_json(app, environ={})
     assert config.route_prefix == "v1"
     assert config.log_levels == {"default": "Warning"}
@@ -62,27 +72,34 @@ def test_unknown_keys_are_kept_and_lookups_ignore_case(tmp_path):
 
 
 def test_environment_overrides_any_host_json_setting(tmp_path):
-    app = write(tmp_path, "host.json", {"version": "2.0", "extensions": {"queues": {"batchSize": 16}},
-                                        "functions": ["a", "b"]})
-    config = load_host_json(app, environ={
-        "AzureFunctionsJobHost__extensions__http__routePrefix": "",
-        "azurefunctionsjobhost__Extensions__Queues__BatchSize": "4",
-        "AzureFunctionsJobHost__functions__1": "c",
-        "AzureFunctionsJobHost__functionTimeout": "00:00:05",
-        "Unrelated": "x",
-    })
+    app = write(
+        tmp_path, "host.json", {"version": "2.0", "extensions": {"queues": {"batchSize": 16}}, "functions": ["a", "b"]}
+    )
+    config = load_host_json(
+        app,
+        environ={
+            "AzureFunctionsJobHost__extensions__http__routePrefix": "",
+            "azurefunctionsjobhost__Extensions__Queues__BatchSize": "4",
+            "AzureFunctionsJobHost__functions__1": "c",
+            "AzureFunctionsJobHost__functionTimeout": "00:00:05",
+            "Unrelated": "x",
+        },
+    )
     assert config.route_prefix == ""
     assert config.get("extensions.queues.batchSize") == 4
     assert config.function_allow_list == ["a", "c"]
     assert config.timespan("functionTimeout", None) == timedelta(seconds=5)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("00:05:00", timedelta(minutes=5)),
-    ("1.02:03:04", timedelta(days=1, hours=2, minutes=3, seconds=4)),
-    ("00:00:01.5", timedelta(seconds=1.5)),
-    ("-1", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("00:05:00", timedelta(minutes=5)),
+        ("1.02:03:04", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        ("00:00:01.5", timedelta(seconds=1.5)),
+        ("-1", None),
+    ],
+)
 def test_timespans(text, expected):
     assert parse_timespan(text) == expected
 
@@ -94,24 +111,35 @@ def test_bad_timespans_are_errors(text):
 
 
 def test_local_settings_values_go_to_the_environment_unless_already_set(tmp_path):
-    app = write(tmp_path, "local.settings.json", {
-        "IsEncrypted": False,
-        "Values": {"FUNCTIONS_WORKER_RUNTIME": "python", "Greeting": "hi", "Flag": True, "Count": 3,
-                   "Empty": None},
-        "ConnectionStrings": {"Db": "Server=x", "Other": {"ConnectionString": "Server=y", "ProviderName": "p"}},
-        "Host": {"LocalHttpPort": 7072, "CORS": "http://a.test, http://b.test", "CORSCredentials": True},
-    })
+    app = write(
+        tmp_path,
+        "local.settings.json",
+        {
+            "IsEncrypted": False,
+            "Values": {"FUNCTIONS_WORKER_RUNTIME": "python", "Greeting": "hi", "Flag": True, "Count": 3, "Empty": None},
+            "ConnectionStrings": {"Db": "Server=x", "Other": {"ConnectionString": "Server=y", "ProviderName": "p"}},
+            "Host": {"LocalHttpPort": 7072, "CORS": "http://a.test, http://b.test", "CORSCredentials": True},
+        },
+    )
     settings = load_local_settings(app)
     assert settings.warnings == []
     assert (settings.local_http_port, settings.cors, settings.cors_credentials) == (
-        7072, ["http://a.test", "http://b.test"], True)
+        7072,
+        ["http://a.test", "http://b.test"],
+        True,
+    )
     environ = {"Greeting": "from the environment"}
     skipped = apply_to_environ(settings, environ)
-    assert skipped == ["Skipping 'Greeting' from local settings as it's already defined in current "
-                       "environment variables."]
+    assert skipped == [
+        "Skipping 'Greeting' from local settings as it's already defined in current environment variables."
+    ]
     assert environ["Greeting"] == "from the environment"
     assert (environ["FUNCTIONS_WORKER_RUNTIME"], environ["Flag"], environ["Count"], environ["Empty"]) == (
-        "python", "true", "3", "")
+        "python",
+        "true",
+        "3",
+        "",
+    )
     assert environ["ConnectionStrings:Db"] == "Server=x" and environ["ConnectionStrings:Other"] == "Server=y"
 
 
@@ -126,8 +154,9 @@ def test_invalid_local_settings_is_one_warning_and_no_settings(tmp_path):
 
 
 def test_local_settings_and_host_json_are_read_as_leniently_as_json_net(tmp_path):
-    app = write(tmp_path, "local.settings.json",
-                '\ufeff{\n  // dev values\n  "Values": {"A": "1", /* b */ "B": "2",},\n}')
+    app = write(
+        tmp_path, "local.settings.json", '\ufeff{\n  // dev values\n  "Values": {"A": "1", /* b */ "B": "2",},\n}'
+    )
     assert load_local_settings(app).values == {"A": "1", "B": "2"}
     write(tmp_path, "host.json", '{"version": "2.0", // v\n "extensions": {"http": {"routePrefix": "x",},},}')
     assert load_host_json(tmp_path, environ={}).route_prefix == "x"
@@ -139,8 +168,9 @@ def test_a_missing_local_settings_file_means_no_settings(tmp_path):
 
 
 def test_app_settings_match_names_like_dotnet_configuration():
-    settings = AppSettings({"MyQueue": "orders", "AzureWebJobs__Send__Disabled": "true",
-                            "AzureWebJobs.Other.Disabled": "1"})
+    settings = AppSettings(
+        {"MyQueue": "orders", "AzureWebJobs__Send__Disabled": "true", "AzureWebJobs.Other.Disabled": "1"}
+    )
     assert settings.get("myqueue") == "orders"
     assert settings.resolve("%MyQueue%-poison") == "orders-poison"
     assert settings.is_function_disabled("send") and settings.is_function_disabled("Other")

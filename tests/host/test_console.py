@@ -26,7 +26,8 @@ def test_stamps_are_what_datetime_formatting_gave():
         assert stamp(moment) == utc.strftime("[%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z] "
 
 
-APP = {"function_app.py": """
+APP = {
+    "function_app.py": """
     import logging
     import azure.functions as func
 
@@ -37,7 +38,8 @@ APP = {"function_app.py": """
         logging.info("first %s", msg)
         print("printed")
         logging.warning("second")
-"""}
+"""
+}
 
 
 def run_logged(app: Path, log: Path, fast: bool) -> list[str]:
@@ -53,8 +55,11 @@ def run_logged(app: Path, log: Path, fast: bool) -> list[str]:
                 asyncio.run(invoker.invoke(manual_invocation(index.functions["chatty"], text)))
         flush_console()
     lines = log.read_text().splitlines()
-    return [re.sub(r"Id=[0-9a-f-]{36}", "Id=<id>", re.sub(r"Duration=\d+ms", "Duration=<ms>", line[27:]))
-            for line in lines if re.match(r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] ", line)]
+    return [
+        re.sub(r"Id=[0-9a-f-]{36}", "Id=<id>", re.sub(r"Duration=\d+ms", "Duration=<ms>", line[27:]))
+        for line in lines
+        if re.match(r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] ", line)
+    ]
 
 
 def test_the_fast_lines_are_the_lines_logging_wrote_in_the_same_order(tmp_path):
@@ -69,9 +74,14 @@ def test_the_fast_lines_are_the_lines_logging_wrote_in_the_same_order(tmp_path):
         saved.restore()
     expected = []
     for text in ("a", "b"):
-        expected += ["Executing 'Functions.chatty' (Reason='This function was programmatically called via the host "
-                     "APIs.', Id=<id>)", f"first {text}", "printed", "second",
-                     "Executed 'Functions.chatty' (Succeeded, Id=<id>, Duration=<ms>)"]
+        expected += [
+            "Executing 'Functions.chatty' (Reason='This function was programmatically called via the host "
+            "APIs.', Id=<id>)",
+            f"first {text}",
+            "printed",
+            "second",
+            "Executed 'Functions.chatty' (Succeeded, Id=<id>, Duration=<ms>)",
+        ]
     assert through_logging == expected
     assert fast == through_logging
 

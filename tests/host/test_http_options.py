@@ -22,8 +22,10 @@ APP = """
 
 
 def _app(tmp_path, hsts: dict) -> Path:
-    return write_app(tmp_path / "app", {
-        "host.json": {"version": "2.0", "extensions": {"http": {"hsts": hsts}}}, "function_app.py": APP})
+    return write_app(
+        tmp_path / "app",
+        {"host.json": {"version": "2.0", "extensions": {"http": {"hsts": hsts}}}, "function_app.py": APP},
+    )
 
 
 def test_hsts_sends_the_header_host_json_describes(tmp_path):

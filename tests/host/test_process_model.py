@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Response, request
 from tests.waiting import stays, wait_until
 
-APP = '''
+APP = """
 import asyncio
 import ctypes
 import os
@@ -64,7 +64,7 @@ async def block(req: func.HttpRequest) -> func.HttpResponse:
 async def hog(req: func.HttpRequest) -> func.HttpResponse:
     time.sleep(60)  # blocks the event loop far past functionTimeout: nothing on the loop can stop it
     return func.HttpResponse("never")
-'''
+"""
 
 
 def make_app(app_dir, host_json: dict | None = None) -> Path:
@@ -125,17 +125,25 @@ def test_a_function_killing_its_process_does_not_take_the_service_down(app_dir, 
 
 def test_with_two_workers_the_other_one_keeps_serving_during_a_crash(app_dir, host):
     process = host(make_app(app_dir), "--workers", "2")
-    get_until(process.port, "/admin/host/status",
-              lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"])
+    get_until(
+        process.port,
+        "/admin/host/status",
+        lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"],
+    )
     pids = {i["pid"] for i in status(process.port)["instances"]}
     assert len(pids) == 2
     crash(process.port, "/api/exit")
     answers = [process.request("GET", "/api/hello") for _ in range(5)]
     assert all(a.status == 200 for a in answers)
     # the status is the supervisor's view, which sees the crash within its next loop turn
-    after = get_until(process.port, "/admin/host/status",
-                      lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"]
-                      and {i["pid"] for i in r.json()["instances"]} != pids)
+    after = get_until(
+        process.port,
+        "/admin/host/status",
+        lambda r: (
+            [i["state"] for i in r.json()["instances"]] == ["Running", "Running"]
+            and {i["pid"] for i in r.json()["instances"]} != pids
+        ),
+    )
     entries = after.json()["instances"]
     assert sum(e["restarts"] for e in entries) == 1
     assert len({e["pid"] for e in entries} - pids) == 1
@@ -151,8 +159,11 @@ def running(pid: int) -> bool:
 
 def test_instances_die_with_a_killed_supervisor(app_dir, host):
     process = host(make_app(app_dir), "--workers", "2")
-    found = get_until(process.port, "/admin/host/status",
-                      lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"])
+    found = get_until(
+        process.port,
+        "/admin/host/status",
+        lambda r: [i["state"] for i in r.json()["instances"]] == ["Running", "Running"],
+    )
     pids = [i["pid"] for i in found.json()["instances"]]
     assert all(running(pid) for pid in pids)
     process.process.send_signal(signal.SIGKILL)
@@ -218,15 +229,17 @@ def test_sigterm_during_fifty_in_flight_requests_completes_all_of_them(app_dir, 
         thread.join()
     assert code == 0
     assert sorted(a.text for a in answers if isinstance(a, Response) and a.status == 200) == sorted(
-        f"done {n}" for n in range(50)), answers
+        f"done {n}" for n in range(50)
+    ), answers
 
 
 def test_requests_beyond_max_outstanding_get_429_and_admin_is_never_throttled(app_dir, host, http_server):
     limits = {"extensions": {"http": {"maxConcurrentRequests": 1, "maxOutstandingRequests": 2}}}
     process = host(make_app(app_dir, limits), env=http_server)
     answers: list[Response] = []
-    threads = [threading.Thread(target=lambda: answers.append(process.request("GET", "/api/slow?s=1")))
-               for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(process.request("GET", "/api/slow?s=1"))) for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     # one running, two waiting, three refused at once: the queue is full from here on
@@ -272,8 +285,9 @@ def test_a_retiring_instance_that_outlives_its_drain_is_killed(app_dir, host):
     process.wait_for_output("Executing 'Functions.hog'")
     source = app / "function_app.py"
     source.write_text(source.read_text() + "\n# edited\n")  # a reload retires the blocked instance
-    output = process.wait_for_output(f"(pid {old_pid}) did not stop within its drain timeout (1 s); killing it",
-                                     timeout=30)
+    output = process.wait_for_output(
+        f"(pid {old_pid}) did not stop within its drain timeout (1 s); killing it", timeout=30
+    )
     assert "Change detected" in output
     get_until(process.port, "/api/hello", lambda r: r.status == 200 and r.text != f"hello from {old_pid}")
     blocker.join(timeout=30)
@@ -289,13 +303,15 @@ def test_no_reload_leaves_the_app_alone(app_dir, host):
     process = host(app, "--no-reload")
     source = app / "function_app.py"
     source.write_text(source.read_text().replace('f"hello from {os.getpid()}"', '"edited"'))
-    stays(lambda: process.request("GET", "/api/hello").text.startswith("hello from"), RELOAD_TIME,
-          "--no-reload reloaded")
+    stays(
+        lambda: process.request("GET", "/api/hello").text.startswith("hello from"), RELOAD_TIME, "--no-reload reloaded"
+    )
 
 
 def test_health_monitor_recycles_an_instance_whose_event_loop_is_blocked(app_dir, host):
-    monitor = {"healthMonitor": {"healthCheckInterval": "00:00:01", "healthCheckWindow": "00:00:30",
-                                 "healthCheckThreshold": 2}}
+    monitor = {
+        "healthMonitor": {"healthCheckInterval": "00:00:01", "healthCheckWindow": "00:00:30", "healthCheckThreshold": 2}
+    }
     process = host(make_app(app_dir, monitor))
     first = process.request("GET", "/api/hello").text
     for _ in range(3):
@@ -306,10 +322,13 @@ def test_health_monitor_recycles_an_instance_whose_event_loop_is_blocked(app_dir
 
 
 def test_a_crash_loop_is_reported_and_paused(app_dir, host):
-    crashing = APP + '''
+    crashing = (
+        APP
+        + """
 import threading
 threading.Timer(0.3, lambda: os._exit(3)).start()
-'''
+"""
+    )
     app = app_dir({"function_app.py": crashing})
     process = host(app, "--no-reload", ready=False)
     output = process.wait_for_output("keeps crashing (5 times in the last 60 s, last: exit code 3)", timeout=30)
@@ -335,12 +354,15 @@ def test_oversized_headers_and_urls_are_refused(app_dir, host, http_server):
     assert raw_exchange(process.port, huge_header).startswith(b"HTTP/1.1 431 ")
     many = b"".join(b"X-H%d: %s\r\n" % (n, b"b" * 100) for n in range(400))
     assert raw_exchange(process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n").startswith(
-        b"HTTP/1.1 431 ")
+        b"HTTP/1.1 431 "
+    )
     headers = [b"X-H%d: v\r\n" % n for n in range(99)]  # with Host: 100 headers, Kestrel's limit
-    assert raw_exchange(process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                        + b"".join(headers[1:]) + b"\r\n").startswith(b"HTTP/1.1 200 ")
-    assert raw_exchange(process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                        + b"".join(headers) + b"\r\n").startswith(b"HTTP/1.1 431 ")
+    assert raw_exchange(
+        process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + b"".join(headers[1:]) + b"\r\n"
+    ).startswith(b"HTTP/1.1 200 ")
+    assert raw_exchange(
+        process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + b"".join(headers) + b"\r\n"
+    ).startswith(b"HTTP/1.1 431 ")
     long_url = b"GET /api/hello?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     assert raw_exchange(process.port, long_url).startswith(b"HTTP/1.1 414 ")
     assert process.request("GET", "/api/hello").status == 200
@@ -350,8 +372,11 @@ def test_slow_clients_cannot_hold_a_connection(app_dir, host, http_server):
     process = host(make_app(app_dir), env={"FUNCHOST_HTTP_REQUEST_TIMEOUT": "1", **http_server})
     # headers that never finish: 408 and closed (granian closes without an answer)
     unfinished = raw_exchange(process.port, b"GET /api/hello HTTP/1.1\r\nHost: x\r\n")
-    assert unfinished == b"" if http_server["FUNCHOST_HTTP_SERVER"] == "granian" else unfinished.startswith(
-        b"HTTP/1.1 408 ")
+    assert (
+        unfinished == b""
+        if http_server["FUNCHOST_HTTP_SERVER"] == "granian"
+        else unfinished.startswith(b"HTTP/1.1 408 ")
+    )
     # a body that stalls half way
     stalled = b"POST /api/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10
     assert raw_exchange(process.port, stalled).startswith(b"HTTP/1.1 408 ")
@@ -383,9 +408,14 @@ def test_a_trickling_body_is_cut_off_below_the_minimum_data_rate(app_dir, host, 
 
 def test_status_lists_every_instance(app_dir, host):
     process = host(make_app(app_dir), "--workers", "2")
-    found = get_until(process.port, "/admin/host/status",
-                      lambda r: [i["state"] for i in r.json().get("instances", [])] == ["Running", "Running"]
-                      and all("runningInvocations" in i for i in r.json()["instances"]))
+    found = get_until(
+        process.port,
+        "/admin/host/status",
+        lambda r: (
+            [i["state"] for i in r.json().get("instances", [])] == ["Running", "Running"]
+            and all("runningInvocations" in i for i in r.json()["instances"])
+        ),
+    )
     entries = found.json()["instances"]
     assert [e["instance"] for e in entries] == [0, 1]
     assert all(e["state"] == "Running" and e["healthy"] for e in entries)

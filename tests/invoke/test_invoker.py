@@ -36,8 +36,9 @@ def http_invocation(spec, method="GET", path="/api/x", query=None, body=b"", hea
     query = query or {}
     headers = {"host": "localhost", **(headers or {})}
     datum = messages.trigger_datum(method, f"http://localhost{path}", headers, query, route or {}, body)
-    return Invocation(spec, datum, messages.trigger_metadata(headers, query, route or {}),
-                      trace_parent=headers.get("traceparent"))
+    return Invocation(
+        spec, datum, messages.trigger_metadata(headers, query, route or {}), trace_parent=headers.get("traceparent")
+    )
 
 
 def test_v1_http_function_with_shared_code_imports():
@@ -45,9 +46,7 @@ def test_v1_http_function_with_shared_code_imports():
     outcome = run(http_invocation(index.functions["HttpTrigger"], query={"name": "Ann", "loud": "1"}))
     assert outcome.succeeded, outcome.error
     assert isinstance(outcome.http_response, func.HttpResponse)
-    assert outcome.http_response.get_body() == (
-        b"HELLO, ANN. THIS HTTP TRIGGERED FUNCTION EXECUTED SUCCESSFULLY."
-    )
+    assert outcome.http_response.get_body() == (b"HELLO, ANN. THIS HTTP TRIGGERED FUNCTION EXECUTED SUCCESSFULLY.")
 
 
 def test_v1_out_parameter_context_and_global_state():
@@ -56,9 +55,7 @@ def test_v1_out_parameter_context_and_global_state():
     first = run(http_invocation(spec, route={"id": "7"}))
     second = run(http_invocation(spec, route={"id": "8"}))
     assert first.succeeded and second.succeeded
-    assert first.http_response.get_body().decode() == (
-        f"id=7 fn=AltEntry first={first.invocation_id}"
-    )
+    assert first.http_response.get_body().decode() == (f"id=7 fn=AltEntry first={first.invocation_id}")
     # CACHED_DATA was set by the first call and kept for the second
     assert second.http_response.get_body().decode() == f"id=8 fn=AltEntry first={first.invocation_id}"
 
@@ -155,8 +152,10 @@ def test_queue_trigger_out_binding_context_logs_and_thread_pool(app_dir, caplog)
         assert printed and printed[0].name == "Function.relay.User"
         messages_ = [r.getMessage() for r in caplog.records]
         assert f"Executing 'Functions.relay' (Reason='{invocation.reason}', Id={outcome.invocation_id})" in messages_
-        assert any(m.startswith(f"Executed 'Functions.relay' (Succeeded, Id={outcome.invocation_id}, Duration=")
-                   for m in messages_)
+        assert any(
+            m.startswith(f"Executed 'Functions.relay' (Succeeded, Id={outcome.invocation_id}, Duration=")
+            for m in messages_
+        )
     finally:
         if installed:
             uninstall_log_capture()
@@ -197,19 +196,23 @@ def test_sync_function_may_run_its_own_event_loop(app_dir):
 
 
 def test_v1_return_without_return_binding_fails(app_dir):
-    root = app_dir({
-        "Q/function.json": {"bindings": [
-            {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]},
-        "Q/__init__.py": "def main(msg):\n    return 'oops'\n",
-    })
+    root = app_dir(
+        {
+            "Q/function.json": {
+                "bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "q"}]
+            },
+            "Q/__init__.py": "def main(msg):\n    return 'oops'\n",
+        }
+    )
     outcome = run(manual_invocation(index_of(root).functions["Q"], "x"))
     assert not outcome.succeeded
     assert "without a $return binding returned a non-None value" in str(outcome.error)
 
 
 def test_timer_trigger_gets_timer_request(app_dir):
-    root = app_dir({
-        "function_app.py": """
+    root = app_dir(
+        {
+            "function_app.py": """
             import azure.functions as func
             app = func.FunctionApp()
             GOT = []
@@ -218,7 +221,8 @@ def test_timer_trigger_gets_timer_request(app_dir):
             def tick(timer: func.TimerRequest) -> None:
                 GOT.append(timer.past_due)
         """,
-    })
+        }
+    )
     assert run(manual_invocation(index_of(root).functions["tick"], "")).succeeded
     import function_app
 
@@ -226,8 +230,9 @@ def test_timer_trigger_gets_timer_request(app_dir):
 
 
 def test_worker_extensions_are_called(app_dir):
-    root = app_dir({
-        "function_app.py": """
+    root = app_dir(
+        {
+            "function_app.py": """
             import azure.functions as func
             from azure.functions import AppExtensionBase
             CALLS = []
@@ -248,7 +253,8 @@ def test_worker_extensions_are_called(app_dir):
             def hooked(msg: str) -> str:
                 return "ret"
         """,
-    })
+        }
+    )
     spec = index_of(root).functions["hooked"]
     assert run(manual_invocation(spec, "x"), Extensions(enabled=True)).succeeded
     import function_app
@@ -261,8 +267,9 @@ def test_worker_extensions_are_called(app_dir):
 
 @pytest.mark.parametrize("value", ["yes", "no"])
 def test_contextvars_reach_sync_functions(app_dir, value):
-    root = app_dir({
-        "function_app.py": """
+    root = app_dir(
+        {
+            "function_app.py": """
             import contextvars
             import azure.functions as func
             app = func.FunctionApp()
@@ -274,7 +281,8 @@ def test_contextvars_reach_sync_functions(app_dir, value):
                 VAR.set(msg)
                 return VAR.get()
         """,
-    })
+        }
+    )
     outcome = run(manual_invocation(index_of(root).functions["read"], value))
     assert outcome.outputs["$return"].value == value
 
@@ -313,13 +321,17 @@ def test_function_timeout_cancels_async_and_reports_sync_overruns(app_dir):
     async def invoke_all():
         with ThreadPoolExecutor(2) as executor:
             invoker = Invoker(executor, timeout=1.0, on_sync_timeout=overruns.append)
-            return [await invoker.invoke(manual_invocation(index.functions[name], "x"))
-                    for name in ("sleepy", "raises_timeout", "stuck")]
+            return [
+                await invoker.invoke(manual_invocation(index.functions[name], "x"))
+                for name in ("sleepy", "raises_timeout", "stuck")
+            ]
 
     sleepy, raises_timeout, stuck = asyncio.run(invoke_all())
     assert not sleepy.succeeded and sleepy.duration_ms < 5000
-    assert str(sleepy.error) == (f"Timeout value of 00:00:01 exceeded by function 'Functions.sleepy' "
-                                 f"(Id: '{sleepy.invocation_id}'). Initiating cancellation.")
+    assert str(sleepy.error) == (
+        f"Timeout value of 00:00:01 exceeded by function 'Functions.sleepy' "
+        f"(Id: '{sleepy.invocation_id}'). Initiating cancellation."
+    )
     assert type(raises_timeout.error) is TimeoutError and str(raises_timeout.error) == "the function's own timeout"
     assert not stuck.succeeded and "exceeded by function 'Functions.stuck'" in str(stuck.error)
     assert overruns == [stuck.invocation_id]

@@ -30,7 +30,8 @@ from tests.waiting import wait_until
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
-APP = {"function_app.py": """
+APP = {
+    "function_app.py": """
     import logging
     import azure.functions as func
 
@@ -46,7 +47,8 @@ APP = {"function_app.py": """
     @app.route(route="traced_async")
     async def traced_async(req: func.HttpRequest, context: func.Context) -> str:
         return context.trace_context.trace_parent
-"""}
+"""
+}
 
 
 def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path):
@@ -61,9 +63,11 @@ def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path)
     async def invoke_all():
         with ThreadPoolExecutor(2) as executor:
             invoker = Invoker(executor, telemetry=telemetry)
-            results = [await invoker.invoke(http_invocation(index.functions["traced"], headers=header)),
-                       await invoker.invoke(http_invocation(index.functions["traced_async"], headers=header)),
-                       await invoker.invoke(http_invocation(index.functions["traced"], query={"fail": "1"}))]
+            results = [
+                await invoker.invoke(http_invocation(index.functions["traced"], headers=header)),
+                await invoker.invoke(http_invocation(index.functions["traced_async"], headers=header)),
+                await invoker.invoke(http_invocation(index.functions["traced"], query={"fail": "1"})),
+            ]
             return results
 
     sync, async_, failed = asyncio.run(invoke_all())
@@ -80,8 +84,12 @@ def test_a_span_per_invocation_child_of_the_incoming_trace_and_metrics(tmp_path)
     assert finished[2].status.status_code is StatusCode.ERROR and finished[2].parent is None  # no traceparent: a root
     assert any(event.name == "exception" for event in finished[2].events) and not failed.succeeded
     data: Any = metrics.get_metrics_data()
-    points: dict[str, Any] = {metric.name: metric for resource in data.resource_metrics
-              for scope in resource.scope_metrics for metric in scope.metrics}
+    points: dict[str, Any] = {
+        metric.name: metric
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
     invocations = {point.attributes["faas.name"]: point.value for point in points["faas.invocations"].data.data_points}
     assert invocations == {"traced": 2, "traced_async": 1}
     [errors] = points["faas.errors"].data.data_points
@@ -103,16 +111,28 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if self.path == "/v1/traces":
                     request = ExportTraceServiceRequest.FromString(body)
-                    received.spans.extend(span for resource in request.resource_spans
-                                          for scope in resource.scope_spans for span in scope.spans)
+                    received.spans.extend(
+                        span
+                        for resource in request.resource_spans
+                        for scope in resource.scope_spans
+                        for span in scope.spans
+                    )
                 elif self.path == "/v1/logs":
                     request = ExportLogsServiceRequest.FromString(body)
-                    received.logs.extend(record for resource in request.resource_logs
-                                         for scope in resource.scope_logs for record in scope.log_records)
+                    received.logs.extend(
+                        record
+                        for resource in request.resource_logs
+                        for scope in resource.scope_logs
+                        for record in scope.log_records
+                    )
                 elif self.path == "/v1/metrics":
                     request = ExportMetricsServiceRequest.FromString(body)
-                    received.metric_names.update(metric.name for resource in request.resource_metrics
-                                                 for scope in resource.scope_metrics for metric in scope.metrics)
+                    received.metric_names.update(
+                        metric.name
+                        for resource in request.resource_metrics
+                        for scope in resource.scope_metrics
+                        for metric in scope.metrics
+                    )
                 self.send_response(200)
                 self.send_header("content-type", "application/x-protobuf")
                 self.send_header("content-length", "0")
@@ -133,9 +153,15 @@ class Receiver:
 def test_spans_and_metrics_reach_an_otlp_endpoint_from_a_host(tmp_path, host):
     receiver = Receiver()
     try:
-        process = host(write_app(tmp_path / "app", APP), env={
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "orders",
-            "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500"})
+        process = host(
+            write_app(tmp_path / "app", APP),
+            env={
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+                "OTEL_SERVICE_NAME": "orders",
+                "OTEL_BSP_SCHEDULE_DELAY": "100",
+                "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            },
+        )
         answer = process.request("GET", "/api/traced", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
         wait_until(lambda: any(span.name == "traced" for span in receiver.spans), 20, "no span reached the receiver")
         [span] = [span for span in receiver.spans if span.name == "traced"]
@@ -143,10 +169,16 @@ def test_spans_and_metrics_reach_an_otlp_endpoint_from_a_host(tmp_path, host):
         assert answer.text == f"00-{TRACE_ID}-{span.span_id.hex()}-01"
         attributes = {item.key: item.value for item in span.attributes}
         assert attributes["faas.name"].string_value == "traced" and attributes["faas.trigger"].string_value == "http"
-        wait_until(lambda: {"faas.invocations", "faas.invoke_duration"} <= receiver.metric_names, 20,
-                   "no metrics reached the receiver")
-        wait_until(lambda: any(record.body.string_value == "user says hi" for record in receiver.logs), 20,
-                   "the function's log line did not reach the receiver")
+        wait_until(
+            lambda: {"faas.invocations", "faas.invoke_duration"} <= receiver.metric_names,
+            20,
+            "no metrics reached the receiver",
+        )
+        wait_until(
+            lambda: any(record.body.string_value == "user says hi" for record in receiver.logs),
+            20,
+            "the function's log line did not reach the receiver",
+        )
         [line] = [record for record in receiver.logs if record.body.string_value == "user says hi"]
         assert line.trace_id.hex() == TRACE_ID and line.span_id == span.span_id  # logged inside its span
         line_attributes = {item.key: item.value.string_value for item in line.attributes}
@@ -156,7 +188,8 @@ def test_spans_and_metrics_reach_an_otlp_endpoint_from_a_host(tmp_path, host):
         receiver.close()
 
 
-CHAIN_APP = {"function_app.py": """
+CHAIN_APP = {
+    "function_app.py": """
     import azure.functions as func
 
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -170,17 +203,25 @@ CHAIN_APP = {"function_app.py": """
     @app.service_bus_queue_trigger(arg_name="msg", queue_name="orders", connection="ServiceBusConnection")
     def handle(msg: func.ServiceBusMessage) -> None:
         pass
-"""}
+"""
+}
 
 
 def test_a_message_carries_the_trace_to_the_function_it_triggers(tmp_path, host):
     receiver = Receiver()
     try:
-        process = host(write_app(tmp_path / "app", CHAIN_APP), env={
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
-            "OTEL_METRIC_EXPORT_INTERVAL": "500"})
-        assert process.request("GET", "/api/order", headers={
-            "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}).text == "queued"
+        process = host(
+            write_app(tmp_path / "app", CHAIN_APP),
+            env={
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+                "OTEL_BSP_SCHEDULE_DELAY": "100",
+                "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            },
+        )
+        assert (
+            process.request("GET", "/api/order", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}).text
+            == "queued"
+        )
         wait_until(lambda: {"order", "handle"} <= {span.name for span in receiver.spans}, 20, "spans missing")
         spans = {span.name: span for span in receiver.spans}
         assert spans["handle"].trace_id.hex() == TRACE_ID  # one trace from the HTTP caller to the queue's consumer
@@ -238,8 +279,10 @@ class Ingestion:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.connection_string = ("InstrumentationKey=00000000-0000-0000-0000-000000000000;"
-                                  f"IngestionEndpoint=http://127.0.0.1:{self.server.server_address[1]}/")
+        self.connection_string = (
+            "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+            f"IngestionEndpoint=http://127.0.0.1:{self.server.server_address[1]}/"
+        )
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -250,9 +293,14 @@ class Ingestion:
 def test_an_application_insights_connection_string_sends_requests_and_logs_to_azure_monitor(tmp_path, host):
     ingestion = Ingestion()
     try:
-        process = host(write_app(tmp_path / "app", APP), env={
-            "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string, "OTEL_BSP_SCHEDULE_DELAY": "100",
-            "OTEL_BLRP_SCHEDULE_DELAY": "100"})
+        process = host(
+            write_app(tmp_path / "app", APP),
+            env={
+                "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string,
+                "OTEL_BSP_SCHEDULE_DELAY": "100",
+                "OTEL_BLRP_SCHEDULE_DELAY": "100",
+            },
+        )
         header = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
         assert process.request("GET", "/api/traced", headers=header).status == 200
 

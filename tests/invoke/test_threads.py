@@ -40,8 +40,9 @@ def test_results_errors_and_the_callers_context():
     names = {r[2] for r in results}
     assert 1 <= len(names) <= 3 and all(name.startswith("funchost-worker_") for name in names)
     pool.shutdown(wait=True)
-    assert not any(t.name.startswith("funchost-worker_") and t.is_alive() for t in threading.enumerate()
-                   if t.name in names)
+    assert not any(
+        t.name.startswith("funchost-worker_") and t.is_alive() for t in threading.enumerate() if t.name in names
+    )
 
 
 def test_a_cancelled_call_is_skipped_or_its_result_dropped():

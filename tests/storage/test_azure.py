@@ -42,9 +42,11 @@ def test_a_malformed_connection_string_names_the_setting():
 
 async def test_an_unreachable_account_is_one_clear_error():
     port = free_port()
-    value = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-             f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
-             f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+    value = (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
     store = AzureStorage.from_setting("AzureWebJobsStorage", value, AppSettings())
     with pytest.raises(StorageError) as raised:
         await store.open()
@@ -55,22 +57,41 @@ async def test_an_unreachable_account_is_one_clear_error():
 
 
 def test_start_with_an_unreachable_account_exits_with_one_line(app_dir, tmp_path):
-    app = app_dir({"function_app.py": """
+    app = app_dir(
+        {
+            "function_app.py": """
         import azure.functions as func
         app = func.FunctionApp()
 
         @app.queue_trigger(arg_name="msg", queue_name="work", connection="AzureWebJobsStorage")
         def work(msg: func.QueueMessage) -> None:
             pass
-    """})
+    """
+        }
+    )
     port = free_port()
-    value = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-             f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
-             f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+    value = (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(free_port()),
-         "--no-reload"], capture_output=True, text=True, timeout=60,
-        env={**__import__("os").environ, "AzureWebJobsStorage": value, "NO_COLOR": "1"})
+        [
+            sys.executable,
+            "-m",
+            "funchost",
+            "start",
+            "--script-root",
+            str(app),
+            "--port",
+            str(free_port()),
+            "--no-reload",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "AzureWebJobsStorage": value, "NO_COLOR": "1"},
+    )
     assert result.returncode == 1
     assert result.stderr.count("Cannot reach Azure Storage of connection 'AzureWebJobsStorage'") == 1
     assert "Traceback" not in result.stdout + result.stderr

@@ -106,10 +106,20 @@ async def test_send_receive_complete(service_bus):
     queue = receiver(entities.queue)
     await queue.open()
     before = datetime.now(timezone.utc)
-    await store.send(entities.queue, [
-        OutgoingMessage(b"one", message_id="id-1", content_type="text/plain", correlation_id="c", subject="s",
-                        application_properties={"k": "v", "n": 3}),
-        OutgoingMessage(b"two")])
+    await store.send(
+        entities.queue,
+        [
+            OutgoingMessage(
+                b"one",
+                message_id="id-1",
+                content_type="text/plain",
+                correlation_id="c",
+                subject="s",
+                application_properties={"k": "v", "n": 3},
+            ),
+            OutgoingMessage(b"two"),
+        ],
+    )
     first, second = await receive(queue, 10, 2)
     assert (first.body, second.body) == (b"one", b"two")
     assert first.message_id == "id-1" and first.content_type == "text/plain" and first.correlation_id == "c"
@@ -185,8 +195,14 @@ async def test_a_session_is_held_by_one_receiver_and_delivered_in_order(service_
     store, entities, receiver = service_bus
     first, second = receiver(entities.sessions, sessions=True), receiver(entities.sessions, sessions=True)
     await first.open()
-    await store.send(entities.sessions, [OutgoingMessage(f"{session}-{index}".encode(), session_id=session)
-                                         for index in range(3) for session in ("a", "b")])
+    await store.send(
+        entities.sessions,
+        [
+            OutgoingMessage(f"{session}-{index}".encode(), session_id=session)
+            for index in range(3)
+            for session in ("a", "b")
+        ],
+    )
     order: dict[str, list[str]] = {"a": [], "b": []}
 
     async def all_six() -> bool:
@@ -226,12 +242,29 @@ class Recorder:
 
 
 def hub_spec(hub: str, cardinality: str) -> FunctionSpec:
-    trigger = BindingSpec("events", "eventHubTrigger", Direction.IN, settings={
-        "eventHubName": hub, "connection": CONNECTION, "cardinality": cardinality,
-        "consumerGroup": "$Default"})
-    return FunctionSpec(name="contract", func=lambda events: None, directory=Path("."), script_file=Path("x.py"),
-                        entry_point="main", trigger=trigger, bindings=[trigger], params=[], is_async=True,
-                        model="v2")
+    trigger = BindingSpec(
+        "events",
+        "eventHubTrigger",
+        Direction.IN,
+        settings={
+            "eventHubName": hub,
+            "connection": CONNECTION,
+            "cardinality": cardinality,
+            "consumerGroup": "$Default",
+        },
+    )
+    return FunctionSpec(
+        name="contract",
+        func=lambda events: None,
+        directory=Path("."),
+        script_file=Path("x.py"),
+        entry_point="main",
+        trigger=trigger,
+        bindings=[trigger],
+        params=[],
+        is_async=True,
+        model="v2",
+    )
 
 
 @pytest.fixture
@@ -242,8 +275,9 @@ def hub_settings(request, role_backend, tmp_path):
     return AppSettings(settings), os.environ.get("FUNCHOST_TEST_EVENTHUB_NAME", "funchost-contract")
 
 
-async def run_listener(settings: AppSettings, root: Path, spec: FunctionSpec, recorder: Recorder,
-                       options: EventHubOptions, work) -> None:
+async def run_listener(
+    settings: AppSettings, root: Path, spec: FunctionSpec, recorder: Recorder, options: EventHubOptions, work
+) -> None:
     resolver = StorageResolver(root, settings)
     context = ListenerContext(recorder, resolver, settings, HostConfig(), "contracthost")
     listener = EventHubTriggerListener(spec, context, options)
@@ -266,8 +300,7 @@ async def test_events_arrive_in_order_in_batches_and_a_checkpoint_holds_across_l
 
     async def send_and_wait(listener, recorder: Recorder, names: list[str]) -> None:
         await asyncio.sleep(1)  # partitions owned, positions taken ("fromEnd": only what is sent now)
-        await listener.namespace.send_events(hub, [OutgoingEvent(name.encode(), partition_key="k")
-                                                   for name in names])
+        await listener.namespace.send_events(hub, [OutgoingEvent(name.encode(), partition_key="k") for name in names])
         await eventually(lambda: set(names) <= set(recorder.bodies()))
 
     names = [f"{marker}-{index}" for index in range(10)]
@@ -279,6 +312,7 @@ async def test_events_arrive_in_order_in_batches_and_a_checkpoint_holds_across_l
 
     second = Recorder()
     later = [f"{marker}-later-{index}" for index in range(3)]
-    await run_listener(settings, tmp_path, spec, second, options,
-                       lambda listener: send_and_wait(listener, second, later))
+    await run_listener(
+        settings, tmp_path, spec, second, options, lambda listener: send_and_wait(listener, second, later)
+    )
     assert [body for body in second.bodies() if body.startswith(marker)] == later  # the checkpoint held

@@ -50,14 +50,16 @@ async def drain_feed(store, database: str, positions: dict[str, str | None]) -> 
 
 async def test_documents_are_stored_read_queried_and_given_system_properties(documents):
     store, database = documents
-    await store.upsert_documents(database, "items", [
-        {"id": "a", "category": "tools", "price": 5}, {"id": "b", "category": "toys", "price": 50}])
+    await store.upsert_documents(
+        database, "items", [{"id": "a", "category": "tools", "price": 5}, {"id": "b", "category": "toys", "price": 50}]
+    )
     found = await store.read_document(database, "items", "a", "tools")
     assert (found["id"], found["price"]) == ("a", 5)
     assert found["_rid"] and found["_self"] and found["_etag"] and isinstance(found["_ts"], int)
     assert await store.read_document(database, "items", "a", "toys") is None
-    cheap = await store.query_documents(database, "items", "SELECT VALUE c.id FROM c WHERE c.price < @most",
-                                        {"@most": 10})
+    cheap = await store.query_documents(
+        database, "items", "SELECT VALUE c.id FROM c WHERE c.price < @most", {"@most": 10}
+    )
     assert cheap == ["a"]
     assert await store.container_exists(database, "items") and not await store.container_exists(database, "nope")
     with pytest.raises(MissingContainerError):

@@ -16,8 +16,13 @@ NAMESPACE = "contoso.servicebus.windows.net"
 
 
 def partition(**extra):
-    return {"fully_qualified_namespace": NAMESPACE, "eventhub_name": "Telemetry", "consumer_group": "$Default",
-            "partition_id": "0", **extra}
+    return {
+        "fully_qualified_namespace": NAMESPACE,
+        "eventhub_name": "Telemetry",
+        "consumer_group": "$Default",
+        "partition_id": "0",
+        **extra,
+    }
 
 
 async def test_checkpoints_and_ownership_are_blobs_in_the_real_hosts_layout(azurite):
@@ -30,8 +35,10 @@ async def test_checkpoints_and_ownership_are_blobs_in_the_real_hosts_layout(azur
         await store.update_checkpoint(partition(offset="120", sequence_number=7))
         container = storage.blobs.get_container_client(EVENTHUB_CHECKPOINT_CONTAINER)
         blobs = {blob.name: blob.metadata async for blob in container.list_blobs(include=["metadata"])}
-        assert set(blobs) == {f"{NAMESPACE}/telemetry/$default/checkpoint/0",
-                              f"{NAMESPACE}/telemetry/$default/ownership/0"}
+        assert set(blobs) == {
+            f"{NAMESPACE}/telemetry/$default/checkpoint/0",
+            f"{NAMESPACE}/telemetry/$default/ownership/0",
+        }
         checkpoint = blobs[f"{NAMESPACE}/telemetry/$default/checkpoint/0"]
         assert (checkpoint["sequencenumber"], checkpoint["offset"]) == ("7", "120")
         assert blobs[f"{NAMESPACE}/telemetry/$default/ownership/0"]["ownerid"] == "funchost-a"

@@ -20,18 +20,21 @@ def names(entities) -> list[str]:
     return [entity["Name"] for entity in entities]
 
 
-@pytest.mark.parametrize(("query_filter", "expected"), [
-    (None, ["Ann", "O'Brien", "Cy", "Dee"]),
-    ("PartitionKey eq 'team-a'", ["Ann", "O'Brien", "Cy"]),
-    ("PartitionKey eq 'team-a' and Age gt 30", ["Ann", "O'Brien"]),
-    ("Age lt 25 or Name eq 'Dee'", ["Cy", "Dee"]),
-    ("not (Active eq true)", ["O'Brien"]),
-    ("Name eq 'O''Brien'", ["O'Brien"]),
-    ("Note eq 'new'", ["Cy"]),
-    ("Note ne 'new'", []),  # a missing property matches no comparison
-    ("(PartitionKey eq 'team-b') and (RowKey eq '1')", ["Dee"]),
-    ("Age ge 38 and Age le 45", ["O'Brien", "Dee"]),
-])
+@pytest.mark.parametrize(
+    ("query_filter", "expected"),
+    [
+        (None, ["Ann", "O'Brien", "Cy", "Dee"]),
+        ("PartitionKey eq 'team-a'", ["Ann", "O'Brien", "Cy"]),
+        ("PartitionKey eq 'team-a' and Age gt 30", ["Ann", "O'Brien"]),
+        ("Age lt 25 or Name eq 'Dee'", ["Cy", "Dee"]),
+        ("not (Active eq true)", ["O'Brien"]),
+        ("Name eq 'O''Brien'", ["O'Brien"]),
+        ("Note eq 'new'", ["Cy"]),
+        ("Note ne 'new'", []),  # a missing property matches no comparison
+        ("(PartitionKey eq 'team-b') and (RowKey eq '1')", ["Dee"]),
+        ("Age ge 38 and Age le 45", ["O'Brien", "Dee"]),
+    ],
+)
 async def test_filters_answer_alike_on_both_stores(provider, query_filter, expected):
     await provider.upsert_entities("People", PEOPLE)
     assert names(await provider.query_entities("People", query_filter, None)) == expected

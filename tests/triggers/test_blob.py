@@ -99,8 +99,11 @@ def test_failing_blob_goes_to_the_poison_queue(backend, host, app_dir):
     assert message["Type"] == "BlobTrigger" and message["FunctionId"] == "Host.Functions.always_fails"
     assert (message["ContainerName"], message["BlobName"]) == ("broken", "bad.txt") and message["ETag"]
     # the fifth failure is logged before the blob is poisoned, on the console's own thread
-    wait_until(lambda: process.output.count("Exception: RuntimeError: cannot process broken/bad.txt") >= 5, 10,
-               "five failures in the log")
+    wait_until(
+        lambda: process.output.count("Exception: RuntimeError: cannot process broken/bad.txt") >= 5,
+        10,
+        "five failures in the log",
+    )
     assert process.output.count("Exception: RuntimeError: cannot process broken/bad.txt") == 5
 
 
@@ -120,7 +123,9 @@ def test_blob_input_and_output_with_expressions(backend, host, app_dir):
     year = datetime.now(timezone.utc).year
     wait_until(lambda: len(asyncio.run(_blobs(backend, app, "outbox"))) == 2, 20, "outputs missing")
     assert asyncio.run(_blobs(backend, app, "outbox")) == {
-        f"note.txt-{year}.txt": b"copied: hello", f"absent.txt-{year}.txt": b"copied: <missing>"}
+        f"note.txt-{year}.txt": b"copied: hello",
+        f"absent.txt-{year}.txt": b"copied: <missing>",
+    }
     assert process.request("PUT", "/api/docs/42", '{"a": 1}').text == "stored"
     docs = asyncio.run(_blobs(backend, app, "docs"))
     (name,) = docs
@@ -134,8 +139,11 @@ def test_two_hosts_process_each_blob_once(backend, host, app_dir):
     first, second = host(app, env=backend.env()), host(app, env=backend.env())
     for n in range(20):
         asyncio.run(_upload(backend, app, "uploads", f"2024/file{n}.txt", b"data"))
-    wait_until(lambda: sum(p.output.count("saw uploads/2024/file") for p in (first, second)) >= 20, 30,
-               "not every blob was processed")
+    wait_until(
+        lambda: sum(p.output.count("saw uploads/2024/file") for p in (first, second)) >= 20,
+        30,
+        "not every blob was processed",
+    )
     import time
 
     time.sleep(2)  # a second scan must not process anything again

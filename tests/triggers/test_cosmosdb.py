@@ -60,16 +60,21 @@ COSMOS_APP = {
 
 def test_output_then_reads_by_route_parameter_and_by_query(host, app_dir):
     process = host(app_dir(COSMOS_APP))
-    items = [{"id": "hammer", "category": "tools", "price": 12}, {"id": "saw", "category": "tools", "price": 30},
-             {"id": "ball", "category": "toys", "price": 3}]
+    items = [
+        {"id": "hammer", "category": "tools", "price": 12},
+        {"id": "saw", "category": "tools", "price": 30},
+        {"id": "ball", "category": "toys", "price": 3},
+    ]
     assert process.request("POST", "/api/items", json.dumps(items)).text == "stored"
     hammer = process.request("GET", "/api/items/tools/hammer").json()
     assert (hammer["id"], hammer["price"]) == ("hammer", 12)
     assert hammer["_rid"] and hammer["_self"].startswith("dbs/") and hammer["_etag"].startswith('"')
     assert isinstance(hammer["_ts"], int) and "_lsn" not in hammer  # point reads carry no _lsn
     assert process.request("GET", "/api/items/toys/hammer").status == 404  # wrong partition: not found
-    assert process.request("GET", "/api/categories/tools").json() == [{"id": "saw", "price": 30},
-                                                                      {"id": "hammer", "price": 12}]
+    assert process.request("GET", "/api/categories/tools").json() == [
+        {"id": "saw", "price": 30},
+        {"id": "hammer", "price": 12},
+    ]
     quoted = process.request("GET", "/api/categories/tools%27%20OR%20c.category%20%3D%20%27toys")  # a value, not SQL
     assert quoted.status == 200 and quoted.json() == []
     again = {"id": "hammer", "category": "tools", "price": 14}
@@ -111,9 +116,12 @@ def test_a_missing_lease_container_is_named_and_creating_it_starts_the_trigger(h
     app = app_dir(COSMOS_APP)
     process = host(app)
     assert process.request("POST", "/api/items", json.dumps({"id": "a", "category": "x", "price": 1})).status == 200
-    process.wait_for_output("The listener for function 'Functions.changes' was unable to start. The lease container "
-                            "'leases' does not exist in database 'shop': create it, or set "
-                            "create_lease_container_if_not_exists", timeout=15)
+    process.wait_for_output(
+        "The listener for function 'Functions.changes' was unable to start. The lease container "
+        "'leases' does not exist in database 'shop': create it, or set "
+        "create_lease_container_if_not_exists",
+        timeout=15,
+    )
     assert process.request("GET", "/api/items/x/a").status == 200  # the rest of the app serves
     waiting = process.request("GET", "/admin/host/ready")
     assert waiting.status == 503 and waiting.json() == {"ready": False, "waitingFor": ["Functions.changes"]}
@@ -124,23 +132,53 @@ def test_a_missing_lease_container_is_named_and_creating_it_starts_the_trigger(h
 
 
 V1_APP = {
-    "Watch/function.json": {"bindings": [
-        {"type": "cosmosDBTrigger", "direction": "in", "name": "docs", "databaseName": "notes",
-         "collectionName": "entries", "connectionStringSetting": "Cosmos", "leaseCollectionName": "leases",
-         "createLeaseCollectionIfNotExists": True, "startFromBeginning": True, "feedPollDelay": 500},
-        {"type": "cosmosDB", "direction": "out", "name": "$return", "databaseName": "notes",
-         "collectionName": "audit", "connectionStringSetting": "Cosmos", "createIfNotExists": True}]},
+    "Watch/function.json": {
+        "bindings": [
+            {
+                "type": "cosmosDBTrigger",
+                "direction": "in",
+                "name": "docs",
+                "databaseName": "notes",
+                "collectionName": "entries",
+                "connectionStringSetting": "Cosmos",
+                "leaseCollectionName": "leases",
+                "createLeaseCollectionIfNotExists": True,
+                "startFromBeginning": True,
+                "feedPollDelay": 500,
+            },
+            {
+                "type": "cosmosDB",
+                "direction": "out",
+                "name": "$return",
+                "databaseName": "notes",
+                "collectionName": "audit",
+                "connectionStringSetting": "Cosmos",
+                "createIfNotExists": True,
+            },
+        ]
+    },
     "Watch/__init__.py": """
         import azure.functions as func
 
         def main(docs: func.DocumentList) -> func.Document:
             return func.Document.from_dict({"id": "audit-" + docs[0]["id"], "seen": [d["id"] for d in docs]})
     """,
-    "Read/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
-        {"type": "cosmosDB", "direction": "in", "name": "docs", "databaseName": "notes", "collectionName": "audit",
-         "connectionStringSetting": "Cosmos", "id": "{Query.id}", "partitionKey": "{Query.id}"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "Read/function.json": {
+        "bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
+            {
+                "type": "cosmosDB",
+                "direction": "in",
+                "name": "docs",
+                "databaseName": "notes",
+                "collectionName": "audit",
+                "connectionStringSetting": "Cosmos",
+                "id": "{Query.id}",
+                "partitionKey": "{Query.id}",
+            },
+            {"type": "http", "direction": "out", "name": "$return"},
+        ]
+    },
     "Read/__init__.py": """
         import azure.functions as func
 

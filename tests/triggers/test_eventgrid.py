@@ -48,8 +48,10 @@ GRID_APP = {
 
 
 V1_APP = {
-    "GridV1/function.json": {"scriptFile": "__init__.py", "bindings": [
-        {"type": "eventGridTrigger", "direction": "in", "name": "event"}]},
+    "GridV1/function.json": {
+        "scriptFile": "__init__.py",
+        "bindings": [{"type": "eventGridTrigger", "direction": "in", "name": "event"}],
+    },
     "GridV1/__init__.py": """
         import logging
         import azure.functions as func
@@ -61,25 +63,51 @@ V1_APP = {
 
 
 def event(subject: str, data=None, event_id: str = "1") -> dict:
-    return {"id": event_id, "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
-            "subject": subject, "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "2026-11-25T10:00:00Z",
-            "data": data or {"url": f"https://z/{subject}"}, "dataVersion": "1.0", "metadataVersion": "1"}
+    return {
+        "id": event_id,
+        "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+        "subject": subject,
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": "2026-11-25T10:00:00Z",
+        "data": data or {"url": f"https://z/{subject}"},
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+    }
 
 
-def post(process, body, event_type: str | None = "Notification", function: str = "on_event", key: str | None = None,
-         method: str = "POST", headers: dict | None = None):
+def post(
+    process,
+    body,
+    event_type: str | None = "Notification",
+    function: str = "on_event",
+    key: str | None = None,
+    method: str = "POST",
+    headers: dict | None = None,
+):
     path = f"/runtime/webhooks/eventgrid?functionName={function}" + (f"&code={key}" if key else "")
-    sent = {**({"aeg-event-type": event_type} if event_type else {}), "content-type": "application/json",
-            **(headers or {})}
+    sent = {
+        **({"aeg-event-type": event_type} if event_type else {}),
+        "content-type": "application/json",
+        **(headers or {}),
+    }
     return process.request(method, path, json.dumps(body) if body is not None else None, sent)
 
 
 def test_the_webhook_validates_delivers_each_event_and_reports_failures(host, app_dir):
     app = app_dir(GRID_APP)
     process = host(app)
-    validation = [{"id": "v", "topic": "t", "subject": "",
-                   "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": "2026-11-25T10:00:00Z",
-                   "data": {"validationCode": "512d38b6-c7b8"}, "dataVersion": "2", "metadataVersion": "1"}]
+    validation = [
+        {
+            "id": "v",
+            "topic": "t",
+            "subject": "",
+            "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "eventTime": "2026-11-25T10:00:00Z",
+            "data": {"validationCode": "512d38b6-c7b8"},
+            "dataVersion": "2",
+            "metadataVersion": "1",
+        }
+    ]
     answer = post(process, validation, "SubscriptionValidation")
     assert answer.status == 200 and answer.json() == {"validationResponse": "512d38b6-c7b8"}
     assert post(process, [event("a", event_id="1"), event("b", event_id="2")]).status == 202
@@ -99,8 +127,15 @@ def test_the_webhook_validates_delivers_each_event_and_reports_failures(host, ap
     assert post(process, [event("x")], "SomethingElse").status == 400
     assert post(process, [event("x")], function="nope").status == 404
     assert post(process, "a string, not an event").status == 400
-    assert process.request("POST", "/runtime/webhooks/eventgrid?functionName=on_event", b"{not json",
-                           {"aeg-event-type": "Notification"}).status == 400
+    assert (
+        process.request(
+            "POST",
+            "/runtime/webhooks/eventgrid?functionName=on_event",
+            b"{not json",
+            {"aeg-event-type": "Notification"},
+        ).status
+        == 400
+    )
 
 
 def test_a_v1_function_gets_a_cloud_event_and_the_cloudevents_handshake_is_answered(host, app_dir):
@@ -108,8 +143,14 @@ def test_a_v1_function_gets_a_cloud_event_and_the_cloudevents_handshake_is_answe
     cloud = {"specversion": "1.0", "id": "c-1", "source": "/orders", "type": "Order.Created", "data": {"n": 2}}
     assert post(process, cloud, function="GridV1").status == 202
     process.wait_for_output("v1 got CloudEvent c-1 {'n': 2}")
-    options = post(process, None, None, function="GridV1", method="OPTIONS",
-                   headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+    options = post(
+        process,
+        None,
+        None,
+        function="GridV1",
+        method="OPTIONS",
+        headers={"WebHook-Request-Origin": "eventgrid.azure.net"},
+    )
     assert options.status == 200 and options.headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
 
 
@@ -201,8 +242,14 @@ def test_the_output_posts_the_events_to_the_topic_and_retries_a_busy_one(host, a
     assert process.request("POST", "/api/publish").text == "published"
     assert local.attempts == 2 and len(local.received) == 1  # a 503, then accepted
     [[sent]] = local.received
-    assert sent == {"id": "e-1", "subject": "orders/1", "dataVersion": "1.0", "eventType": "Order.Created",
-                    "data": {"n": 1}, "eventTime": "2026-01-02T00:00:00+00:00"}
+    assert sent == {
+        "id": "e-1",
+        "subject": "orders/1",
+        "dataVersion": "1.0",
+        "eventType": "Order.Created",
+        "data": {"n": 1},
+        "eventTime": "2026-01-02T00:00:00+00:00",
+    }
     assert process.request("POST", "/api/publish-dicts").text == "published"
     first, second = local.received[1]
     assert (first["subject"], first["data"], second["subject"]) == ("a", {"k": 1}, "b")

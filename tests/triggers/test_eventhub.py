@@ -108,7 +108,7 @@ def test_an_output_array_becomes_one_event_each_in_order(host, app_dir):
     process = host(app)
     assert process.request("POST", "/api/emit", json.dumps(["a", {"b": 1}, "c"])).text == "sent"
     wait_until(lambda: length(app, "single") == 3, 20, "the three events were not all handled")
-    assert sorted(json.loads(body)["body"] for body in seen(app, "single")) == ['a', 'c', '{"b": 1}']
+    assert sorted(json.loads(body)["body"] for body in seen(app, "single")) == ["a", "c", '{"b": 1}']
 
 
 def test_checkpoints_survive_a_restart(backend, host, app_dir):
@@ -131,8 +131,12 @@ def test_checkpoints_survive_a_restart(backend, host, app_dir):
 
 
 SHARED_APP = {
-    "host.json": {"version": "2.0", "extensions": {"eventHubs": {
-        "partitionOwnershipExpirationInterval": "00:00:06", "loadBalancingUpdateInterval": "00:00:01"}}},
+    "host.json": {
+        "version": "2.0",
+        "extensions": {
+            "eventHubs": {"partitionOwnershipExpirationInterval": "00:00:06", "loadBalancingUpdateInterval": "00:00:01"}
+        },
+    },
     "function_app.py": """
         import os
         import azure.functions as func
@@ -162,12 +166,16 @@ def test_two_hosts_share_the_partitions_and_a_killed_one_loses_nothing(host, app
     second.process.send_signal(signal.SIGKILL)
     second.process.wait()
     send(app, "shared", [f"b{index}" for index in range(200)])
-    wait_until(lambda: {line.split()[0] for line in peek_seen(app)} >= {f"b{index}" for index in range(200)}, 60,
-               "events of the killed host's partitions were lost")
+    wait_until(
+        lambda: {line.split()[0] for line in peek_seen(app)} >= {f"b{index}" for index in range(200)},
+        60,
+        "events of the killed host's partitions were lost",
+    )
 
 
 def peek_seen(app) -> list[str]:
     """Every body in the queue ``seen``, leaving them there."""
+
     async def peek() -> list[str]:
         store = process_store(app)
         await store.open()

@@ -73,8 +73,9 @@ def test_an_unknown_family_is_a_load_error(tmp_path):
     app = write_app(tmp_path / "app", APP)
     assert CATALOG.of("tickTrigger") is None
     with TestClient(app) as client:
-        assert any("The binding type(s) 'tally, tally, tickTrigger' are not registered" in error
-                   for error in client.errors), client.errors
+        assert any(
+            "The binding type(s) 'tally, tally, tickTrigger' are not registered" in error for error in client.errors
+        ), client.errors
 
 
 def test_a_family_added_from_outside_loads_runs_lists_and_scales(tmp_path, tick_family_registered, capfd):

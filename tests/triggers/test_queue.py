@@ -95,7 +95,8 @@ def test_failures_retry_with_growing_dequeue_count_then_poison(backend, host, ap
         assert f"flaky attempt {attempt}" in output
     wait_until(lambda: queue_length(backend, app, "doomed-poison") == 1, 20, "doomed never reached the poison queue")
     output = process.wait_for_output(
-        "Message has reached MaxDequeueCount of 5. Moving message to queue 'doomed-poison'.")
+        "Message has reached MaxDequeueCount of 5. Moving message to queue 'doomed-poison'."
+    )
     assert output.count("Exception: ValueError: always fails") == 5
     assert run(_drain(backend.store(app), "doomed-poison")) == [b"original body"]
     # the copy is put on the poison queue first, then the original is deleted
@@ -117,8 +118,11 @@ def test_two_hosts_share_a_store_and_handle_each_message_once(backend, host, app
     host(app, env=backend.env(SUFFIX="x"))
     host(app, env=backend.env(SUFFIX="x"))
     run(_put_all(backend.store(app), "work", bodies))  # both already poll: both take part
-    wait_until(lambda: queue_length(backend, app, "done") == count and queue_length(backend, app, "work") == 0, 90,
-               "not all messages were handled")
+    wait_until(
+        lambda: queue_length(backend, app, "done") == count and queue_length(backend, app, "work") == 0,
+        90,
+        "not all messages were handled",
+    )
     done = run(_drain(backend.store(app), "done"))
     handled = Counter(line.split()[0] for line in (d.decode() for d in done))
     assert len(done) == count and set(handled) == {b.decode() for b in bodies}
@@ -143,8 +147,10 @@ def test_no_message_lost_when_a_host_is_killed(backend, host, app_dir):
 
 
 DRAIN_APP = {
-    "host.json": {"version": "2.0", "extensions": {"queues": {
-        "maxPollingInterval": "00:00:00.500", "batchSize": 1, "newBatchThreshold": 0}}},
+    "host.json": {
+        "version": "2.0",
+        "extensions": {"queues": {"maxPollingInterval": "00:00:00.500", "batchSize": 1, "newBatchThreshold": 0}},
+    },
     "function_app.py": """
         import logging
         import time
@@ -204,8 +210,7 @@ def test_message_encoding_on_azure_storage(azurite, host, app_dir):
     from funchost.storage.azure.storage import EMULATOR_API_VERSION
 
     def put_raw(queue: str, text: str) -> None:
-        client = QueueClient.from_connection_string(azurite.connection_string, queue,
-                                                    api_version=EMULATOR_API_VERSION)
+        client = QueueClient.from_connection_string(azurite.connection_string, queue, api_version=EMULATOR_API_VERSION)
         with contextlib.suppress(ResourceExistsError):
             client.create_queue()
         client.send_message(text)
@@ -216,8 +221,15 @@ def test_message_encoding_on_azure_storage(azurite, host, app_dir):
     put_raw("encoded", base64.b64encode(b"from base64").decode())
     process.wait_for_output("body <from base64>", timeout=20)
     process.stop()
-    plain = app_dir({**ENCODING_APP, "host.json": {"version": "2.0", "extensions": {"queues": {
-        "messageEncoding": "none", "maxPollingInterval": "00:00:00.500"}}}})
+    plain = app_dir(
+        {
+            **ENCODING_APP,
+            "host.json": {
+                "version": "2.0",
+                "extensions": {"queues": {"messageEncoding": "none", "maxPollingInterval": "00:00:00.500"}},
+            },
+        }
+    )
     process = host(plain, env={"AzureWebJobsStorage": azurite.connection_string})
     put_raw("encoded", "aGVsbG8=")  # valid base64, yet with encoding none it is the text itself
     process.wait_for_output("body <aGVsbG8=>", timeout=20)

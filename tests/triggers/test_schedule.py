@@ -28,8 +28,7 @@ def nexts(expression: str, count: int = 3, start: datetime = START, **settings: 
         ("0 0 9-17 * * *", ["2024-01-01T09:00:00+00:00", "2024-01-01T10:00:00+00:00", "2024-01-01T11:00:00+00:00"]),
         ("0 30 9 * * *", ["2024-01-01T09:30:00+00:00", "2024-01-02T09:30:00+00:00", "2024-01-03T09:30:00+00:00"]),
         ("0 30 9 * * 1-5", ["2024-01-01T09:30:00+00:00", "2024-01-02T09:30:00+00:00", "2024-01-03T09:30:00+00:00"]),
-        ("0 30 9 * * Sat,Sun", ["2024-01-06T09:30:00+00:00", "2024-01-07T09:30:00+00:00",
-                                "2024-01-13T09:30:00+00:00"]),
+        ("0 30 9 * * Sat,Sun", ["2024-01-06T09:30:00+00:00", "2024-01-07T09:30:00+00:00", "2024-01-13T09:30:00+00:00"]),
         ("0 0 0 * * 0", ["2024-01-07T00:00:00+00:00", "2024-01-14T00:00:00+00:00", "2024-01-21T00:00:00+00:00"]),
         ("0 0 0 1 Jan,Jul *", ["2024-07-01T00:00:00+00:00", "2025-01-01T00:00:00+00:00", "2025-07-01T00:00:00+00:00"]),
         ("5,10 0 0 * * *", ["2024-01-01T00:00:05+00:00", "2024-01-01T00:00:10+00:00", "2024-01-02T00:00:05+00:00"]),
@@ -50,29 +49,37 @@ def test_schedule_from_an_app_setting():
     assert nexts("%MySchedule%", 1, MySchedule="0 0 12 * * *") == ["2024-01-01T12:00:00+00:00"]
 
 
-@pytest.mark.parametrize("expression", ["not a schedule", "0 0 * *", "61 * * * * *", "0 0 0 L * *", "@daily",
-                                        "* * * * * * *", "25:00:00"])
+@pytest.mark.parametrize(
+    "expression", ["not a schedule", "0 0 * *", "61 * * * * *", "0 0 0 L * *", "@daily", "* * * * * * *", "25:00:00"]
+)
 def test_invalid_schedules_have_the_real_message(expression):
     with pytest.raises(ScheduleError) as error:
         parse_schedule(expression, AppSettings({}))
-    assert str(error.value) == (f"The schedule expression '{expression}' was not recognized as a valid cron "
-                                "expression or timespan string.")
+    assert str(error.value) == (
+        f"The schedule expression '{expression}' was not recognized as a valid cron expression or timespan string."
+    )
 
 
 def test_time_zone_and_dst_transitions():
     paris = AppSettings({"WEBSITE_TIME_ZONE": "Europe/Paris"})
     zone = ZoneInfo("Europe/Paris")
-    utc = [m.astimezone(timezone.utc).isoformat() for m in
-           parse_schedule("0 0 9 * * *", paris).occurrences(datetime(2024, 3, 30, 12, tzinfo=zone), 2)]
+    utc = [
+        m.astimezone(timezone.utc).isoformat()
+        for m in parse_schedule("0 0 9 * * *", paris).occurrences(datetime(2024, 3, 30, 12, tzinfo=zone), 2)
+    ]
     assert utc == ["2024-03-31T07:00:00+00:00", "2024-04-01T07:00:00+00:00"]  # 09:00 local, summer time
     # spring forward: 02:30 does not exist on 2024-03-31, it fires when the clock says 03:00
     spring = parse_schedule("0 30 2 * * *", paris).occurrences(datetime(2024, 3, 30, 12, tzinfo=zone), 2)
     assert [m.astimezone(timezone.utc).isoformat() for m in spring] == [
-        "2024-03-31T01:00:00+00:00", "2024-04-01T00:30:00+00:00"]
+        "2024-03-31T01:00:00+00:00",
+        "2024-04-01T00:30:00+00:00",
+    ]
     # fall back: 02:30 happens twice on 2024-10-27; it fires once
     autumn = parse_schedule("0 30 2 * * *", paris).occurrences(datetime(2024, 10, 26, 12, tzinfo=zone), 2)
     assert [m.astimezone(timezone.utc).isoformat() for m in autumn] == [
-        "2024-10-27T00:30:00+00:00", "2024-10-28T01:30:00+00:00"]
+        "2024-10-27T00:30:00+00:00",
+        "2024-10-28T01:30:00+00:00",
+    ]
     assert timedelta(0) < autumn[1].astimezone(timezone.utc) - autumn[0].astimezone(timezone.utc)
 
 

@@ -99,25 +99,47 @@ def test_queue_and_topic_triggers_chain_with_outputs(host, app_dir):
     app = app_dir(CHAIN_APP)
     process = host(app)
     assert process.request("POST", "/api/order", "o-1").text == "queued"
-    wait_until(lambda: len(peek(app, "audit-log")) == 2 and len(peek(app, "billing-log")) == 2, 20,
-               "the topic's subscriptions did not both get both messages")
-    assert sorted(bodies(app, "audit-log")) == ['audit {"order": "o-1", "step": 1}',
-                                                'audit {"order": "o-1", "step": 2}']
+    wait_until(
+        lambda: len(peek(app, "audit-log")) == 2 and len(peek(app, "billing-log")) == 2,
+        20,
+        "the topic's subscriptions did not both get both messages",
+    )
+    assert sorted(bodies(app, "audit-log")) == [
+        'audit {"order": "o-1", "step": 1}',
+        'audit {"order": "o-1", "step": 2}',
+    ]
     assert sorted(json.loads(body)["billed"]["step"] for body in bodies(app, "billing-log")) == [1, 2]
     process.wait_for_output("Executing 'Functions.process' (Reason='New ServiceBus message detected on 'orders'.'")
     process.wait_for_output("New ServiceBus message detected on 'events/Subscriptions/audit'.")
     # A message is completed after its function's outputs are written, so the outputs can be seen first.
-    wait_until(lambda: peek(app, "orders") == [] and peek(app, "events/Subscriptions/audit") == [], 20,
-               "the trigger messages were not completed")
+    wait_until(
+        lambda: peek(app, "orders") == [] and peek(app, "events/Subscriptions/audit") == [],
+        20,
+        "the trigger messages were not completed",
+    )
 
 
 def test_the_function_reads_every_field_of_the_message_and_its_binding_data(host, app_dir):
     app = app_dir(CHAIN_APP)
     host(app)
-    send(app, "inspect", [OutgoingMessage(
-        b'{"n": 1}', message_id="m-1", content_type="application/json", correlation_id="c-1", subject="greeting",
-        to="someone", reply_to="replies", partition_key="pk", time_to_live=3600,
-        application_properties={"tenant": "contoso", "attempt": 2})])
+    send(
+        app,
+        "inspect",
+        [
+            OutgoingMessage(
+                b'{"n": 1}',
+                message_id="m-1",
+                content_type="application/json",
+                correlation_id="c-1",
+                subject="greeting",
+                to="someone",
+                reply_to="replies",
+                partition_key="pk",
+                time_to_live=3600,
+                application_properties={"tenant": "contoso", "attempt": 2},
+            )
+        ],
+    )
     wait_until(lambda: len(peek(app, "replies")) == 1, 20, "no reply on the queue named by {ReplyTo}")
     seen = json.loads(peek(app, "replies")[0].body)
     assert seen["body"] == '{"n": 1}' and seen["message_id"] == "m-1" and seen["content_type"] == "application/json"
@@ -172,8 +194,9 @@ SESSION_APP = {
 
 def test_sessions_deliver_each_sessions_messages_in_order_one_at_a_time(host, app_dir):
     app = app_dir(SESSION_APP)
-    messages = [OutgoingMessage(str(index).encode(), session_id=f"s{session}")
-                for index in range(15) for session in range(4)]
+    messages = [
+        OutgoingMessage(str(index).encode(), session_id=f"s{session}") for index in range(15) for session in range(4)
+    ]
     send(app, "sessions", messages)
     host(app)
     wait_until(lambda: len(peek(app, "seen")) == 60, 30, "not every session message was handled")
@@ -188,8 +211,10 @@ def test_sessions_deliver_each_sessions_messages_in_order_one_at_a_time(host, ap
 def test_two_hosts_compete_for_a_queue_and_handle_each_message_once(host, app_dir):
     # two calls at a time, 5 ms each: one host alone needs 1.5 s for the 600, longer than an idle
     # host's longest poll interval (1 s), so both take part however their polls are phased
-    app = app_dir({"host.json": {"version": "2.0", "extensions": {"serviceBus": {"maxConcurrentCalls": 2}}},
-                   "function_app.py": """
+    app = app_dir(
+        {
+            "host.json": {"version": "2.0", "extensions": {"serviceBus": {"maxConcurrentCalls": 2}}},
+            "function_app.py": """
         import os
         import time
         import azure.functions as func
@@ -201,7 +226,9 @@ def test_two_hosts_compete_for_a_queue_and_handle_each_message_once(host, app_di
         def work(msg: func.ServiceBusMessage) -> str:
             time.sleep(0.005)
             return f"{msg.get_body().decode()} {os.getpid()}"
-    """})
+    """,
+        }
+    )
     host(app)
     host(app)
     send(app, "work", [OutgoingMessage(f"m{index}".encode()) for index in range(600)])
@@ -212,30 +239,71 @@ def test_two_hosts_compete_for_a_queue_and_handle_each_message_once(host, app_di
 
 
 V1_APP = {
-    "Relay/function.json": {"scriptFile": "__init__.py", "bindings": [
-        {"type": "serviceBusTrigger", "direction": "in", "name": "msg", "queueName": "v1-in",
-         "connection": "ServiceBusConnection"},
-        {"type": "eventHub", "direction": "out", "name": "out", "eventHubName": "v1-hub",
-         "connection": "EventHubConnection"},
-    ]},
+    "Relay/function.json": {
+        "scriptFile": "__init__.py",
+        "bindings": [
+            {
+                "type": "serviceBusTrigger",
+                "direction": "in",
+                "name": "msg",
+                "queueName": "v1-in",
+                "connection": "ServiceBusConnection",
+            },
+            {
+                "type": "eventHub",
+                "direction": "out",
+                "name": "out",
+                "eventHubName": "v1-hub",
+                "connection": "EventHubConnection",
+            },
+        ],
+    },
     "Relay/__init__.py": """
         import azure.functions as func
 
         def main(msg: func.ServiceBusMessage, out: func.Out[str]) -> None:
             out.set(msg.get_body().decode().upper())
     """,
-    "Collect/function.json": {"scriptFile": "__init__.py", "bindings": [
-        {"type": "eventHubTrigger", "direction": "in", "name": "events", "eventHubName": "v1-hub",
-         "connection": "EventHubConnection", "cardinality": "many"},
-        {"type": "serviceBus", "direction": "out", "name": "$return", "topicName": "v1-topic",
-         "connection": "ServiceBusConnection"},
-    ]},
-    "Finish/function.json": {"scriptFile": "__init__.py", "bindings": [
-        {"type": "serviceBusTrigger", "direction": "in", "name": "msg", "topicName": "v1-topic",
-         "subscriptionName": "finisher", "connection": "ServiceBusConnection"},
-        {"type": "serviceBus", "direction": "out", "name": "$return", "queueName": "v1-done",
-         "connection": "ServiceBusConnection"},
-    ]},
+    "Collect/function.json": {
+        "scriptFile": "__init__.py",
+        "bindings": [
+            {
+                "type": "eventHubTrigger",
+                "direction": "in",
+                "name": "events",
+                "eventHubName": "v1-hub",
+                "connection": "EventHubConnection",
+                "cardinality": "many",
+            },
+            {
+                "type": "serviceBus",
+                "direction": "out",
+                "name": "$return",
+                "topicName": "v1-topic",
+                "connection": "ServiceBusConnection",
+            },
+        ],
+    },
+    "Finish/function.json": {
+        "scriptFile": "__init__.py",
+        "bindings": [
+            {
+                "type": "serviceBusTrigger",
+                "direction": "in",
+                "name": "msg",
+                "topicName": "v1-topic",
+                "subscriptionName": "finisher",
+                "connection": "ServiceBusConnection",
+            },
+            {
+                "type": "serviceBus",
+                "direction": "out",
+                "name": "$return",
+                "queueName": "v1-done",
+                "connection": "ServiceBusConnection",
+            },
+        ],
+    },
     "Finish/__init__.py": """
         import azure.functions as func
 
@@ -257,8 +325,11 @@ def test_v1_function_json_service_bus_and_event_hubs_chain(host, app_dir):
     app = app_dir(V1_APP)
     host(app)
     send(app, "v1-in", [OutgoingMessage(b"hello"), OutgoingMessage(b"world")])
-    wait_until(lambda: sorted(",".join(bodies(app, "v1-done")).split(",")) == ["HELLO", "WORLD"], 20,
-               "the v1 chain did not deliver both messages")
+    wait_until(
+        lambda: sorted(",".join(bodies(app, "v1-done")).split(",")) == ["HELLO", "WORLD"],
+        20,
+        "the v1 chain did not deliver both messages",
+    )
 
 
 BATCH_APP = {
@@ -285,11 +356,25 @@ BATCH_APP = {
 
 def test_cardinality_many_delivers_batches_of_at_most_the_batch_size(host, app_dir):
     app = app_dir(BATCH_APP)
-    send(app, "batched", [OutgoingMessage(f"b{index}".encode(), message_id=f"id-{index}", correlation_id="c",
-                                          application_properties={"index": index}) for index in range(25)])
+    send(
+        app,
+        "batched",
+        [
+            OutgoingMessage(
+                f"b{index}".encode(),
+                message_id=f"id-{index}",
+                correlation_id="c",
+                application_properties={"index": index},
+            )
+            for index in range(25)
+        ],
+    )
     host(app)
-    wait_until(lambda: sum(json.loads(body)["size"] for body in bodies(app, "batches")) == 25, 20,
-               "not every message came in a batch")
+    wait_until(
+        lambda: sum(json.loads(body)["size"] for body in bodies(app, "batches")) == 25,
+        20,
+        "not every message came in a batch",
+    )
     batches = [json.loads(body) for body in bodies(app, "batches")]
     assert max(batch["size"] for batch in batches) == 10 and len(batches) == 3
     messages = [message for batch in batches for message in batch["messages"]]
@@ -331,8 +416,12 @@ def test_the_lock_is_renewed_while_the_function_runs(host, app_dir):
 
 
 def test_past_max_auto_lock_renewal_the_lock_lapses_and_the_message_comes_again(host, app_dir):
-    app = app_dir({**LOCK_APP, "host.json": {"version": "2.0", "extensions": {"serviceBus": {
-        "maxAutoLockRenewalDuration": "00:00:01"}}}})
+    app = app_dir(
+        {
+            **LOCK_APP,
+            "host.json": {"version": "2.0", "extensions": {"serviceBus": {"maxAutoLockRenewalDuration": "00:00:01"}}},
+        }
+    )
     process = host(app, env={"FUNCHOST_SERVICEBUS_LOCK_DURATION": "3"})
     send(app, "slow", [OutgoingMessage(b"long")])
     process.wait_for_output("slow delivery 2 done", timeout=30)  # redelivered while the first still ran

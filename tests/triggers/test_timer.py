@@ -69,8 +69,9 @@ def test_three_hosts_one_tick_each_and_lease_takeover(backend, host, app_dir):
     env = backend.env(TICK_SCHEDULE="*/1 * * * * *")
     period = 3 if backend.name == "embedded" else 15  # Azure blob leases last 15 s at least
     processes = [host(app, env=env) for _ in range(3)]
-    wait_until(lambda: len({second for p in processes for second, _ in ticks(p.output)}) >= 3, 30,
-               "fewer than three ticks")
+    wait_until(
+        lambda: len({second for p in processes for second, _ in ticks(p.output)}) >= 3, 30, "fewer than three ticks"
+    )
     everything = [t for p in processes for t in ticks(p.output)]
     per_second = Counter(second for second, _ in everything)
     assert len(per_second) >= 3 and max(per_second.values()) == 1
@@ -104,7 +105,8 @@ def _status_keys(backend, app) -> dict[str, dict]:
         try:
             if backend.name == "embedded":
                 rows = await store._run(
-                    lambda c: c.execute("SELECT key, value FROM state WHERE key LIKE 'timers/%'").fetchall())
+                    lambda c: c.execute("SELECT key, value FROM state WHERE key LIKE 'timers/%'").fetchall()
+                )
             else:  # blobs in azure-webjobs-hosts, named as the real host names them
                 names = [b.name for b in await store.list_blobs("azure-webjobs-hosts", "timers/")]
                 rows = [(name, await store.get_state(name)) for name in names]
@@ -120,14 +122,20 @@ def test_monitoring_past_due_catch_up_and_run_on_startup(backend, host, app_dir)
     first = host(app, env=backend.env())
     first.wait_for_output("at_start ran past_due=False")
     assert "Function 'at_start' is configured to run on startup. Executing now." in first.output
-    assert ("The 'broken' function is in error: The schedule expression 'not a cron' was not recognized as a "
-            "valid cron expression or timespan string.") in first.output
-    wait_until(lambda: any(k.endswith("Host.Functions.yearly/status") for k in _status_keys(backend, app)), 10,
-               "no schedule status written")
+    assert (
+        "The 'broken' function is in error: The schedule expression 'not a cron' was not recognized as a "
+        "valid cron expression or timespan string."
+    ) in first.output
+    wait_until(
+        lambda: any(k.endswith("Host.Functions.yearly/status") for k in _status_keys(backend, app)),
+        10,
+        "no schedule status written",
+    )
     assert "yearly past_due" not in first.output
     assert first.stop() == 0
-    key, status = next((k, v) for k, v in _status_keys(backend, app).items()
-                       if k.endswith("Host.Functions.yearly/status"))
+    key, status = next(
+        (k, v) for k, v in _status_keys(backend, app).items() if k.endswith("Host.Functions.yearly/status")
+    )
     assert status["Next"].startswith(f"{datetime.now(timezone.utc).year + 1}-01-01T00:00:00")
     # the host was down when the recorded Next passed: it runs once at start, past due
     missed = datetime.now(timezone.utc) - timedelta(days=2)
@@ -163,7 +171,8 @@ def test_a_retry_policy_reruns_a_failed_timer_invocation(host, app_dir):
     process = host(app_dir(RETRY_APP))
     output = process.wait_for_output("attempt 3 retry_count=2 max=3", timeout=20)
     assert "attempt 1 retry_count=0 max=3" in output and "attempt 2 retry_count=1 max=3" in output
-    assert ("Waiting for `00:00:01` before retrying function execution. Next attempt: '1'. "
-            "Max retry count: '3'.") in output
+    assert (
+        "Waiting for `00:00:01` before retrying function execution. Next attempt: '1'. Max retry count: '3'."
+    ) in output
     process.wait_for_output("Executed 'Functions.retried' (Succeeded", timeout=10)
     assert output.count("RuntimeError: failure") == 2

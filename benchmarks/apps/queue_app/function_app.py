@@ -29,7 +29,8 @@ def sb_noop(msg: func.ServiceBusMessage) -> None:
     pass
 
 
-@app.event_hub_message_trigger(arg_name="events", event_hub_name="bench-hub", connection="EventHubConnection",
-                               cardinality="many")
+@app.event_hub_message_trigger(
+    arg_name="events", event_hub_name="bench-hub", connection="EventHubConnection", cardinality="many"
+)
 def hub_noop(events: typing.List[func.EventHubEvent]) -> None:  # noqa: UP006 - the library refuses list[...]
     pass

@@ -60,7 +60,7 @@ def parse_binding(raw: Any, index: int) -> BindingSpec:
             direction_text = "in"
         else:
             raise FunctionError(
-                "the binding has no 'direction' (expected \"in\", \"out\" or \"inout\")",
+                'the binding has no \'direction\' (expected "in", "out" or "inout")',
                 binding=name,
             )
     try:
@@ -75,13 +75,10 @@ def parse_binding(raw: Any, index: int) -> BindingSpec:
         data_type = str(data_type).lower()
         if data_type not in _DATA_TYPES:
             raise FunctionError(
-                f"the binding's dataType '{lowered.get('datatype')}' is not one of "
-                "string, binary, stream",
+                f"the binding's dataType '{lowered.get('datatype')}' is not one of string, binary, stream",
                 binding=name,
             )
-    return BindingSpec(
-        name=name, type=binding_type, direction=direction, data_type=data_type, settings=dict(raw)
-    )
+    return BindingSpec(name=name, type=binding_type, direction=direction, data_type=data_type, settings=dict(raw))
 
 
 def make_function_spec(
@@ -114,9 +111,7 @@ def make_function_spec(
         raise FunctionError(reason, binding=first.name)
     triggers = [b for b in bindings if b.is_trigger]
     if not triggers:
-        raise FunctionError(
-            "the function has no trigger binding; a function needs exactly one trigger"
-        )
+        raise FunctionError("the function has no trigger binding; a function needs exactly one trigger")
     if len(triggers) > 1:
         raise FunctionError(
             "the function has more than one trigger binding ("
@@ -126,7 +121,7 @@ def make_function_spec(
         )
     trigger = triggers[0]
     if trigger.direction != Direction.IN:
-        raise FunctionError("a trigger binding must have the direction \"in\"", binding=trigger.name)
+        raise FunctionError('a trigger binding must have the direction "in"', binding=trigger.name)
     try:
         params, return_binding, return_generic = analyse_signature(func, bindings)
     except SignatureError as error:

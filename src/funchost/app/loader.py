@@ -17,7 +17,7 @@ def script_file_name(settings: AppSettings) -> str:
 
 
 def detect_model(app_root: Path, settings: AppSettings) -> str:
-    """"v2" when the app has a function_app.py (or PYTHON_SCRIPT_FILE_NAME), else "v1"."""
+    """ "v2" when the app has a function_app.py (or PYTHON_SCRIPT_FILE_NAME), else "v1"."""
     if (app_root / script_file_name(settings)).is_file():
         return "v2"
     if any(function_folders(app_root)):

@@ -214,8 +214,7 @@ def _param_plan(name: str, binding: BindingSpec, annotation: Any) -> ParamSpec:
         if not _check(converter, method, pytype):
             binding_type = "generic" if generic and pytype in (str, bytes) else binding.type
             raise SignatureError(
-                f'type of {name} binding "{binding_type}" does not match its Python '
-                f'annotation "{_type_name(pytype)}"',
+                f'type of {name} binding "{binding_type}" does not match its Python annotation "{_type_name(pytype)}"',
                 binding=name,
             )
     return ParamSpec(
@@ -251,8 +250,7 @@ def _check_return(annotation: Any, return_binding: BindingSpec | None, bindings:
     converter = GenericConverter if generic else converter_for(return_binding.type)
     if not _check(converter, "check_output_type_annotation", annotation):
         raise SignatureError(
-            f'Python return annotation "{_type_name(annotation)}" does not match '
-            f'binding type "{return_binding.type}"',
+            f'Python return annotation "{_type_name(annotation)}" does not match binding type "{return_binding.type}"',
             binding="$return",
         )
     return generic

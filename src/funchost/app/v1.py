@@ -47,9 +47,7 @@ def load_v1_function(folder: Path, app_root: Path, binding_types: BindingTypes) 
     try:
         relative = script_file.relative_to(app_root.resolve())
     except ValueError:
-        return LoadError(
-            name, config_file, f"scriptFile '{script_file}' is outside the app folder {app_root}"
-        )
+        return LoadError(name, config_file, f"scriptFile '{script_file}' is outside the app folder {app_root}")
     parts = [APP_PACKAGE, *relative.parts[:-1]]
     if relative.stem != "__init__":
         parts.append(relative.stem)
@@ -87,4 +85,3 @@ def load_v1_function(folder: Path, app_root: Path, binding_types: BindingTypes) 
         )
     except FunctionError as error:
         return LoadError(name, config_file, error.reason, binding=error.binding)
-

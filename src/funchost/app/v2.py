@@ -34,8 +34,7 @@ def load_v2_app(index: AppIndex, script: Path, binding_types: BindingTypes) -> N
             LoadError(
                 None,
                 script,
-                "no FunctionApp found: define one at module level, for example "
-                "'app = func.FunctionApp()'",
+                "no FunctionApp found: define one at module level, for example 'app = func.FunctionApp()'",
             )
         )
         return
@@ -54,8 +53,7 @@ def load_v2_app(index: AppIndex, script: Path, binding_types: BindingTypes) -> N
                     LoadError(
                         result.name,
                         script,
-                        f"The function or proxy name '{result.name}' must be unique within "
-                        "the function app.",
+                        f"The function or proxy name '{result.name}' must be unique within the function app.",
                         line=_line_of(result.func),
                     )
                 )

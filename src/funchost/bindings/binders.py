@@ -36,8 +36,9 @@ class InputBinder(Protocol):
 class OutputBinder(Protocol):
     """A binder module that writes a family's output bindings."""
 
-    async def write_output(self, binding: BindingSpec, value: Datum, invocation: Invocation, binders: Binders) -> None:
-        ...
+    async def write_output(
+        self, binding: BindingSpec, value: Datum, invocation: Invocation, binders: Binders
+    ) -> None: ...
 
 
 class BinderCatalog(Protocol):
@@ -98,15 +99,17 @@ class Binders:
     async def read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
         binder = self.catalog.input_binder(binding.type)
         if binder is None:
-            raise BindingFailure(f"input bindings of type '{binding.type}' are not supported by funchost yet "
-                                 f"(binding '{binding.name}')")
+            raise BindingFailure(
+                f"input bindings of type '{binding.type}' are not supported by funchost yet (binding '{binding.name}')"
+            )
         return await binder.read_input(binding, invocation, self)
 
     async def write_output(self, binding: BindingSpec, value: Datum, invocation: Invocation) -> None:
         binder = self.catalog.output_binder(binding.type)
         if binder is None:
-            raise BindingFailure(f"output bindings of type '{binding.type}' are not supported by funchost yet "
-                                 f"(binding '{binding.name}')")
+            raise BindingFailure(
+                f"output bindings of type '{binding.type}' are not supported by funchost yet (binding '{binding.name}')"
+            )
         await binder.write_output(binding, value, invocation, self)
 
     def takes_json(self, binding_type: str) -> bool:
@@ -161,7 +164,8 @@ def json_objects(value: Datum, binding: BindingSpec, what: str) -> list[dict[str
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise BindingFailure(f"the '{binding.name}' binding ({binding.type}) takes {what} as JSON objects, not "
-                                 f"{body[:60]!r}")
+            raise BindingFailure(
+                f"the '{binding.name}' binding ({binding.type}) takes {what} as JSON objects, not {body[:60]!r}"
+            )
         objects.append(parsed)
     return objects

@@ -43,8 +43,9 @@ def _place(binding: BindingSpec, invocation: Invocation, binders: Binders) -> tu
         raise BindingFailure(f"the '{binding.name}' binding (cosmosDB): {error}") from None
 
 
-def query_with_parameters(query: str, invocation: Invocation, binders: Binders,
-                          binding: BindingSpec) -> tuple[str, dict[str, Any]]:
+def query_with_parameters(
+    query: str, invocation: Invocation, binders: Binders, binding: BindingSpec
+) -> tuple[str, dict[str, Any]]:
     """``{name}`` tokens as ``@name`` parameters, valued from the binding data."""
     parameters: dict[str, Any] = {}
     data = binding_data(invocation)
@@ -61,8 +62,9 @@ def query_with_parameters(query: str, invocation: Invocation, binders: Binders,
     try:
         text = binders.settings.resolve(query)  # %Setting% first
     except MissingSettingError as error:
-        raise BindingFailure(f"the '{binding.name}' binding (cosmosDB) query: the app setting {error} is not set") \
-            from None
+        raise BindingFailure(
+            f"the '{binding.name}' binding (cosmosDB) query: the app setting {error} is not set"
+        ) from None
     return TOKEN.sub(parameter, text), parameters
 
 
@@ -72,8 +74,9 @@ async def read_input(binding: BindingSpec, invocation: Invocation, binders: Bind
     try:
         if binding.setting("id"):
             document_id = binders.resolve(binding, "id", invocation)
-            key = binders.resolve(binding, "partitionKey", invocation) if binding.setting("partitionKey") \
-                else document_id
+            key = (
+                binders.resolve(binding, "partitionKey", invocation) if binding.setting("partitionKey") else document_id
+            )
             found = await store.read_document(database, container, document_id, key)
             return meta.Datum(json.dumps(found), "json") if found is not None else meta.Datum(None, None)
         query = str(_setting(binding, "sqlQuery") or "SELECT * FROM c")

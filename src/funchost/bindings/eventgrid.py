@@ -39,8 +39,9 @@ def events_of(value: meta.Datum, binding: BindingSpec) -> list[dict[str, Any]]:
         if "specversion" not in event:
             missing = [key for key in REQUIRED if key not in event or (key != "data" and event[key] is None)]
             if missing:
-                raise BindingFailure(f"an event for the '{binding.name}' binding (eventGrid) lacks "
-                                     f"{', '.join(missing)}")
+                raise BindingFailure(
+                    f"an event for the '{binding.name}' binding (eventGrid) lacks {', '.join(missing)}"
+                )
             event.setdefault("id", str(uuid.uuid4()))
             if not event.get("eventTime"):
                 event["eventTime"] = datetime.now(timezone.utc).isoformat()
@@ -48,8 +49,9 @@ def events_of(value: meta.Datum, binding: BindingSpec) -> list[dict[str, Any]]:
 
 
 def _post(url: str, key: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "aeg-sas-key": key, "content-type": content_type})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"aeg-sas-key": key, "content-type": content_type}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, response.read()
@@ -64,8 +66,10 @@ async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invo
     key = binders.settings.get(key_setting) if key_setting else None
     if not endpoint or not key:
         missing = endpoint_setting if not endpoint else key_setting
-        raise BindingFailure(f"the '{binding.name}' binding (eventGrid): the app setting '{missing}' "
-                             f"({'topicEndpointUri' if not endpoint else 'topicKeySetting'}) is not set")
+        raise BindingFailure(
+            f"the '{binding.name}' binding (eventGrid): the app setting '{missing}' "
+            f"({'topicEndpointUri' if not endpoint else 'topicKeySetting'}) is not set"
+        )
     events = events_of(value, binding)
     if not events:
         return
@@ -87,6 +91,8 @@ async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invo
         if 400 <= status < 500:
             break
         if attempt + 1 < ATTEMPTS:
-            await asyncio.sleep(0.5 * 2 ** attempt)
-    raise BindingFailure(f"the '{binding.name}' binding (eventGrid) could not publish {len(events)} event(s) to "
-                         f"{parts.scheme}://{parts.netloc}{parts.path}: {problem}")
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise BindingFailure(
+        f"the '{binding.name}' binding (eventGrid) could not publish {len(events)} event(s) to "
+        f"{parts.scheme}://{parts.netloc}{parts.path}: {problem}"
+    )

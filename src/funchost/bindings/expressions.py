@@ -71,7 +71,7 @@ def format_dotnet_datetime(moment: datetime, pattern: str) -> str:
         if char in "'\"":
             end = pattern.find(char, position + 1)
             end = len(pattern) if end == -1 else end
-            output.append(pattern[position + 1:end])
+            output.append(pattern[position + 1 : end])
             position = end + 1
             continue
         if char == "\\" and position + 1 < len(pattern):
@@ -140,8 +140,7 @@ def _get_ci(mapping: dict[str, Any], key: str) -> Any:
     return next((v for k, v in mapping.items() if k.lower() == lowered), None)
 
 
-def resolve(template: str, data: BindingData, settings: AppSettings, *,
-            now: datetime | None = None) -> str:
+def resolve(template: str, data: BindingData, settings: AppSettings, *, now: datetime | None = None) -> str:
     """Resolve ``%Setting%`` first, then every ``{expression}``; raise ExpressionError."""
     try:
         text = settings.resolve(template)
@@ -183,13 +182,12 @@ def _guid_format(fmt: str) -> str:
     return {"N": value.hex, "B": "{" + str(value) + "}", "P": "(" + str(value) + ")"}.get(fmt.upper(), str(value))
 
 
-
 def compile_blob_pattern(path: str) -> re.Pattern[str]:
     """``container/{name}.{ext}`` -> a regex over ``container/blob``; each ``{x}`` is greedy."""
     parts = []
     position = 0
     for match in _EXPRESSION.finditer(path):
-        parts.append(re.escape(path[position:match.start()]))
+        parts.append(re.escape(path[position : match.start()]))
         parts.append(f"(?P<{match.group(1).strip()}>.*)")
         position = match.end()
     parts.append(re.escape(path[position:]))

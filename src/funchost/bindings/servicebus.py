@@ -17,5 +17,8 @@ async def write_output(binding: BindingSpec, value: meta.Datum, invocation: Invo
     store = binders.resolver.resolve(ServiceBusStore, binding.setting("connection"))
     # the invocation's span travels with the messages, so the function they trigger continues the trace
     properties = {"Diagnostic-Id": invocation.span_trace_parent} if invocation.span_trace_parent else {}
-    await store.send(entity, [OutgoingMessage(body, application_properties=dict(properties))
-                              for body in message_bodies(value)], topic=topic)
+    await store.send(
+        entity,
+        [OutgoingMessage(body, application_properties=dict(properties)) for body in message_bodies(value)],
+        topic=topic,
+    )

@@ -52,8 +52,9 @@ async def read_input(binding: BindingSpec, invocation: Invocation, binders: Bind
     return meta.Datum(json.dumps(entities), "json")
 
 
-def entities_of(value: meta.Datum, binding: BindingSpec, invocation: Invocation,
-                binders: Binders) -> list[dict[str, Any]]:
+def entities_of(
+    value: meta.Datum, binding: BindingSpec, invocation: Invocation, binders: Binders
+) -> list[dict[str, Any]]:
     """The entities an output value stands for, each with its PartitionKey and RowKey."""
     defaults = {key: _optional(binding, key[0].lower() + key[1:], invocation, binders) for key in KEYS}
     entities = json_objects(value, binding, "entities")
@@ -62,8 +63,10 @@ def entities_of(value: meta.Datum, binding: BindingSpec, invocation: Invocation,
             spelled = next((name for name in entity if name.lower() == key.lower()), None)
             value_of_key = entity.pop(spelled) if spelled is not None else defaults[key]
             if value_of_key in (None, ""):
-                raise BindingFailure(f"an entity for the '{binding.name}' binding (table) has no {key} (set it in "
-                                     f"the entity or as the binding's {key[0].lower() + key[1:]})")
+                raise BindingFailure(
+                    f"an entity for the '{binding.name}' binding (table) has no {key} (set it in "
+                    f"the entity or as the binding's {key[0].lower() + key[1:]})"
+                )
             entity[key] = str(value_of_key)
     return entities
 

@@ -24,8 +24,12 @@ def add_parsers(commands: Any) -> None:
         listing.add_argument("--json", action="store_true", help="machine-readable output")
     check = commands.add_parser("check", help="load the app as 'start' would; exit 1 on any error (for CI)")
     check.add_argument("--script-root", dest="script_root", default=".")
-    invoke = commands.add_parser("invoke", help="run one function in-process, no server",
-                                 epilog=INVOKE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one function in-process, no server",
+        epilog=INVOKE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     invoke.add_argument("function")
     invoke.add_argument("--script-root", dest="script_root", default=".")
     source = invoke.add_mutually_exclusive_group()
@@ -53,8 +57,11 @@ def _describe(instance: Any) -> list[dict[str, Any]]:
     base = instance.display_base_url()
     for spec in sorted(instance.index.functions.values(), key=lambda s: s.name.lower()):
         entry: dict[str, Any] = {
-            "name": spec.name, "trigger": spec.trigger_type, "disabled": spec.disabled,
-            "script": str(spec.script_file), "entryPoint": spec.entry_point,
+            "name": spec.name,
+            "trigger": spec.trigger_type,
+            "disabled": spec.disabled,
+            "script": str(spec.script_file),
+            "entryPoint": spec.entry_point,
             "bindings": [{"name": b.name, "type": b.type, "direction": b.direction.value} for b in spec.bindings],
         }
         if spec.is_http:
@@ -152,8 +159,9 @@ def run_invoke(args: argparse.Namespace) -> int:
         print(f"Cannot run '{spec.name}': {error}", file=sys.stderr)
         return 1
     if spec.is_http and outcome.succeeded:
-        status, headers_out, body = messages.to_raw_response(outcome.http_response,
-                                                              messages.empty_response_status(spec))
+        status, headers_out, body = messages.to_raw_response(
+            outcome.http_response, messages.empty_response_status(spec)
+        )
         print(f"HTTP {status}")
         for key, value in headers_out:
             print(f"{key.decode()}: {value.decode()}")
@@ -172,18 +180,28 @@ def run_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def messages_invocation(spec: Any, messages: Any, method: str, url: str, headers: dict[str, str],
-                        query: dict[str, str], route: dict[str, str | None], body: bytes) -> Any:
+def messages_invocation(
+    spec: Any,
+    messages: Any,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    query: dict[str, str],
+    route: dict[str, str | None],
+    body: bytes,
+) -> Any:
     from funchost.invoke import Invocation
 
     if query:
         from urllib.parse import urlencode
 
         url = f"{url}?{urlencode(query)}"
-    return Invocation(function=spec,
-                      trigger_data=messages.trigger_datum(method, url, headers, query, route, body),
-                      trigger_metadata=messages.trigger_metadata(headers, query, route),
-                      reason="Invoked with funchost invoke.")
+    return Invocation(
+        function=spec,
+        trigger_data=messages.trigger_datum(method, url, headers, query, route, body),
+        trigger_metadata=messages.trigger_metadata(headers, query, route),
+        reason="Invoked with funchost invoke.",
+    )
 
 
 async def _invoke(instance: Any, spec: Any, invocation: Any, input_text: str) -> Any:
@@ -191,8 +209,9 @@ async def _invoke(instance: Any, spec: Any, invocation: Any, input_text: str) ->
 
     try:
         if invocation is None:
-            invocation = await invocation_by_hand(spec, input_text, instance.resolver, instance.settings,
-                                                  reason="Invoked with funchost invoke.")
+            invocation = await invocation_by_hand(
+                spec, input_text, instance.resolver, instance.settings, reason="Invoked with funchost invoke."
+            )
         return await instance.invoker.invoke(invocation)
     finally:
         await instance.resolver.close()

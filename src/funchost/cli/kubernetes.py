@@ -36,16 +36,24 @@ RUNTIME_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsScriptRoot")
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("kubernetes", help="Kubernetes manifests for the app (KEDA for scale-out)",
-                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "kubernetes",
+        help="Kubernetes manifests for the app (KEDA for scale-out)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="<verb>", required=True)
     manifests = verbs.add_parser("manifests", help="print the manifests (YAML) to apply with kubectl")
     manifests.add_argument("--script-root", dest="script_root", default=".", help="the function app folder")
     manifests.add_argument("--name", help="the app's name in the cluster (default: the folder's name)")
     manifests.add_argument("--image", help="the container image (default: <name>:latest)")
     manifests.add_argument("--namespace", default="default")
-    manifests.add_argument("--include-local-settings", dest="include_local", action="store_true",
-                           help="put local.settings.json's development values (Azurite, localhost) in the Secret too")
+    manifests.add_argument(
+        "--include-local-settings",
+        dest="include_local",
+        action="store_true",
+        help="put local.settings.json's development values (Azurite, localhost) in the Secret too",
+    )
     manifests.add_argument("--json", action="store_true", help="a JSON array instead of YAML documents")
 
 
@@ -60,11 +68,15 @@ def run(args: argparse.Namespace) -> int:
     instance = _load(str(root))
     name = _dns_name(args.name or root.name)
     settings, placeholders = _secret_values(root, instance, args.include_local, environment)
-    documents = manifests(instance.index, instance.host_config, name, args.image or f"{name}:latest", args.namespace,
-                          settings)
+    documents = manifests(
+        instance.index, instance.host_config, name, args.image or f"{name}:latest", args.namespace, settings
+    )
     for key in placeholders:
-        print(f"Warning: the Secret's '{key}' is empty: its local value is for development only; set it "
-              "(or pass --include-local-settings).", file=sys.stderr)
+        print(
+            f"Warning: the Secret's '{key}' is empty: its local value is for development only; set it "
+            "(or pass --include-local-settings).",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(documents, indent=2))
     else:
@@ -79,8 +91,9 @@ def _dns_name(text: str) -> str:
     return cleaned[:50] or "function-app"
 
 
-def _secret_values(root: Path, instance: Any, include_local: bool,
-                   environment: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+def _secret_values(
+    root: Path, instance: Any, include_local: bool, environment: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
     """The Secret's data: local.settings.json's values and every connection the bindings name;
     values from the environment win; development-only values are left empty unless asked."""
     from funchost.config import load_local_settings
@@ -113,77 +126,140 @@ def _scaler(spec: FunctionSpec, host_config: HostConfig) -> dict[str, Any] | Non
         return None
     scaler = family.keda
     connection = str(spec.trigger.setting("connection") or family.default_connection or "")
-    return {"type": scaler.type, "name": spec.name.lower(), "metadata": scaler.metadata(spec.trigger, host_config),
-            "connection": connection, "storage_connection": scaler.storage_connection}
+    return {
+        "type": scaler.type,
+        "name": spec.name.lower(),
+        "metadata": scaler.metadata(spec.trigger, host_config),
+        "connection": connection,
+        "storage_connection": scaler.storage_connection,
+    }
 
 
-def manifests(index: AppIndex, host_config: HostConfig, name: str, image: str, namespace: str,
-              settings: dict[str, str]) -> list[dict[str, Any]]:
+def manifests(
+    index: AppIndex, host_config: HostConfig, name: str, image: str, namespace: str, settings: dict[str, str]
+) -> list[dict[str, Any]]:
     """The manifests, as dicts in the order to apply them."""
     http = sorted(spec.name for spec in index.functions.values() if spec.is_http and not spec.disabled)
-    others = sorted((spec for spec in index.functions.values() if not spec.is_http and not spec.disabled),
-                    key=lambda spec: spec.name)
+    others = sorted(
+        (spec for spec in index.functions.values() if not spec.is_http and not spec.disabled),
+        key=lambda spec: spec.name,
+    )
     meta = {"namespace": namespace, "labels": {"app.kubernetes.io/part-of": name}}
-    documents: list[dict[str, Any]] = [{
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, **meta}, "type": "Opaque",
-        "stringData": settings}]
+    documents: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, **meta},
+            "type": "Opaque",
+            "stringData": settings,
+        }
+    ]
 
     def deployment(suffix: str, functions: list[str], replicas: int) -> dict[str, Any]:
         label = f"{name}-{suffix}"
+
         def probe(path: str) -> dict[str, Any]:
             return {"httpGet": {"path": path, "port": PORT}, "periodSeconds": 10, "timeoutSeconds": 5}
 
         return {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": label, **meta},
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": label, **meta},
             "spec": {
-                "replicas": replicas, "selector": {"matchLabels": {"app": label}},
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": label}},
                 "template": {
                     "metadata": {"labels": {"app": label}},
-                    "spec": {"containers": [{
-                        "name": label, "image": image,
-                        "args": ["funchost", "start", "--production", "--address", "0.0.0.0", "--port", str(PORT),
-                                 "--functions", *functions],
-                        "ports": [{"containerPort": PORT, "name": "http"}],
-                        "envFrom": [{"secretRef": {"name": name}}],
-                        # one host id for every replica, so they share leases
-                        "env": [{"name": "AzureFunctionsWebHost__hostid", "value": name}],
-                        # ready once every listener runs; alive while the host answers
-                        "readinessProbe": {**probe("/admin/host/ready"), "initialDelaySeconds": 1},
-                        "livenessProbe": {**probe("/admin/host/ping"), "initialDelaySeconds": 10,
-                                          "failureThreshold": 3},
-                    }]},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": label,
+                                "image": image,
+                                "args": [
+                                    "funchost",
+                                    "start",
+                                    "--production",
+                                    "--address",
+                                    "0.0.0.0",
+                                    "--port",
+                                    str(PORT),
+                                    "--functions",
+                                    *functions,
+                                ],
+                                "ports": [{"containerPort": PORT, "name": "http"}],
+                                "envFrom": [{"secretRef": {"name": name}}],
+                                # one host id for every replica, so they share leases
+                                "env": [{"name": "AzureFunctionsWebHost__hostid", "value": name}],
+                                # ready once every listener runs; alive while the host answers
+                                "readinessProbe": {**probe("/admin/host/ready"), "initialDelaySeconds": 1},
+                                "livenessProbe": {
+                                    **probe("/admin/host/ping"),
+                                    "initialDelaySeconds": 10,
+                                    "failureThreshold": 3,
+                                },
+                            }
+                        ]
+                    },
                 },
             },
         }
 
     if http:
         documents.append(deployment("http", http, 1))
-        documents.append({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": f"{name}-http", **meta},
-            "spec": {"type": "LoadBalancer", "selector": {"app": f"{name}-http"},
-                     "ports": [{"protocol": "TCP", "port": 80, "targetPort": PORT, "name": "http"}]}})
+        documents.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"{name}-http", **meta},
+                "spec": {
+                    "type": "LoadBalancer",
+                    "selector": {"app": f"{name}-http"},
+                    "ports": [{"protocol": "TCP", "port": 80, "targetPort": PORT, "name": "http"}],
+                },
+            }
+        )
     if others:
         timers = any(spec.trigger_type.lower() == "timertrigger" for spec in others)
         documents.append(deployment("worker", [spec.name for spec in others], 1))
         triggers = [scaler for scaler in (_scaler(spec, host_config) for spec in others) if scaler]
         for connection in sorted({trigger["connection"] for trigger in triggers}):
-            documents.append({
-                "apiVersion": "keda.sh/v1alpha1", "kind": "TriggerAuthentication",
-                "metadata": {"name": _dns_name(f"{name}-{connection}"), **meta},
-                "spec": {"secretTargetRef": [{"parameter": "connection", "name": name, "key": connection}]
-                         + ([{"parameter": "storageConnection", "name": name, "key": "AzureWebJobsStorage"}]
-                            if any(t["storage_connection"] and t["connection"] == connection
-                                   for t in triggers) else [])}})
+            documents.append(
+                {
+                    "apiVersion": "keda.sh/v1alpha1",
+                    "kind": "TriggerAuthentication",
+                    "metadata": {"name": _dns_name(f"{name}-{connection}"), **meta},
+                    "spec": {
+                        "secretTargetRef": [{"parameter": "connection", "name": name, "key": connection}]
+                        + (
+                            [{"parameter": "storageConnection", "name": name, "key": "AzureWebJobsStorage"}]
+                            if any(t["storage_connection"] and t["connection"] == connection for t in triggers)
+                            else []
+                        )
+                    },
+                }
+            )
         if triggers:
-            documents.append({
-                "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-                "metadata": {"name": f"{name}-worker", **meta},
-                "spec": {
-                    "scaleTargetRef": {"name": f"{name}-worker"},
-                    "minReplicaCount": 1 if timers else 0, "maxReplicaCount": 10,
-                    "pollingInterval": 5, "cooldownPeriod": 300,
-                    "triggers": [{"type": t["type"], "name": t["name"], "metadata": t["metadata"],
-                                  "authenticationRef": {"name": _dns_name(f"{name}-{t['connection']}")}}
-                                 for t in triggers],
-                }})
+            documents.append(
+                {
+                    "apiVersion": "keda.sh/v1alpha1",
+                    "kind": "ScaledObject",
+                    "metadata": {"name": f"{name}-worker", **meta},
+                    "spec": {
+                        "scaleTargetRef": {"name": f"{name}-worker"},
+                        "minReplicaCount": 1 if timers else 0,
+                        "maxReplicaCount": 10,
+                        "pollingInterval": 5,
+                        "cooldownPeriod": 300,
+                        "triggers": [
+                            {
+                                "type": t["type"],
+                                "name": t["name"],
+                                "metadata": t["metadata"],
+                                "authenticationRef": {"name": _dns_name(f"{name}-{t['connection']}")},
+                            }
+                            for t in triggers
+                        ],
+                    },
+                }
+            )
     return documents

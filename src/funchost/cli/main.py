@@ -26,40 +26,94 @@ def build_parser(start_only: bool = False) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="<command>")
 
     start = commands.add_parser(
-        "start", aliases=["host"], help="serve the app's functions (like 'func start')",
-        epilog=START_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "start",
+        aliases=["host"],
+        help="serve the app's functions (like 'func start')",
+        epilog=START_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     start.add_argument("verb", nargs="?", help=argparse.SUPPRESS)  # 'funchost host start'
-    start.add_argument("--script-root", "--prefix", dest="script_root", default=".",
-                       help="the function app folder (default: the current folder)")
+    start.add_argument(
+        "--script-root",
+        "--prefix",
+        dest="script_root",
+        default=".",
+        help="the function app folder (default: the current folder)",
+    )
     start.add_argument("-p", "--port", type=int, help="port to listen on (default 7071 or Host.LocalHttpPort)")
     start.add_argument("--address", help="address to listen on (default 127.0.0.1)")
-    start.add_argument("--enableAuth", "--enable-auth", dest="enable_auth", action="store_true",
-                       help="enforce authLevel with function keys (off by default, as in Core Tools)")
-    start.add_argument("--production", action="store_true",
-                       help="production mode: keys always enforced, CORS from CORS_ALLOWED_ORIGINS")
+    start.add_argument(
+        "--enableAuth",
+        "--enable-auth",
+        dest="enable_auth",
+        action="store_true",
+        help="enforce authLevel with function keys (off by default, as in Core Tools)",
+    )
+    start.add_argument(
+        "--production",
+        action="store_true",
+        help="production mode: keys always enforced, CORS from CORS_ALLOWED_ORIGINS",
+    )
     start.add_argument("--cors", help="comma-separated allowed origins ('*' for any)")
-    start.add_argument("--cors-credentials", dest="cors_credentials", action="store_true", default=None,
-                       help="allow credentials in cross-origin requests")
+    start.add_argument(
+        "--cors-credentials",
+        dest="cors_credentials",
+        action="store_true",
+        default=None,
+        help="allow credentials in cross-origin requests",
+    )
     start.add_argument("--functions", nargs="+", help="only load these functions")
     start.add_argument("--verbose", action="store_true", help="show host internals in the log")
-    start.add_argument("--workers", type=int,
-                       help="host instances (processes) sharing the port (default FUNCTIONS_WORKER_PROCESS_COUNT, "
-                            "else 1, or the number of cores with --production)")
-    start.add_argument("--no-reload", dest="reload", action="store_false",
-                       help="do not reload when app files change (reload is on by default, off with --production)")
-    start.add_argument("--drain-timeout", dest="drain_timeout", type=float, default=30.0,
-                       help="seconds to let in-flight work finish on SIGTERM (default 30)")
-    start.add_argument("--debug-port", dest="debug_port", type=int,
-                       help="listen for a debugger (debugpy) on this port (runs one instance, no reload)")
-    start.add_argument("--wait-for-client", dest="wait_for_client", action="store_true",
-                       help="with --debug-port: wait for the debugger before loading the app")
-    start.add_argument("-t", "--timeout", dest="startup_timeout", type=float,
-                       help="seconds to wait for the host to start before giving up (default: no limit)")
-    start.add_argument("--language-worker", dest="language_worker", metavar="ARGS",
-                       help="accepted for Core Tools compatibility; no effect (functions run in funchost's process)")
-    start.add_argument("--no-build", dest="no_build", action="store_true",
-                       help="accepted for Core Tools compatibility; no effect (Python apps are not built)")
+    start.add_argument(
+        "--workers",
+        type=int,
+        help="host instances (processes) sharing the port (default FUNCTIONS_WORKER_PROCESS_COUNT, "
+        "else 1, or the number of cores with --production)",
+    )
+    start.add_argument(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="do not reload when app files change (reload is on by default, off with --production)",
+    )
+    start.add_argument(
+        "--drain-timeout",
+        dest="drain_timeout",
+        type=float,
+        default=30.0,
+        help="seconds to let in-flight work finish on SIGTERM (default 30)",
+    )
+    start.add_argument(
+        "--debug-port",
+        dest="debug_port",
+        type=int,
+        help="listen for a debugger (debugpy) on this port (runs one instance, no reload)",
+    )
+    start.add_argument(
+        "--wait-for-client",
+        dest="wait_for_client",
+        action="store_true",
+        help="with --debug-port: wait for the debugger before loading the app",
+    )
+    start.add_argument(
+        "-t",
+        "--timeout",
+        dest="startup_timeout",
+        type=float,
+        help="seconds to wait for the host to start before giving up (default: no limit)",
+    )
+    start.add_argument(
+        "--language-worker",
+        dest="language_worker",
+        metavar="ARGS",
+        help="accepted for Core Tools compatibility; no effect (functions run in funchost's process)",
+    )
+    start.add_argument(
+        "--no-build",
+        dest="no_build",
+        action="store_true",
+        help="accepted for Core Tools compatibility; no effect (Python apps are not built)",
+    )
 
     if start_only:
         return parser
@@ -97,10 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     from funchost.cli import inspect, kubernetes, pack, project, settings, storage
 
     handlers = {
-        "init": project.run_init, "new": project.run_new, "docker": project.run_docker,
+        "init": project.run_init,
+        "new": project.run_new,
+        "docker": project.run_docker,
         "templates": project.run_templates,
-        "list": inspect.run_list, "functions": inspect.run_list, "check": inspect.run_check,
-        "invoke": inspect.run_invoke, "settings": settings.run, "storage": storage.run, "pack": pack.run,
+        "list": inspect.run_list,
+        "functions": inspect.run_list,
+        "check": inspect.run_check,
+        "invoke": inspect.run_invoke,
+        "settings": settings.run,
+        "storage": storage.run,
+        "pack": pack.run,
         "kubernetes": kubernetes.run,
     }
     if command in handlers:

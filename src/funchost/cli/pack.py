@@ -29,14 +29,23 @@ EXAMPLES = """examples:
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("pack", help="zip the app with its dependencies, ready to run elsewhere",
-                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "pack",
+        help="zip the app with its dependencies, ready to run elsewhere",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("directory", nargs="?", default=".", help="the function app folder (default: here)")
     parser.add_argument("-o", "--output", help="the zip to write (default: ./<app folder name>.zip)")
-    parser.add_argument("--no-build", dest="no_build", action="store_true",
-                        help="do not install requirements.txt into .python_packages")
-    parser.add_argument("--build-native-deps", dest="build_native_deps", action="store_true",
-                        help="Core Tools builds in a container image; funchost cannot (see the error)")
+    parser.add_argument(
+        "--no-build", dest="no_build", action="store_true", help="do not install requirements.txt into .python_packages"
+    )
+    parser.add_argument(
+        "--build-native-deps",
+        dest="build_native_deps",
+        action="store_true",
+        help="Core Tools builds in a container image; funchost cannot (see the error)",
+    )
 
 
 def fail(message: str) -> int:
@@ -52,19 +61,25 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"'{root}' has no requirements.txt; a Python app needs one to be packed.")
     has_v2 = (root / "function_app.py").is_file()
     if has_v2 and any(root.glob("*/function.json")):
-        return fail("Cannot mix Python V1 and V2 programming models: the app has both function_app.py and "
-                    "*/function.json.")
+        return fail(
+            "Cannot mix Python V1 and V2 programming models: the app has both function_app.py and */function.json."
+        )
     if args.build_native_deps:
-        return fail("--build-native-deps builds the dependencies inside a Linux container image, which funchost "
-                    "does not run. Pack on a machine like the one the app will run on, or use a container "
-                    "(funchost init --docker).")
+        return fail(
+            "--build-native-deps builds the dependencies inside a Linux container image, which funchost "
+            "does not run. Pack on a machine like the one the app will run on, or use a container "
+            "(funchost init --docker)."
+        )
     output = Path(args.output).resolve() if args.output else Path.cwd() / f"{root.name}.zip"
     if not args.no_build and install_requirements(root) != 0:
         return 1
     packages = root / PACKAGES_FOLDER
     if args.no_build and (not packages.is_dir() or not any(packages.iterdir())):
-        print(f"Warning: {PACKAGES_FOLDER} is missing or empty; the app will need its requirements installed "
-              "where it runs.", file=sys.stderr)
+        print(
+            f"Warning: {PACKAGES_FOLDER} is missing or empty; the app will need its requirements installed "
+            "where it runs.",
+            file=sys.stderr,
+        )
     files = packed_files(root, output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -76,8 +91,18 @@ def run(args: argparse.Namespace) -> int:
 
 def install_requirements(root: Path) -> int:
     target = root / PACKAGES_FOLDER
-    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--upgrade",
-               "--target", str(target), "-r", str(root / "requirements.txt")]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--upgrade",
+        "--target",
+        str(target),
+        "-r",
+        str(root / "requirements.txt"),
+    ]
     print(f"Installing requirements.txt into {PACKAGES_FOLDER} ...")
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:

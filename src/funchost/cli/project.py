@@ -123,32 +123,49 @@ NEW_EXAMPLES = """examples:
 
 
 def add_parsers(commands: Any) -> None:
-    init = commands.add_parser("init", help="create a new function app", epilog=INIT_EXAMPLES,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    init = commands.add_parser(
+        "init",
+        help="create a new function app",
+        epilog=INIT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     init.add_argument("directory", nargs="?", default=".")
-    init.add_argument("-m", "--model", choices=["v1", "v2", "V1", "V2"], default="v2",
-                      help="programming model (default v2)")
-    init.add_argument("--worker-runtime", "--worker_runtime", dest="worker_runtime", default="python",
-                      help="only python is supported")
-    init.add_argument("--python", dest="worker_runtime", action="store_const", const="python",
-                      help="same as --worker-runtime python")
+    init.add_argument(
+        "-m", "--model", choices=["v1", "v2", "V1", "V2"], default="v2", help="programming model (default v2)"
+    )
+    init.add_argument(
+        "--worker-runtime", "--worker_runtime", dest="worker_runtime", default="python", help="only python is supported"
+    )
+    init.add_argument(
+        "--python", dest="worker_runtime", action="store_const", const="python", help="same as --worker-runtime python"
+    )
     init.add_argument("-l", "--language", help="only python is supported")
     init.add_argument("--docker", action="store_true", help="also write a Dockerfile (and .dockerignore)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    new = commands.add_parser("new", help="add a function from a template", epilog=NEW_EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    new = commands.add_parser(
+        "new",
+        help="add a function from a template",
+        epilog=NEW_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     new.add_argument("-t", "--template", help="template name (see 'funchost templates list')")
     new.add_argument("-n", "--name", help="function name")
-    new.add_argument("-a", "--authlevel", choices=["function", "anonymous", "admin"], default="function",
-                     help="authLevel of an HTTP trigger (default function)")
+    new.add_argument(
+        "-a",
+        "--authlevel",
+        choices=["function", "anonymous", "admin"],
+        default="function",
+        help="authLevel of an HTTP trigger (default function)",
+    )
     new.add_argument("--blueprint", help="v2: put the function in this blueprint file (created if needed)")
     new.add_argument("--script-root", dest="script_root", default=".", help="the function app folder")
     new.add_argument("-l", "--language", help="only python is supported")
     new.add_argument("--force", action="store_true", help="overwrite an existing v1 function folder")
 
-    docker = commands.add_parser("docker", help="add a Dockerfile (and .dockerignore) to an existing app, "
-                                 "like Core Tools' init --docker-only")
+    docker = commands.add_parser(
+        "docker", help="add a Dockerfile (and .dockerignore) to an existing app, like Core Tools' init --docker-only"
+    )
     docker.add_argument("directory", nargs="?", default=".")
     docker.add_argument("--force", action="store_true", help="overwrite an existing Dockerfile")
 
@@ -160,8 +177,10 @@ def run_docker(args: argparse.Namespace) -> int:
     root = Path(args.directory)
     if not (root / "host.json").is_file():
         return fail(f"'{root.resolve()}' is not a function app (it has no host.json).")
-    files = {"Dockerfile": DOCKERFILE.format(python=f"{sys.version_info.major}.{sys.version_info.minor}"),
-             ".dockerignore": DOCKERIGNORE}
+    files = {
+        "Dockerfile": DOCKERFILE.format(python=f"{sys.version_info.major}.{sys.version_info.minor}"),
+        ".dockerignore": DOCKERIGNORE,
+    }
     for name, content in files.items():
         if (root / name).exists() and not args.force:
             print(f"{name} already exists. Skipped!")
@@ -217,8 +236,11 @@ def run_init(args: argparse.Namespace) -> int:
         print(f"Wrote a {model} Python function app in {root.resolve()}:")
         for name in written:
             print(f"  {name}")
-    print('Next: funchost new --template "HTTP trigger" --name hello, then funchost start'
-          + ("" if root.resolve() == Path.cwd().resolve() else f" (in {root})") + ".")
+    print(
+        'Next: funchost new --template "HTTP trigger" --name hello, then funchost start'
+        + ("" if root.resolve() == Path.cwd().resolve() else f" (in {root})")
+        + "."
+    )
     return 0
 
 
@@ -292,8 +314,10 @@ def run_new(args: argparse.Namespace) -> int:
         return fail(f"'{name}' is a Python keyword and cannot be a function name; choose another name.")
     clash = next((existing for existing in _function_names(root, model) if existing.lower() == name.lower()), None)
     if clash is not None and not (model == "v1" and args.force and clash == name):
-        return fail(f"The app already has a function named '{clash}' (function names are not case-sensitive); "
-                    "choose another name.")
+        return fail(
+            f"The app already has a function named '{clash}' (function names are not case-sensitive); "
+            "choose another name."
+        )
     if model == "v1":
         folder = root / name
         if folder.exists() and not args.force:
@@ -327,14 +351,16 @@ def _new_in_blueprint(root: Path, blueprint: str, template: Template, name: str,
     registration = f"app.register_functions({module}.bp)"
     lines = app_file.read_text().splitlines()
     if registration not in lines:
-        app_line = next((i for i, line in enumerate(lines) if re.match(r"^app\s*=.*FunctionApp\(.*\)\s*$", line)),
-                        None)
+        app_line = next((i for i, line in enumerate(lines) if re.match(r"^app\s*=.*FunctionApp\(.*\)\s*$", line)), None)
         if app_line is None:
-            return fail("function_app.py has no one-line 'app = func.FunctionApp(...)' to register the blueprint "
-                        f"with; add '{registration}' yourself.")
+            return fail(
+                "function_app.py has no one-line 'app = func.FunctionApp(...)' to register the blueprint "
+                f"with; add '{registration}' yourself."
+            )
         lines.insert(app_line + 1, registration)
-        last_import = max((i for i, line in enumerate(lines[:app_line]) if line.startswith(("import ", "from "))),
-                          default=-1)
+        last_import = max(
+            (i for i, line in enumerate(lines[:app_line]) if line.startswith(("import ", "from "))), default=-1
+        )
         lines.insert(last_import + 1, f"import {module}")
         app_file.write_text("\n".join(lines) + "\n")
     print(f"Added '{name}' ({template.name}) to the blueprint in {path.name}, registered in function_app.py.")

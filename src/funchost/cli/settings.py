@@ -22,8 +22,12 @@ EXAMPLES = """examples:
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("settings", help="list, add, delete, encrypt or decrypt local settings",
-                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "settings",
+        help="list, add, delete, encrypt or decrypt local settings",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--script-root", dest="script_root", default=".")
     verbs = parser.add_subparsers(dest="verb", metavar="<verb>", required=True)
     listing = verbs.add_parser("list", help="list settings (values masked)")
@@ -105,12 +109,17 @@ def _add(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
 
     value = args.value
     if value is None:
-        value = getpass.getpass(f"Please enter the value for {args.name}: ") if sys.stdin.isatty() \
+        value = (
+            getpass.getpass(f"Please enter the value for {args.name}: ")
+            if sys.stdin.isatty()
             else sys.stdin.readline().rstrip("\n")
+        )
     stored = encrypt_value(value) if data.get("IsEncrypted") and value else value
     if args.connection_string:
         data.setdefault("ConnectionStrings", {})[args.name] = {
-            "ConnectionString": stored, "ProviderName": args.provider_name}
+            "ConnectionString": stored,
+            "ProviderName": args.provider_name,
+        }
     else:
         data["Values"][args.name] = stored
     _write(path, data)
@@ -150,5 +159,9 @@ def _decrypt(args: argparse.Namespace, path: Path, data: dict[str, Any]) -> int:
 
 
 _VERBS: dict[str, Callable[[argparse.Namespace, Path, dict[str, Any]], int]] = {
-    "list": _list, "add": _add, "delete": _delete, "encrypt": _encrypt, "decrypt": _decrypt,
+    "list": _list,
+    "add": _add,
+    "delete": _delete,
+    "encrypt": _encrypt,
+    "decrypt": _decrypt,
 }

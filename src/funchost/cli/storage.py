@@ -36,11 +36,15 @@ EXAMPLES = """examples:
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "storage", help="look inside the app's store and broker: queues, blobs, Service Bus, Event Hubs",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "storage",
+        help="look inside the app's store and broker: queues, blobs, Service Bus, Event Hubs",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--script-root", dest="script_root", default=".", help="the function app folder")
-    parser.add_argument("--connection", default=None,
-                        help="the connection setting to use (default AzureWebJobsStorage)")
+    parser.add_argument(
+        "--connection", default=None, help="the connection setting to use (default AzureWebJobsStorage)"
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="<verb>", required=True)
     verbs.add_parser("queues", help="list queues with their lengths")
     verbs.add_parser("poison", help="list poison queues with their lengths")
@@ -84,8 +88,9 @@ def add_parser(commands: Any) -> None:
     bus_send.add_argument("--topic", action="store_true", help="the entity is a topic")
     bus_send.add_argument("--session-id", dest="session_id")
     bus_send.add_argument("--content-type", dest="content_type")
-    bus_send.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
-                          help="an application property (repeatable)")
+    bus_send.add_argument(
+        "--property", action="append", default=[], metavar="KEY=VALUE", help="an application property (repeatable)"
+    )
     verbs.add_parser("hubs", help="list event hubs with their partitions and checkpoints")
     hub_peek = verbs.add_parser("hub-peek", help="show the events of an event hub")
     hub_peek.add_argument("hub")
@@ -126,8 +131,11 @@ async def _run(resolver: Any, args: argparse.Namespace) -> int:
             await documents.open()
             return await _COSMOS_VERBS[args.verb](documents, args)
         if args.verb in _BROKER_VERBS:
-            broker = resolver.resolve(ServiceBusStore, args.connection) if args.verb.startswith("bus") \
+            broker = (
+                resolver.resolve(ServiceBusStore, args.connection)
+                if args.verb.startswith("bus")
                 else resolver.resolve(EventHubs, args.connection)
+            )
             await broker.open()
             if args.verb in ("hubs",):
                 storage = resolver.resolve(StorageProvider, None)  # checkpoints live in the app's store
@@ -153,8 +161,11 @@ def _body(args: argparse.Namespace) -> bytes:
 def _embedded_only(broker: Any, what: str) -> bool:
     if isinstance(broker, BrokerInspection):
         return True
-    print(f"Listing {what} works on the embedded broker; this connection names a real namespace "
-          "(use the Azure portal or the Azure CLI there).", file=sys.stderr)
+    print(
+        f"Listing {what} works on the embedded broker; this connection names a real namespace "
+        "(use the Azure portal or the Azure CLI there).",
+        file=sys.stderr,
+    )
     return False
 
 
@@ -235,8 +246,10 @@ async def _bus_peek(broker: Any, args: argparse.Namespace) -> int:
         body = message.body.decode("utf-8", errors="replace")
         extra = f"\t{message.dead_letter_reason}" if message.dead_letter_reason else ""
         session = f"\tsession {message.session_id}" if message.session_id else ""
-        print(f"{message.sequence_number}\t{message.message_id}\tdelivered {message.delivery_count}x{session}"
-              f"{extra}\t{body}")
+        print(
+            f"{message.sequence_number}\t{message.message_id}\tdelivered {message.delivery_count}x{session}"
+            f"{extra}\t{body}"
+        )
     return 0
 
 
@@ -250,8 +263,9 @@ async def _bus_send(broker: Any, args: argparse.Namespace) -> int:
             print(f"--property takes KEY=VALUE, not '{pair}'.", file=sys.stderr)
             return 1
         properties[key] = value
-    message = OutgoingMessage(_body(args), session_id=args.session_id, content_type=args.content_type,
-                              application_properties=properties)
+    message = OutgoingMessage(
+        _body(args), session_id=args.session_id, content_type=args.content_type, application_properties=properties
+    )
     await broker.send(args.entity, [message], topic=args.topic)
     print(f"sent a message to {'topic' if args.topic else 'queue'} '{args.entity}'")
     return 0
@@ -268,10 +282,13 @@ async def _hubs(broker: Any, storage: Any, args: argparse.Namespace) -> int:
         checkpoints = await Checkpoints.of_hub(storage, broker.namespace, hub)
         for partition in map(str, range(partitions)):
             newest = last.get(partition)
-            marks = ", ".join(f"{group} at {sequence}"
-                              for group, sequence in sorted(checkpoints.get(partition, {}).items()))
-            print(f"  partition {partition}\tlast sequence number "
-                  f"{'-' if newest is None else newest}\tcheckpoints: {marks or 'none'}")
+            marks = ", ".join(
+                f"{group} at {sequence}" for group, sequence in sorted(checkpoints.get(partition, {}).items())
+            )
+            print(
+                f"  partition {partition}\tlast sequence number "
+                f"{'-' if newest is None else newest}\tcheckpoints: {marks or 'none'}"
+            )
     if not hubs:
         print("(no event hubs)")
     return 0
@@ -284,8 +301,10 @@ async def _hub_peek(broker: Any, args: argparse.Namespace) -> int:
     for partition in partitions:
         for event in await broker.read(args.hub, partition, -1, args.count):
             key = f"\tkey {event.partition_key}" if event.partition_key else ""
-            print(f"partition {partition}\t{event.sequence_number}\t{event.enqueued_time:%Y-%m-%d %H:%M:%S}{key}"
-                  f"\t{event.body.decode('utf-8', errors='replace')}")
+            print(
+                f"partition {partition}\t{event.sequence_number}\t{event.enqueued_time:%Y-%m-%d %H:%M:%S}{key}"
+                f"\t{event.body.decode('utf-8', errors='replace')}"
+            )
     return 0
 
 
@@ -334,14 +353,28 @@ async def _cosmos_query(documents: Any, args: argparse.Namespace) -> int:
 
 
 _COSMOS_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
-    "cosmos": _cosmos, "cosmos-create": _cosmos_create, "cosmos-query": _cosmos_query}
+    "cosmos": _cosmos,
+    "cosmos-create": _cosmos_create,
+    "cosmos-query": _cosmos_query,
+}
 
 _BROKER_VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
-    "bus": _bus, "bus-peek": _bus_peek, "bus-send": _bus_send, "hubs": _bus, "hub-peek": _hub_peek,
+    "bus": _bus,
+    "bus-peek": _bus_peek,
+    "bus-send": _bus_send,
+    "hubs": _bus,
+    "hub-peek": _hub_peek,
     "hub-send": _hub_send,
 }
 
 _VERBS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
-    "queues": _queues, "poison": _queues, "peek": _peek, "put": _put, "blobs": _blobs, "get": _get,
-    "upload": _upload, "tables": _tables, "entities": _entities,
+    "queues": _queues,
+    "poison": _queues,
+    "peek": _peek,
+    "put": _put,
+    "blobs": _blobs,
+    "get": _get,
+    "upload": _upload,
+    "tables": _tables,
+    "entities": _entities,
 }

@@ -27,10 +27,13 @@ def v2_function(template: Template, name: str, prefix: str, auth_level: str) -> 
 def v1_files(template: Template, name: str, auth_level: str) -> dict[str, Any]:
     import json
 
-    bindings = json.loads(json.dumps(list(template.v1_bindings)).replace("{auth_level}", auth_level)
-                          .replace("{{name}}", "{name}"))
+    bindings = json.loads(
+        json.dumps(list(template.v1_bindings)).replace("{auth_level}", auth_level).replace("{{name}}", "{name}")
+    )
     config = {"scriptFile": "__init__.py", "bindings": bindings}
     imports = "\n".join(template.imports)
-    code = (f"{imports}\n\nimport azure.functions as func\n\n\n"
-            f"def main({template.v1_signature}:\n{template.v1_body.format(name=name)}")
+    code = (
+        f"{imports}\n\nimport azure.functions as func\n\n\n"
+        f"def main({template.v1_signature}:\n{template.v1_body.format(name=name)}"
+    )
     return {"function.json": json.dumps(config, indent=2) + "\n", "__init__.py": code}

@@ -64,7 +64,7 @@ def decrypt_value(value: str) -> str:
     from cryptography.fernet import InvalidToken
 
     try:
-        clear: bytes = _fernet(create=False).decrypt(value[len(PREFIX):].encode("ascii"))
+        clear: bytes = _fernet(create=False).decrypt(value[len(PREFIX) :].encode("ascii"))
         return clear.decode("utf-8")
     except InvalidToken:
         raise EncryptionError(

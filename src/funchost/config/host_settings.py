@@ -48,8 +48,13 @@ class HostSettings:
         return not self.production
 
 
-def load_host_settings(root: Path, *, production: bool = False, functions: list[str] | None = None,
-                       environ: MutableMapping[str, str] | None = None) -> HostSettings:
+def load_host_settings(
+    root: Path,
+    *,
+    production: bool = False,
+    functions: list[str] | None = None,
+    environ: MutableMapping[str, str] | None = None,
+) -> HostSettings:
     """Read the app's settings files and the environment; raise HostConfigError (or
     EncryptedSettingsError) when they cannot be used."""
     environ = os.environ if environ is None else environ
@@ -61,7 +66,11 @@ def load_host_settings(root: Path, *, production: bool = False, functions: list[
     host_config = load_host_json(root, environ, functions=functions)
     app = AppSettings(environ)
     return HostSettings(
-        root=root, production=production, local=local, host_config=host_config, app=app,
+        root=root,
+        production=production,
+        local=local,
+        host_config=host_config,
+        app=app,
         warnings=[*local.warnings, *skipped],
         thread_count=thread_count(app),
         function_timeout=function_timeout(host_config),

@@ -87,8 +87,9 @@ def _get_ci(mapping: Mapping[str, Any], key: str) -> Any:
     return None
 
 
-def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None,
-                   functions: list[str] | None = None) -> HostConfig:
+def load_host_json(
+    app_root: Path, environ: Mapping[str, str] | None = None, functions: list[str] | None = None
+) -> HostConfig:
     """Read ``<app_root>/host.json`` and apply ``AzureFunctionsJobHost__`` overrides, then the
     ``functions`` allow-list given on the command line (``--functions``), if any."""
     environ = os.environ if environ is None else environ
@@ -104,15 +105,15 @@ def load_host_json(app_root: Path, environ: Mapping[str, str] | None = None,
             except JsonFileError as error:
                 raise HostConfigError(f"Unable to parse host configuration file '{path}': {error.detail}") from None
             if not isinstance(data, dict):
-                raise HostConfigError(f"Unable to parse host configuration file '{path}': "
-                                      "the top level must be a JSON object.")
+                raise HostConfigError(
+                    f"Unable to parse host configuration file '{path}': the top level must be a JSON object."
+                )
     else:
         data = {"version": "2.0"}
     version = _get_ci(data, "version")
     if version is None:
         raise HostConfigError(
-            "The host.json file is missing the required 'version' property. "
-            "Add \"version\": \"2.0\" to host.json."
+            'The host.json file is missing the required \'version\' property. Add "version": "2.0" to host.json.'
         )
     if str(version) != "2.0":
         raise HostConfigError(
@@ -130,7 +131,7 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> No
     for name, value in environ.items():
         if not name.lower().startswith(prefix):
             continue
-        parts = [p for p in name[len(ENV_PREFIX):].split("__") if p]
+        parts = [p for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
         node: Any = data

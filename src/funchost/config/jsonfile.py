@@ -53,8 +53,9 @@ def parse_json_text(text: str, path: Path) -> Any:
             if match is None:
                 raise JsonFileError(path, str(error), strict_error.lineno, strict_error.colno) from None
             column = match.group("column")
-            raise JsonFileError(path, match.group("reason"), int(match.group("line")),
-                                int(column) if column else None) from None
+            raise JsonFileError(
+                path, match.group("reason"), int(match.group("line")), int(column) if column else None
+            ) from None
 
 
 def read_json_file(path: Path) -> Any:

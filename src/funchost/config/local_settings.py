@@ -117,8 +117,7 @@ def apply_to_environ(settings: LocalSettings, environ: MutableMapping[str, str])
     for name, value in values.items():
         if name in environ:
             skipped.append(
-                f"Skipping '{name}' from local settings as it's already defined in "
-                "current environment variables."
+                f"Skipping '{name}' from local settings as it's already defined in current environment variables."
             )
             continue
         environ[name] = value

@@ -53,8 +53,17 @@ class ConsoleFormatter(logging.Formatter):
 
 # host internals; the Azure SDKs count as such because the storage provider uses them (their
 # request logging would otherwise print every poll)
-HOST_CATEGORIES = ("funchost", "uvicorn", "asyncio", "watchfiles", "azure.core", "azure.storage", "azure.identity",
-                   "azure.servicebus", "azure.eventhub")
+HOST_CATEGORIES = (
+    "funchost",
+    "uvicorn",
+    "asyncio",
+    "watchfiles",
+    "azure.core",
+    "azure.storage",
+    "azure.identity",
+    "azure.servicebus",
+    "azure.eventhub",
+)
 
 
 class CategoryFilter(logging.Filter):
@@ -117,8 +126,9 @@ def configure_logging(levels: Mapping[str, str], verbose: bool, stream: TextIO |
     by_category = {category.lower(): level_from_name(level) for category, level in levels.items()}
     function_level = by_category.pop("default", logging.INFO)
     host_level = logging.DEBUG if verbose else logging.WARNING
-    category_filter = CategoryFilter(by_category, function_level,
-                                     min(host_level, logging.INFO) if verbose else host_level)
+    category_filter = CategoryFilter(
+        by_category, function_level, min(host_level, logging.INFO) if verbose else host_level
+    )
     handler.addFilter(category_filter)
     # the Executing/Executed lines skip logging's machinery: formatted and queued, same text
     logs.host_lines = HostLines(writer, category_filter)
@@ -136,7 +146,8 @@ def configure_logging(levels: Mapping[str, str], verbose: bool, stream: TextIO |
     logging.getLogger("funchost.console").setLevel(logging.INFO)
     # one record per HTTP request to storage otherwise (skipped before it is even formatted)
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
-        logging.INFO if verbose else logging.WARNING)
+        logging.INFO if verbose else logging.WARNING
+    )
     return handler
 
 
@@ -169,8 +180,9 @@ class HostLines:
         self._put = writer.put_line
 
     def enabled(self, category: str) -> bool:
-        return logging.getLogger().isEnabledFor(logging.INFO) and \
-            self.category_filter.level_of(category) <= logging.INFO
+        return (
+            logging.getLogger().isEnabledFor(logging.INFO) and self.category_filter.level_of(category) <= logging.INFO
+        )
 
     def write(self, text: str) -> None:
         self._put(f"{stamp(time.time())}{text}\n")

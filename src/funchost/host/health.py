@@ -100,8 +100,12 @@ class LoadMonitor:
         if self.throttle is not None and self.throttle.dynamic:
             overloaded = self.lag > OVERLOAD_LAG or self.backlog >= self.threads
             if overloaded and not self.throttle.overloaded:
-                logger.warning("The instance is overloaded (event loop lag %d ms, %d invocations waiting for a "
-                               "thread); answering 429 until it recovers.", self.lag * 1000, self.backlog)
+                logger.warning(
+                    "The instance is overloaded (event loop lag %d ms, %d invocations waiting for a "
+                    "thread); answering 429 until it recovers.",
+                    self.lag * 1000,
+                    self.backlog,
+                )
             self.throttle.overloaded = overloaded
         self.healthy = self.lag < UNHEALTHY_LAG and self.backlog < 2 * self.threads
         if self.policy.enabled:
@@ -115,7 +119,8 @@ class LoadMonitor:
                 self.on_unhealthy(
                     f"health monitor: {self.policy.threshold} unhealthy samples within "
                     f"{self.policy.window:.0f} s (last: event loop lag {self.lag * 1000:.0f} ms, "
-                    f"{self.backlog} invocations waiting for a thread)")
+                    f"{self.backlog} invocations waiting for a thread)"
+                )
         self.report(self.snapshot())
 
     def snapshot(self) -> dict[str, Any]:

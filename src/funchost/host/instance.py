@@ -66,11 +66,11 @@ class HostInstance:
         self.listeners = ListenerSet()
         self.listeners_started = False  # set once run_listeners started every listener
 
-
     def load(self) -> None:
         """Read settings and host.json, import the app, build the HTTP app. Raises on fatal errors."""
-        self.host_settings = load_host_settings(self.root, production=self.options.production,
-                                                functions=self.options.functions)
+        self.host_settings = load_host_settings(
+            self.root, production=self.options.production, functions=self.options.functions
+        )
         install_log_capture()
         configure_logging(self.host_config.log_levels, self.options.verbose)
         for line in self.host_settings.warnings:
@@ -81,17 +81,29 @@ class HostInstance:
             extensions.post_function_load(spec.name, str(spec.directory))
         self.executor = FunctionThreads(self.host_settings.thread_count)
         self.resolver = StorageResolver(
-            self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64")))
+            self.root, self.settings, str(self.host_config.get("extensions.queues.messageEncoding", "base64"))
+        )
         telemetry = None
         if telemetry_enabled(self.settings, self.host_config):
             telemetry = Telemetry.from_environment(self.root.name, CATALOG.faas_trigger)
-        invoker = Invoker(self.executor, extensions, Binders(self.resolver, self.settings, CATALOG),
-                          timeout=self.host_settings.function_timeout, on_sync_timeout=self.on_sync_timeout,
-                          telemetry=telemetry)
+        invoker = Invoker(
+            self.executor,
+            extensions,
+            Binders(self.resolver, self.settings, CATALOG),
+            timeout=self.host_settings.function_timeout,
+            on_sync_timeout=self.on_sync_timeout,
+            telemetry=telemetry,
+        )
         invoker.prepare(list(self.index.functions.values()))
         self.invoker = invoker
-        context = ListenerContext(invoker, self.resolver, self.settings, self.host_config, self.host_settings.host_id,
-                                  development=self.host_settings.development)
+        context = ListenerContext(
+            invoker,
+            self.resolver,
+            self.settings,
+            self.host_config,
+            self.host_settings.host_id,
+            development=self.host_settings.development,
+        )
         self.listeners = build_listeners(self.index, context)
         keys = KeyStore(self.secrets_folder())
         options = self.http_options()
@@ -107,8 +119,15 @@ class HostInstance:
                     keys.system_key(f"{extension}_extension")
         self.http_app = HttpApp(self.index, invoker, options, keys)
         self.http_app.admin = AdminApi(
-            self.index, keys, invoker, self._base_url_of, self.status, self.http_app.function_url,
-            self.resolver, self.settings, self.waiting_listeners,
+            self.index,
+            keys,
+            invoker,
+            self._base_url_of,
+            self.status,
+            self.http_app.function_url,
+            self.resolver,
+            self.settings,
+            self.waiting_listeners,
         )
 
     @property
@@ -126,8 +145,9 @@ class HostInstance:
     def on_sync_timeout(self, invocation_id: str) -> None:
         """A sync function overran functionTimeout: its thread cannot be stopped, so this instance
         is replaced (drained and restarted), as the real host restarts its worker."""
-        logger.error("A function timeout has occurred. Restarting worker process executing invocationId '%s'.",
-                     invocation_id)
+        logger.error(
+            "A function timeout has occurred. Restarting worker process executing invocationId '%s'.", invocation_id
+        )
         self.recycle(f"functionTimeout exceeded by invocation {invocation_id}")
 
     def on_blocked_loop(self, deadline: Deadline) -> None:
@@ -138,10 +158,12 @@ class HostInstance:
         duration = (time.monotonic() - deadline.started) * 1000
         message = timeout_message(deadline.function_name, deadline.invocation_id, self.invoker.timeout)
         log_failure(deadline.function_name, deadline.invocation_id, duration, FunctionTimeoutError(message))
-        logger.error("The event loop of this instance is blocked by function '%s' (an async function that does "
-                     "not await, such as one calling time.sleep); %s", deadline.function_name,
-                     "replacing the instance." if self.control.supervised else
-                     "it cannot be replaced without a supervisor.")
+        logger.error(
+            "The event loop of this instance is blocked by function '%s' (an async function that does "
+            "not await, such as one calling time.sleep); %s",
+            deadline.function_name,
+            "replacing the instance." if self.control.supervised else "it cannot be replaced without a supervisor.",
+        )
         if not self.control.supervised:
             return
         flush_console()  # the failure is on the console before the supervisor says it recycles
@@ -208,7 +230,6 @@ class HostInstance:
         )
         return CorsPolicy.create(origins, credentials)
 
-
     @property
     def port(self) -> int:
         if self.options.port is not None:
@@ -260,7 +281,6 @@ class HostInstance:
         errors += [f"The '{n}' function is in error: {m}" for n, m in self.listeners.errors.items()]
         return errors
 
-
     def print_functions(self) -> None:
         """The ``Functions:`` list Core Tools prints at start, then load errors in red."""
         flush_console()  # the log lines made while loading come first
@@ -295,11 +315,12 @@ class HostInstance:
             out.write(f"Storage: {provider.name}{where}\n")
         out.flush()
 
-
     def load_monitor(self) -> LoadMonitor:
         assert self.invoker is not None and self.http_app is not None
         return LoadMonitor(
-            self.invoker, self.host_settings.thread_count, self.http_app.options.throttle,
+            self.invoker,
+            self.host_settings.thread_count,
+            self.http_app.options.throttle,
             HealthPolicy.from_config(self.host_config),
             report=lambda sample: self.control.send("status " + json.dumps(sample)),
             on_unhealthy=self.recycle,
@@ -326,6 +347,7 @@ class HostInstance:
         Every listener drains at once against the same deadline; one that overruns it is
         cancelled, so the instance stops within its budget.
         """
+
         async def stop(listener: Listener) -> None:
             try:
                 await listener.stop(drain_timeout)

@@ -76,8 +76,10 @@ def run_in_process(options: HostOptions) -> int:
         return _fail(f"The folder '{options.script_root}' does not exist (--script-root).")
     local = load_local_settings(options.script_root)
     try:
-        sock = bind_socket(options.address or local.local_http_address or "127.0.0.1",
-                           options.port if options.port is not None else (local.local_http_port or DEFAULT_PORT))
+        sock = bind_socket(
+            options.address or local.local_http_address or "127.0.0.1",
+            options.port if options.port is not None else (local.local_http_port or DEFAULT_PORT),
+        )
     except PortInUseError as error:
         return _fail(error.strerror or str(error))
     return serve(options, sock, Control(), banner=True)
@@ -120,17 +122,25 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     if banner:
         real_stream(sys.stdout).write(
             f"funchost {funchost_version}: Python {sys.version.split()[0]} ({sys.executable}), "
-            f"azure-functions {_library_version()}\n")
+            f"azure-functions {_library_version()}\n"
+        )
         instance.print_functions()
     assert instance.http_app is not None
     settings = instance.host_settings
     try:
-        server = create_server(settings.http_server, instance.http_app, sock, drain_timeout=options.drain_timeout,
-                               request_timeout=settings.http_request_timeout)
+        server = create_server(
+            settings.http_server,
+            instance.http_app,
+            sock,
+            drain_timeout=options.drain_timeout,
+            request_timeout=settings.http_request_timeout,
+        )
     except ImportError as error:
         control.send("failed")
-        return _fail(f"FUNCHOST_HTTP_SERVER is '{settings.http_server}', but it cannot be imported ({error}). "
-                     f"Install it with: pip install 'funchost[{settings.http_server}]'")
+        return _fail(
+            f"FUNCHOST_HTTP_SERVER is '{settings.http_server}', but it cannot be imported ({error}). "
+            f"Install it with: pip install 'funchost[{settings.http_server}]'"
+        )
     instance.request_stop = server.stop
     install_fast_loop()
     console.info("Worker process started and initialized.")
@@ -138,8 +148,11 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     def on_started() -> None:
         # after the listeners started and the socket serves: a storage error stops us before this
         if banner:
-            console.info("Host started (%dms), listening on %s", (time.perf_counter() - launched) * 1000,
-                         instance.display_base_url())
+            console.info(
+                "Host started (%dms), listening on %s",
+                (time.perf_counter() - launched) * 1000,
+                instance.display_base_url(),
+            )
         control.die_with_supervisor()
         control.send(f"ready {len(instance.load_errors())}")
 
@@ -160,8 +173,7 @@ def serve(options: HostOptions, sock: socket.socket, control: Control, banner: b
     return code
 
 
-async def _serve(instance: HostInstance, server: HttpServer, control: Control,
-                 on_started: Callable[[], None]) -> int:
+async def _serve(instance: HostInstance, server: HttpServer, control: Control, on_started: Callable[[], None]) -> int:
     import asyncio
 
     from funchost.storage.roles import StorageError

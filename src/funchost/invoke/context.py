@@ -161,8 +161,9 @@ class Context(abstract.Context):
         self._trace_parent = trace_parent
         self._trace_state = trace_state
         # the invocation's own span when OpenTelemetry traces it: the trace context is that span
-        self._trace_context: TraceContext | None = \
+        self._trace_context: TraceContext | None = (
             TraceContext(own_trace_parent, trace_state or "", {}) if own_trace_parent else None
+        )
         self._retry_context = retry_context
 
     @property

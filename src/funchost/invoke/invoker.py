@@ -35,6 +35,7 @@ from funchost.invoke.timeout import Watchdog
 
 Datum = meta.Datum
 
+
 class BindingIO(Protocol):
     """Reads input bindings and writes output bindings (implemented in ``bindings``)."""
 
@@ -117,8 +118,11 @@ def _make_plan(spec: FunctionSpec, extensions: Extensions) -> _Plan:
         function_logger=logging.getLogger(f"Function.{spec.name}"),
         user_logger=logging.getLogger(f"Function.{spec.name}.User"),
         hooks=hooks,
-        return_converter=None if spec.return_binding is None else
-        GenericConverter if spec.return_generic else converter_for(spec.return_binding.type),
+        return_converter=None
+        if spec.return_binding is None
+        else GenericConverter
+        if spec.return_generic
+        else converter_for(spec.return_binding.type),
         response_required=spec.model == "v2" and spec.http_type == "function" and return_http,
         host_lines=logs.host_lines,
         host_lines_shown=logs.host_lines is not None and logs.host_lines.enabled(f"Function.{spec.name}"),
@@ -179,8 +183,9 @@ class Invoker:
             assert host_lines is not None
             host_lines.write(f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', Id={invocation_id})")
         elif host_lines is None and plan.function_logger.isEnabledFor(logging.INFO):
-            plan.function_logger.info("Executing 'Functions.%s' (Reason='%s', Id=%s)",
-                                      spec.name, invocation.reason, invocation_id)
+            plan.function_logger.info(
+                "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, invocation.reason, invocation_id
+            )
         self.running += 1
         telemetry = self.telemetry
         own_trace = None
@@ -195,8 +200,9 @@ class Invoker:
         except BaseException as error:  # user code may raise anything; report, never crash
             if isinstance(error, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
                 if telemetry is not None:
-                    telemetry.end(span, span_token, invocation, Outcome(invocation_id, False, 0.0, error=error),
-                                  started)
+                    telemetry.end(
+                        span, span_token, invocation, Outcome(invocation_id, False, 0.0, error=error), started
+                    )
                 current_scope.reset(token)
                 raise
             outcome = Outcome(invocation_id, False, 0.0, error=error)
@@ -211,11 +217,13 @@ class Invoker:
             log_failure(spec.name, invocation_id, duration_ms, outcome.error)
         elif plan.host_lines_shown:
             assert host_lines is not None
-            host_lines.write(f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation_id}, "
-                             f"Duration={int(duration_ms)}ms)")
+            host_lines.write(
+                f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation_id}, Duration={int(duration_ms)}ms)"
+            )
         elif host_lines is None and plan.function_logger.isEnabledFor(logging.INFO):
-            plan.function_logger.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
-                                      spec.name, invocation_id, duration_ms)
+            plan.function_logger.info(
+                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", spec.name, invocation_id, duration_ms
+            )
         current_scope.reset(token)
         return outcome
 
@@ -266,8 +274,9 @@ class Invoker:
                     await self.binding_io.write_output(binding, datum, invocation)
         return outcome
 
-    async def _call(self, invocation: Invocation, plan: _Plan, args: dict[str, Any],
-                    context: Context | None = None) -> Any:
+    async def _call(
+        self, invocation: Invocation, plan: _Plan, args: dict[str, Any], context: Context | None = None
+    ) -> Any:
         """Call the user function (async on the loop, sync in a pool thread) within functionTimeout.
 
         Past functionTimeout the watchdog cancels the call; a ``TimeoutError`` the function
@@ -288,7 +297,8 @@ class Invoker:
                 awaitable = self.executor.run(call, self._call_sync, spec, plan, invocation, context, args)
             else:
                 awaitable = asyncio.get_running_loop().run_in_executor(
-                    self.executor, call, self._call_sync, spec, plan, invocation, context, args)
+                    self.executor, call, self._call_sync, spec, plan, invocation, context, args
+                )
             self.sync_running += 1
         watchdog = self.watchdog
         watched = watchdog.watch(spec.name, invocation.invocation_id) if watchdog is not None else None
@@ -313,8 +323,8 @@ class Invoker:
                 self._collect(outcome, spec.return_binding, result, None, plan.return_converter)
             elif plan.response_required:
                 raise InvocationError(
-                    f"function {spec.name!r} returned None: an HTTP function must return "
-                    "func.HttpResponse or str")
+                    f"function {spec.name!r} returned None: an HTTP function must return func.HttpResponse or str"
+                )
         elif result is not None and spec.http_type == "function":
             raise InvocationError(f"function {spec.name!r} without a $return binding returned a non-None value")
 
@@ -343,13 +353,13 @@ class Invoker:
     async def _read_input(self, binding: BindingSpec, invocation: Invocation) -> Datum:
         if self.binding_io is None:
             raise InvocationError(
-                f"the input binding '{binding.name}' ({binding.type}) cannot be read: "
-                "no binding provider is configured"
+                f"the input binding '{binding.name}' ({binding.type}) cannot be read: no binding provider is configured"
             )
         return await self.binding_io.read_input(binding, invocation)
 
-    def _call_sync(self, spec: FunctionSpec, plan: _Plan, invocation: Invocation, context: Context | None,
-                   args: dict[str, Any]) -> Any:
+    def _call_sync(
+        self, spec: FunctionSpec, plan: _Plan, invocation: Invocation, context: Context | None, args: dict[str, Any]
+    ) -> Any:
         thread_local_storage().invocation_id = invocation.invocation_id
         if not plan.hooks:
             return spec.func(**args)
@@ -411,15 +421,21 @@ def timeout_message(function_name: str, invocation_id: str, timeout: float) -> s
     """The real host's words for an invocation past functionTimeout."""
     from funchost.invoke.retry import format_timespan
 
-    return (f"Timeout value of {format_timespan(timeout)} exceeded by function 'Functions.{function_name}' "
-            f"(Id: '{invocation_id}'). Initiating cancellation.")
+    return (
+        f"Timeout value of {format_timespan(timeout)} exceeded by function 'Functions.{function_name}' "
+        f"(Id: '{invocation_id}'). Initiating cancellation."
+    )
 
 
 def log_failure(function_name: str, invocation_id: str, duration_ms: float, error: BaseException | None) -> None:
     """The ``Executed ... (Failed ...)`` line with the worker's failure text."""
     logging.getLogger(f"Function.{function_name}").error(
         "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
-        function_name, invocation_id, duration_ms, format_failure(error))
+        function_name,
+        invocation_id,
+        duration_ms,
+        format_failure(error),
+    )
 
 
 def format_failure(error: BaseException | None) -> str:

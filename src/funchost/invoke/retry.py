@@ -13,6 +13,7 @@ from funchost.config import parse_timespan
 
 logger = logging.getLogger("funchost.retry")
 
+
 class RetryPolicyError(ValueError):
     """A retry policy is incomplete or malformed."""
 
@@ -36,8 +37,12 @@ class RetryPolicy:
         return min(minimum + backoff, self.maximum_interval.total_seconds())
 
 
-_STRATEGIES = {"fixeddelay": "fixedDelay", "fixed_delay": "fixedDelay",
-               "exponentialbackoff": "exponentialBackoff", "exponential_backoff": "exponentialBackoff"}
+_STRATEGIES = {
+    "fixeddelay": "fixedDelay",
+    "fixed_delay": "fixedDelay",
+    "exponentialbackoff": "exponentialBackoff",
+    "exponential_backoff": "exponentialBackoff",
+}
 
 
 def parse_retry_policy(raw: dict[str, Any] | None) -> RetryPolicy | None:
@@ -48,7 +53,8 @@ def parse_retry_policy(raw: dict[str, Any] | None) -> RetryPolicy | None:
     strategy = _STRATEGIES.get(str(lowered.get("strategy", "")).replace("-", "").lower())
     if strategy is None:
         raise RetryPolicyError(
-            f"retry strategy '{lowered.get('strategy')}' is not one of fixedDelay, exponentialBackoff")
+            f"retry strategy '{lowered.get('strategy')}' is not one of fixedDelay, exponentialBackoff"
+        )
     if lowered.get("maxretrycount") in (None, ""):
         raise RetryPolicyError("the retry policy needs maxRetryCount (-1 retries forever)")
     try:
@@ -70,8 +76,12 @@ def parse_retry_policy(raw: dict[str, Any] | None) -> RetryPolicy | None:
 
     if strategy == "fixedDelay":
         return RetryPolicy(strategy, count, delay_interval=span("delayinterval", "delayInterval"))
-    return RetryPolicy(strategy, count, minimum_interval=span("minimuminterval", "minimumInterval"),
-                       maximum_interval=span("maximuminterval", "maximumInterval"))
+    return RetryPolicy(
+        strategy,
+        count,
+        minimum_interval=span("minimuminterval", "minimumInterval"),
+        maximum_interval=span("maximuminterval", "maximumInterval"),
+    )
 
 
 def format_timespan(seconds: float) -> str:
@@ -99,7 +109,9 @@ async def invoke_with_retries(invoker: Any, invocation: Any, policy: RetryPolicy
         delay = policy.delay(attempt)
         logging.getLogger(f"Function.{invocation.function.name}").info(
             "Waiting for `%s` before retrying function execution. Next attempt: '%d'. Max retry count: '%d'.",
-            format_timespan(delay), attempt, policy.max_retry_count,
+            format_timespan(delay),
+            attempt,
+            policy.max_retry_count,
         )
         await asyncio.sleep(delay)
         invocation.retry_count = attempt

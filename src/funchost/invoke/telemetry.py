@@ -34,8 +34,10 @@ FaasTrigger = Callable[[str], str]
 
 def enabled(settings: AppSettings, host_config: HostConfig) -> bool:
     mode = str(host_config.get("telemetryMode") or "").lower()
-    return mode == "opentelemetry" or any(settings.get(name) for name in (
-        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", AZURE_MONITOR))
+    return mode == "opentelemetry" or any(
+        settings.get(name)
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", AZURE_MONITOR)
+    )
 
 
 def _exporters() -> list[tuple[Any, Any, Any]]:
@@ -61,20 +63,29 @@ def _exporters() -> list[tuple[Any, Any, Any]]:
                 AzureMonitorTraceExporter,
             )
 
-            found.append((AzureMonitorTraceExporter(connection_string=azure),
-                          AzureMonitorMetricExporter(connection_string=azure),
-                          AzureMonitorLogExporter(connection_string=azure)))
+            found.append(
+                (
+                    AzureMonitorTraceExporter(connection_string=azure),
+                    AzureMonitorMetricExporter(connection_string=azure),
+                    AzureMonitorLogExporter(connection_string=azure),
+                )
+            )
         except ImportError as error:
-            logger.warning("%s is set, but the Azure Monitor exporter cannot be loaded (%s): pip install "
-                           "'funchost[azuremonitor]'. Nothing is sent to Application Insights.", AZURE_MONITOR, error)
+            logger.warning(
+                "%s is set, but the Azure Monitor exporter cannot be loaded (%s): pip install "
+                "'funchost[azuremonitor]'. Nothing is sent to Application Insights.",
+                AZURE_MONITOR,
+                error,
+            )
     return found
 
 
 class Telemetry:
     """Spans and metrics for invocations, on the given providers."""
 
-    def __init__(self, tracer_provider: Any, meter_provider: Any, faas_trigger: FaasTrigger,
-                 logger_provider: Any = None) -> None:
+    def __init__(
+        self, tracer_provider: Any, meter_provider: Any, faas_trigger: FaasTrigger, logger_provider: Any = None
+    ) -> None:
         from opentelemetry.propagate import extract  # noqa: F401 - fails early when the API is missing
 
         self.faas_trigger = faas_trigger
@@ -94,10 +105,12 @@ class Telemetry:
         meter = meter_provider.get_meter("funchost")
         self.invocations = meter.create_counter("faas.invocations", description="Invocations started")
         self.errors = meter.create_counter("faas.errors", description="Invocations that failed")
-        self.duration = meter.create_histogram("faas.invoke_duration", unit="s",
-                                               description="How long invocations took")
-        self.lag = meter.create_histogram("faas.queue_lag", unit="s",
-                                          description="From a message's enqueueing to its invocation")
+        self.duration = meter.create_histogram(
+            "faas.invoke_duration", unit="s", description="How long invocations took"
+        )
+        self.lag = meter.create_histogram(
+            "faas.queue_lag", unit="s", description="From a message's enqueueing to its invocation"
+        )
         self._cold = True
 
     @classmethod
@@ -117,8 +130,11 @@ class Telemetry:
             from opentelemetry.sdk.trace import TracerProvider
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
         except ImportError as error:
-            logger.warning("OpenTelemetry is asked for, but its SDK cannot be loaded (%s): pip install "
-                           "'funchost[otel]'. Invocations are not traced.", error)
+            logger.warning(
+                "OpenTelemetry is asked for, but its SDK cannot be loaded (%s): pip install "
+                "'funchost[otel]'. Invocations are not traced.",
+                error,
+            )
             return None
         exporters = _exporters()
         if not exporters:
@@ -147,11 +163,24 @@ class Telemetry:
         if carrier and invocation.trace_state:
             carrier["tracestate"] = invocation.trace_state
         trigger = self.faas_trigger(spec.trigger_type)
-        kind = trace.SpanKind.SERVER if trigger == "http" else \
-            trace.SpanKind.CONSUMER if trigger == "pubsub" else trace.SpanKind.INTERNAL
-        span = self.tracer.start_span(spec.name, context=extract(carrier), kind=kind, attributes={
-            "faas.name": spec.name, "faas.trigger": trigger, "faas.invocation_id": invocation.invocation_id,
-            "faas.coldstart": self._cold})
+        kind = (
+            trace.SpanKind.SERVER
+            if trigger == "http"
+            else trace.SpanKind.CONSUMER
+            if trigger == "pubsub"
+            else trace.SpanKind.INTERNAL
+        )
+        span = self.tracer.start_span(
+            spec.name,
+            context=extract(carrier),
+            kind=kind,
+            attributes={
+                "faas.name": spec.name,
+                "faas.trigger": trigger,
+                "faas.invocation_id": invocation.invocation_id,
+                "faas.coldstart": self._cold,
+            },
+        )
         self._cold = False
         token = context.attach(trace.set_span_in_context(span))
         own = span.get_span_context()

@@ -111,8 +111,9 @@ class FunctionThreads(Executor):
         if len(self._threads) < self.size and self._queue.qsize() > 0:
             with self._lock:
                 if len(self._threads) < self.size and not self._closed:
-                    thread = threading.Thread(target=self._work, daemon=True,
-                                              name=f"{self._prefix}_{len(self._threads)}")
+                    thread = threading.Thread(
+                        target=self._work, daemon=True, name=f"{self._prefix}_{len(self._threads)}"
+                    )
                     self._threads.append(thread)
                     thread.start()
 

@@ -86,8 +86,11 @@ class Watchdog:
     def overdue(self, now: float, grace: float) -> list[Deadline]:
         """Invocations past their timeout by more than ``grace`` seconds (``time.monotonic()``);
         safe to call from another thread."""
-        return [Deadline(name, invocation_id, started) for started, name, invocation_id
-                in list(self._running.values()) if now - started > self.timeout + grace]
+        return [
+            Deadline(name, invocation_id, started)
+            for started, name, invocation_id in list(self._running.values())
+            if now - started > self.timeout + grace
+        ]
 
 
 class BlockedLoopDetector:

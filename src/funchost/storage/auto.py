@@ -51,15 +51,27 @@ class Need:
     unrecognised: str | None  # the error for a value of no known shape; None: the backend parses it
 
 
-STORAGE_NEED = Need(STORAGE, DEFAULT_CONNECTION,
-                    ", not a storage account; queue, blob and timer state need a storage account connection.",
-                    None)
-BROKER_NEED = Need(BROKER, "", f", not a {BROKER}.",
-                   "The connection '{name}' is not a Service Bus or Event Hubs connection string "
-                   "(Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
-DOCUMENTS_NEED = Need(DOCUMENTS, "", f", not a {DOCUMENTS} (AccountEndpoint=...;AccountKey=...).",
-                      "The connection '{name}' names a service funchost does not know, not a " + DOCUMENTS
-                      + " (AccountEndpoint=...;AccountKey=...).")
+STORAGE_NEED = Need(
+    STORAGE,
+    DEFAULT_CONNECTION,
+    ", not a storage account; queue, blob and timer state need a storage account connection.",
+    None,
+)
+BROKER_NEED = Need(
+    BROKER,
+    "",
+    f", not a {BROKER}.",
+    "The connection '{name}' is not a Service Bus or Event Hubs connection string "
+    "(Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).",
+)
+DOCUMENTS_NEED = Need(
+    DOCUMENTS,
+    "",
+    f", not a {DOCUMENTS} (AccountEndpoint=...;AccountKey=...).",
+    "The connection '{name}' names a service funchost does not know, not a "
+    + DOCUMENTS
+    + " (AccountEndpoint=...;AccountKey=...).",
+)
 
 NEEDS: dict[type, Need] = {
     StorageProvider: STORAGE_NEED, QueueStore: STORAGE_NEED, BlobStore: STORAGE_NEED, TableStore: STORAGE_NEED,
@@ -99,8 +111,11 @@ def _embedded_broker(resolver: StorageResolver, name: str, value: str) -> Provid
 
     partitions = resolver.settings.get("FUNCHOST_EVENTHUB_PARTITIONS") or ""
     retention = resolver.settings.get("FUNCHOST_EVENTHUB_RETENTION_HOURS") or ""
-    return EmbeddedBroker(resolver.embedded_folder, int(partitions) if partitions.strip() else DEFAULT_PARTITIONS,
-                          float(retention) if retention.strip() else DEFAULT_RETENTION_HOURS)
+    return EmbeddedBroker(
+        resolver.embedded_folder,
+        int(partitions) if partitions.strip() else DEFAULT_PARTITIONS,
+        float(retention) if retention.strip() else DEFAULT_RETENTION_HOURS,
+    )
 
 
 def _embedded_documents(resolver: StorageResolver, name: str, value: str) -> Provider:

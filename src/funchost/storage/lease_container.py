@@ -66,9 +66,12 @@ class LeaseContainer(CoordinationStore):
         await self.store.delete_document(self.database, self.container, self._id(key), self._id(key))
 
     async def list_state_keys(self, prefix: str) -> set[str]:
-        ids = await self.store.query_documents(self.database, self.container,
-                                               "SELECT VALUE c.id FROM c WHERE STARTSWITH(c.id, @prefix)",
-                                               {"@prefix": self._id(prefix)})
+        ids = await self.store.query_documents(
+            self.database,
+            self.container,
+            "SELECT VALUE c.id FROM c WHERE STARTSWITH(c.id, @prefix)",
+            {"@prefix": self._id(prefix)},
+        )
         return {str(found).replace("|", "/") for found in ids}
 
 

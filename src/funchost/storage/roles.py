@@ -85,8 +85,9 @@ class QueueStore(Provider, ABC):
     async def list_queues(self) -> list[str]: ...
 
     @abstractmethod
-    async def put(self, queue: str, body: bytes, visibility_delay: float = 0.0,
-                  time_to_live: float | None = None) -> QueueMessage:
+    async def put(
+        self, queue: str, body: bytes, visibility_delay: float = 0.0, time_to_live: float | None = None
+    ) -> QueueMessage:
         """Add a message (creating the queue when needed)."""
 
     @abstractmethod
@@ -97,8 +98,7 @@ class QueueStore(Provider, ABC):
     async def delete(self, queue: str, message_id: str, pop_receipt: str) -> None: ...
 
     @abstractmethod
-    async def update_visibility(self, queue: str, message_id: str, pop_receipt: str,
-                                visibility_timeout: float) -> str:
+    async def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str:
         """Hide (or show, with 0) a message again; returns the new pop receipt."""
 
     @abstractmethod
@@ -110,8 +110,15 @@ class QueueStore(Provider, ABC):
 
 class BlobStore(Provider, ABC):
     @abstractmethod
-    async def put_blob(self, container: str, name: str, data: bytes, *,
-                       content_type: str | None = None, metadata: dict[str, str] | None = None) -> BlobProperties:
+    async def put_blob(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> BlobProperties:
         """Write a blob (creating the container when needed); a new ETag each time."""
 
     @abstractmethod
@@ -188,8 +195,6 @@ class StorageProvider(QueueStore, BlobStore, TableStore, CoordinationStore):
 
     name: str = "storage"
     time_unit: float = 0.0  # the granularity of visibility timeouts (Azure queues: whole seconds)
-
-
 
 
 class LockLostError(StorageError):
@@ -282,8 +287,9 @@ class ServiceBusStore(Provider, ABC):
         do nothing, and their receivers are told by the service."""
 
     @abstractmethod
-    def receiver(self, entity: str, subscription: str | None, *, sessions: bool,
-                 prefetch: int = 0) -> ServiceBusReceiver: ...
+    def receiver(
+        self, entity: str, subscription: str | None, *, sessions: bool, prefetch: int = 0
+    ) -> ServiceBusReceiver: ...
 
     @abstractmethod
     async def send(self, entity: str, messages: list[OutgoingMessage], *, topic: bool = False) -> None:
@@ -334,9 +340,19 @@ class EventHubClient(EventHubs):
     """A real namespace read through the SDK's consumer, which owns partitions and checkpoints."""
 
     @abstractmethod
-    async def receive(self, hub: str, consumer_group: str, storage: StorageProvider, handler: BatchHandler, *,
-                      max_batch_size: int, prefetch: int, checkpoint_every: int, starting_position: Any,
-                      stopping: asyncio.Event) -> None:
+    async def receive(
+        self,
+        hub: str,
+        consumer_group: str,
+        storage: StorageProvider,
+        handler: BatchHandler,
+        *,
+        max_batch_size: int,
+        prefetch: int,
+        checkpoint_every: int,
+        starting_position: Any,
+        stopping: asyncio.Event,
+    ) -> None:
         """Hand each batch of an owned partition to ``handler`` until ``stopping``; checkpoint after
         every ``checkpoint_every`` handled batches."""
 
@@ -355,8 +371,6 @@ class EventLogStore(EventHubs):
     @abstractmethod
     async def position_at(self, hub: str, partition: str, start: str, enqueued_after: datetime | None) -> int:
         """The sequence number to read after, for ``fromStart``, ``fromEnd`` or ``fromEnqueuedTime``."""
-
-
 
 
 @runtime_checkable
@@ -392,20 +406,23 @@ class DocumentStore(Provider, ABC):
     async def container_exists(self, database: str, container: str) -> bool: ...
 
     @abstractmethod
-    async def read_document(self, database: str, container: str, document_id: str,
-                            partition_key: Any) -> dict[str, Any] | None: ...
+    async def read_document(
+        self, database: str, container: str, document_id: str, partition_key: Any
+    ) -> dict[str, Any] | None: ...
 
     @abstractmethod
-    async def query_documents(self, database: str, container: str, query: str,
-                              parameters: dict[str, Any] | None = None) -> list[Any]: ...
+    async def query_documents(
+        self, database: str, container: str, query: str, parameters: dict[str, Any] | None = None
+    ) -> list[Any]: ...
 
     @abstractmethod
     async def upsert_documents(self, database: str, container: str, documents: list[dict[str, Any]]) -> None:
         """Insert or replace each document; MissingContainerError when the container does not exist."""
 
     @abstractmethod
-    async def write_document(self, database: str, container: str, document: dict[str, Any],
-                             if_match: str | None) -> dict[str, Any]:
+    async def write_document(
+        self, database: str, container: str, document: dict[str, Any], if_match: str | None
+    ) -> dict[str, Any]:
         """Create (``if_match`` None: fails if it exists) or replace only if its ``_etag`` is still
         ``if_match``; DocumentConflictError otherwise. Returns the stored document."""
 
@@ -417,8 +434,9 @@ class DocumentStore(Provider, ABC):
         """The change feed's ranges, each read in order by one consumer at a time."""
 
     @abstractmethod
-    async def read_feed(self, database: str, container: str, feed_range: str, continuation: str | None,
-                        count: int) -> tuple[list[dict[str, Any]], str]:
+    async def read_feed(
+        self, database: str, container: str, feed_range: str, continuation: str | None, count: int
+    ) -> tuple[list[dict[str, Any]], str]:
         """Up to ``count`` changed documents (latest versions, in order) after ``continuation``
         (None: from the beginning), and the continuation after them."""
 

@@ -47,8 +47,7 @@ class InvocationRunner(Protocol):
 class TriggerModule(Protocol):
     """A trigger family's listeners, built for every function of the app with its trigger."""
 
-    def create_listeners(self, specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
-        ...
+    def create_listeners(self, specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None: ...
 
 
 class SampleModule(Protocol):

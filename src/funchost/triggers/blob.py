@@ -56,8 +56,9 @@ class BlobTriggerListener:
 
     ready = True  # it serves from start() on
 
-    def __init__(self, specs: list[FunctionSpec], context: ListenerContext, options: QueueOptions,
-                 poison_threshold: int = 5) -> None:
+    def __init__(
+        self, specs: list[FunctionSpec], context: ListenerContext, options: QueueOptions, poison_threshold: int = 5
+    ) -> None:
         self.context = context
         resolver, settings, host_id = context.resolver, context.settings, context.host_id
         self.host_id = host_id
@@ -71,24 +72,36 @@ class BlobTriggerListener:
             store = resolver.resolve(StorageProvider, spec.trigger.setting("connection"))
             function = BlobFunction(spec, container, path, store)
             self.functions[function.function_id] = function
-        self.lease = Lease(self.host_store, f"locks/{host_id}/WebJobs.Internal.Blobs.Listener",
-                           f"{host_id}:{uuid.uuid4().hex}", LEASE_PERIOD, "the blob scan")
+        self.lease = Lease(
+            self.host_store,
+            f"locks/{host_id}/WebJobs.Internal.Blobs.Listener",
+            f"{host_id}:{uuid.uuid4().hex}",
+            LEASE_PERIOD,
+            "the blob scan",
+        )
         self.work_queue = f"azure-webjobs-blobtrigger-{host_id}".lower()[:63]
         consumer_options = QueueOptions(
-            batch_size=options.batch_size, new_batch_threshold=options.new_batch_threshold,
-            max_polling_interval=min(options.max_polling_interval, 2.0), visibility_timeout=0.0,
-            max_dequeue_count=poison_threshold, processing_visibility=options.processing_visibility)
-        self.consumer = QueueConsumer(self.work_queue, self.host_store, consumer_options, self._handle,
-                                      self._poison, "blob triggers")
+            batch_size=options.batch_size,
+            new_batch_threshold=options.new_batch_threshold,
+            max_polling_interval=min(options.max_polling_interval, 2.0),
+            visibility_timeout=0.0,
+            max_dequeue_count=poison_threshold,
+            processing_visibility=options.processing_visibility,
+        )
+        self.consumer = QueueConsumer(
+            self.work_queue, self.host_store, consumer_options, self._handle, self._poison, "blob triggers"
+        )
         self._stopping = asyncio.Event()
         self._scanner: asyncio.Task[None] | None = None
-        self._scan_outage = OutageLog(logger, "Scanning for new blobs failed: %s",
-                                      "Scanning for new blobs works again.")
+        self._scan_outage = OutageLog(
+            logger, "Scanning for new blobs failed: %s", "Scanning for new blobs works again."
+        )
 
     async def start(self) -> None:
         await self.consumer.start()
-        self._scanner = asyncio.create_task(self.lease.run_while_held(self._scan_while_held, self._stopping),
-                                            name="blob-scanner")
+        self._scanner = asyncio.create_task(
+            self.lease.run_while_held(self._scan_while_held, self._stopping), name="blob-scanner"
+        )
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         self._stopping.set()
@@ -139,9 +152,16 @@ class BlobTriggerListener:
                 queued_key = self._key("blobqueued", function, blob.container, blob.name, blob.etag)
                 if queued_key in waiting:
                     continue  # queued, not finished yet
-                body = json.dumps({"Type": "BlobTrigger", "FunctionId": function.function_id,
-                                   "BlobType": "BlockBlob", "ContainerName": blob.container,
-                                   "BlobName": blob.name, "ETag": blob.etag})
+                body = json.dumps(
+                    {
+                        "Type": "BlobTrigger",
+                        "FunctionId": function.function_id,
+                        "BlobType": "BlockBlob",
+                        "ContainerName": blob.container,
+                        "BlobName": blob.name,
+                        "ETag": blob.etag,
+                    }
+                )
                 await self.host_store.put(self.work_queue, body.encode())
                 await self.host_store.set_state(queued_key, "1")
                 queued += 1
@@ -169,30 +189,43 @@ class BlobTriggerListener:
 
     async def _forget_queued(self, function: BlobFunction, request: dict[str, str]) -> None:
         await self.host_store.delete_state(
-            self._key("blobqueued", function, request["ContainerName"], request["BlobName"], request["ETag"]))
+            self._key("blobqueued", function, request["ContainerName"], request["BlobName"], request["ETag"])
+        )
 
     async def _poison(self, message: QueueMessage) -> None:
         request = json.loads(message.body)
         function = self.functions.get(request.get("FunctionId", ""))
-        logger.error("Blob '%s/%s' failed %d times; moving it to queue '%s'.", request.get("ContainerName"),
-                     request.get("BlobName"), message.dequeue_count, POISON_QUEUE)
+        logger.error(
+            "Blob '%s/%s' failed %d times; moving it to queue '%s'.",
+            request.get("ContainerName"),
+            request.get("BlobName"),
+            message.dequeue_count,
+            POISON_QUEUE,
+        )
         await self.host_store.put(POISON_QUEUE, message.body)
         if function is not None:
             # this version is done with; a new version of the blob triggers again
             await self.host_store.set_state(
                 self._key("blobreceipts", function, request["ContainerName"], request["BlobName"], request["ETag"]),
-                "poisoned")
+                "poisoned",
+            )
             await self._forget_queued(function, request)
 
 
-def blob_invocation(spec: FunctionSpec, pattern: re.Pattern[str], data: bytes, blob: BlobProperties,
-                    reason: str) -> Invocation:
+def blob_invocation(
+    spec: FunctionSpec, pattern: re.Pattern[str], data: bytes, blob: BlobProperties, reason: str
+) -> Invocation:
     """The invocation for one blob version: its content, and the metadata and path captures
     (``{name}`` in ``samples/{name}``) the real host sends."""
     path = f"{blob.container}/{blob.name}"
     captures = pattern.match(path)
-    properties = {"ContentLength": blob.length, "Length": blob.length, "ETag": blob.etag,
-                  "ContentType": blob.content_type, "LastModified": dotnet_time(blob.last_modified)}
+    properties = {
+        "ContentLength": blob.length,
+        "Length": blob.length,
+        "ETag": blob.etag,
+        "ContentType": blob.content_type,
+        "LastModified": dotnet_time(blob.last_modified),
+    }
     metadata = {
         "BlobTrigger": meta.Datum(path, "string"),
         "Uri": meta.Datum(f"embedded://{path}", "string"),
@@ -224,8 +257,9 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
     listeners.add([spec.name for spec in specs], make)
 
 
-async def invocation_by_hand(spec: FunctionSpec, text: str, resolver: StorageResolver, settings: AppSettings,
-                             reason: str) -> Invocation:
+async def invocation_by_hand(
+    spec: FunctionSpec, text: str, resolver: StorageResolver, settings: AppSettings, reason: str
+) -> Invocation:
     """As in the real host, a blob trigger run by hand takes the blob's path (``container/name``)
     as its input and reads that blob."""
     from funchost.triggers.common.manual import ManualInvocationError
@@ -237,7 +271,8 @@ async def invocation_by_hand(spec: FunctionSpec, text: str, resolver: StorageRes
     if found is None:
         raise ManualInvocationError(
             f"the blob '{path}' does not exist (a blob trigger run by hand takes the blob's path, "
-            "container/name, as its input)")
+            "container/name, as its input)"
+        )
     data, blob = found
     pattern = compile_blob_pattern(settings.resolve(str(spec.trigger.setting("path") or "")).strip("/"))
     return blob_invocation(spec, pattern, data, blob, reason)

@@ -58,19 +58,24 @@ class CosmosDBTriggerListener:
         if not self.database or not self.container:
             raise ValueError(f"the Cosmos DB trigger of function '{spec.name}' needs databaseName and containerName")
         self.store = context.resolver.resolve(DocumentStore, _setting(spec, "connection", "connectionStringSetting"))
-        lease_store = context.resolver.resolve(DocumentStore,
-            _setting(spec, "leaseConnection", "leaseConnectionStringSetting", "connection", "connectionStringSetting"))
+        lease_store = context.resolver.resolve(
+            DocumentStore,
+            _setting(spec, "leaseConnection", "leaseConnectionStringSetting", "connection", "connectionStringSetting"),
+        )
         self.lease_database = resolve(str(_setting(spec, "leaseDatabaseName", default=self.database)))
-        self.lease_container = resolve(str(_setting(spec, "leaseContainerName", "leaseCollectionName",
-                                                    default="leases")))
-        self.create_leases = parse_bool(_setting(spec, "createLeaseContainerIfNotExists",
-                                              "createLeaseCollectionIfNotExists", default=False),
-                                        name="createLeaseContainerIfNotExists")
+        self.lease_container = resolve(
+            str(_setting(spec, "leaseContainerName", "leaseCollectionName", default="leases"))
+        )
+        self.create_leases = parse_bool(
+            _setting(spec, "createLeaseContainerIfNotExists", "createLeaseCollectionIfNotExists", default=False),
+            name="createLeaseContainerIfNotExists",
+        )
         self.leases = LeaseContainer(lease_store, self.lease_database, self.lease_container)
         prefix = str(_setting(spec, "leaseContainerPrefix", "leaseCollectionPrefix", default=""))
         self.prefix = f"{prefix}{self.database}.{self.container}"
-        self.start_from_beginning = parse_bool(_setting(spec, "startFromBeginning", default=False),
-                                               name="startFromBeginning")
+        self.start_from_beginning = parse_bool(
+            _setting(spec, "startFromBeginning", default=False), name="startFromBeginning"
+        )
         start_time = _setting(spec, "startFromTime")
         self.start_from_time = parse_time(str(start_time)) if start_time else None
         self.max_items = int(_setting(spec, "maxItemsPerInvocation", default=100))
@@ -97,8 +102,11 @@ class CosmosDBTriggerListener:
 
     async def start(self) -> None:
         self._starting = asyncio.create_task(
-            keep_running(f"the start of the change feed listener of {self.label}", self._start_when_ready,
-                         self._stopping), name=f"cosmosdb:{self.spec.name}")
+            keep_running(
+                f"the start of the change feed listener of {self.label}", self._start_when_ready, self._stopping
+            ),
+            name=f"cosmosdb:{self.spec.name}",
+        )
 
     async def _start_when_ready(self) -> None:
         """Start once the containers exist; until then say why once, and look again every poll delay
@@ -109,16 +117,28 @@ class CosmosDBTriggerListener:
             if missing is None:
                 break
             if missing != reported:  # each reason once
-                logger.error("The listener for function 'Functions.%s' was unable to start. %s funchost looks "
-                             "again every %g s.", self.spec.name, missing, self.poll_delay)
+                logger.error(
+                    "The listener for function 'Functions.%s' was unable to start. %s funchost looks again every %g s.",
+                    self.spec.name,
+                    missing,
+                    self.poll_delay,
+                )
                 reported = missing
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_delay)
         if self._stopping.is_set():
             return
         ranges = await self.store.feed_ranges(self.database, self.container)
-        self._balancer = PartitionBalancer(self.leases, self.prefix, self.owner, ranges, self.lease_expiration,
-                                           self.label, self._pump, self.lease_renew)
+        self._balancer = PartitionBalancer(
+            self.leases,
+            self.prefix,
+            self.owner,
+            ranges,
+            self.lease_expiration,
+            self.label,
+            self._pump,
+            self.lease_renew,
+        )
         await self._balancer.start()
         if reported:
             logger.warning("The listener for function 'Functions.%s' started.", self.spec.name)
@@ -128,9 +148,11 @@ class CosmosDBTriggerListener:
             return f"The monitored container '{self.container}' does not exist in database '{self.database}'."
         if not await self.leases.store.container_exists(self.lease_database, self.lease_container):
             if not self.create_leases:
-                return (f"The lease container '{self.lease_container}' does not exist in database "
-                        f"'{self.lease_database}': create it, or set create_lease_container_if_not_exists "
-                        "(createLeaseContainerIfNotExists) to true.")
+                return (
+                    f"The lease container '{self.lease_container}' does not exist in database "
+                    f"'{self.lease_database}': create it, or set create_lease_container_if_not_exists "
+                    "(createLeaseContainerIfNotExists) to true."
+                )
             await self.leases.store.create_container(self.lease_database, self.lease_container, "/id")
         return None
 
@@ -159,8 +181,9 @@ class CosmosDBTriggerListener:
         try:
             while not claim.lost.is_set():
                 wake.clear()
-                documents, after = await self.store.read_feed(self.database, self.container, claim.partition,
-                                                              continuation, self.max_items)
+                documents, after = await self.store.read_feed(
+                    self.database, self.container, claim.partition, continuation, self.max_items
+                )
                 if documents:
                     outcome = await self.context.run(self._invocation(documents))
                     if outcome.succeeded and claim.held:
@@ -168,27 +191,36 @@ class CosmosDBTriggerListener:
                         continuation = after
                         continue
                     if not outcome.succeeded:
-                        logger.warning("The change feed batch of %s (%d documents) failed; it will be delivered "
-                                       "again.", self.label, len(documents))
+                        logger.warning(
+                            "The change feed batch of %s (%d documents) failed; it will be delivered again.",
+                            self.label,
+                            len(documents),
+                        )
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(first_of(wake, claim.lost), timeout=self.poll_delay)
         finally:
             self._wakes.discard(wake)
 
     def _invocation(self, documents: list[dict[str, Any]]) -> Invocation:
-        return Invocation(function=self.spec, trigger_data=meta.Datum(json.dumps(documents), "json"),
-                          reason=f"New changes on container {self.container} at {datetime.now().astimezone()}")
-
+        return Invocation(
+            function=self.spec,
+            trigger_data=meta.Datum(json.dumps(documents), "json"),
+            reason=f"New changes on container {self.container} at {datetime.now().astimezone()}",
+        )
 
 
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
     for spec in specs:
+
         def make(spec: FunctionSpec = spec) -> CosmosDBTriggerListener:
             listener = CosmosDBTriggerListener(spec, context)
             for provider in listener.providers:
                 listeners.uses(provider)
-            listener.store.on_write(lambda database, container: listener.wake()
-                                    if (database, container) == (listener.database, listener.container) else None)
+            listener.store.on_write(
+                lambda database, container: (
+                    listener.wake() if (database, container) == (listener.database, listener.container) else None
+                )
+            )
             return listener
 
         listeners.add([spec.name], make)
@@ -201,6 +233,11 @@ def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
         parsed = json.loads(text)
     except ValueError:
         parsed = None
-    documents = parsed if isinstance(parsed, list) else [parsed] if isinstance(parsed, dict) else \
-        [{"id": str(uuid.uuid4()), "value": text}]
+    documents = (
+        parsed
+        if isinstance(parsed, list)
+        else [parsed]
+        if isinstance(parsed, dict)
+        else [{"id": str(uuid.uuid4()), "value": text}]
+    )
     return Invocation(function=spec, trigger_data=meta.Datum(json.dumps(documents), "json"), reason=reason)

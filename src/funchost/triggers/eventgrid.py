@@ -38,12 +38,21 @@ def _text(status: int, text: str) -> Response:
 
 def event_invocation(spec: FunctionSpec, event: dict[str, Any]) -> Invocation:
     """One event as the function's payload; its top-level properties are binding data."""
-    return Invocation(function=spec, trigger_data=meta.Datum(json.dumps(event), "json"),
-                      reason=f"EventGrid trigger fired at {datetime.now(timezone.utc).isoformat()}")
+    return Invocation(
+        function=spec,
+        trigger_data=meta.Datum(json.dumps(event), "json"),
+        reason=f"EventGrid trigger fired at {datetime.now(timezone.utc).isoformat()}",
+    )
 
 
-async def handle_webhook(functions: dict[str, FunctionSpec], invoker: InvocationRunner, method: str,
-                         query: dict[str, str], headers: dict[str, str], body: bytes) -> Response:
+async def handle_webhook(
+    functions: dict[str, FunctionSpec],
+    invoker: InvocationRunner,
+    method: str,
+    query: dict[str, str],
+    headers: dict[str, str],
+    body: bytes,
+) -> Response:
     """Answer one webhook request for the Event Grid functions of the app."""
     if method == "OPTIONS":  # the CloudEvents abuse-protection handshake
         origin = headers.get("webhook-request-origin")
@@ -58,8 +67,11 @@ async def handle_webhook(functions: dict[str, FunctionSpec], invoker: Invocation
         return _text(405, "The Event Grid webhook takes POST.")
     event_type = headers.get("aeg-event-type", "")
     if event_type not in ("SubscriptionValidation", "Notification", "Unsubscribe"):
-        return _text(400, f"The aeg-event-type header is {'missing' if not event_type else repr(event_type)}: "
-                          "expected SubscriptionValidation, Notification or Unsubscribe.")
+        return _text(
+            400,
+            f"The aeg-event-type header is {'missing' if not event_type else repr(event_type)}: "
+            "expected SubscriptionValidation, Notification or Unsubscribe.",
+        )
     if event_type == "Unsubscribe":
         return 202, [], b""
     try:
@@ -70,11 +82,9 @@ async def handle_webhook(functions: dict[str, FunctionSpec], invoker: Invocation
     if not events or not all(isinstance(event, dict) for event in events):
         return _text(400, "The request body must be an event (a JSON object) or an array of events.")
     if event_type == "SubscriptionValidation":
-        code = (events[0].get("data") or {}).get("validationCode") if isinstance(events[0].get("data"), dict) \
-            else None
+        code = (events[0].get("data") or {}).get("validationCode") if isinstance(events[0].get("data"), dict) else None
         if events[0].get("eventType") != VALIDATION_EVENT or not code:
-            return _text(400, f"A SubscriptionValidation request carries one {VALIDATION_EVENT} with a "
-                              "validationCode.")
+            return _text(400, f"A SubscriptionValidation request carries one {VALIDATION_EVENT} with a validationCode.")
         return _json(200, {"validationResponse": code})
     failed = 0
     for event in events:
@@ -94,9 +104,16 @@ def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
     except ValueError:
         event = None
     if not isinstance(event, dict):
-        event = {"id": str(uuid.uuid4()), "topic": "", "subject": "funchost/invoke", "eventType": "funchost.Invoke",
-                 "eventTime": datetime.now(timezone.utc).isoformat(), "data": event if event is not None else text,
-                 "dataVersion": "1.0", "metadataVersion": "1"}
+        event = {
+            "id": str(uuid.uuid4()),
+            "topic": "",
+            "subject": "funchost/invoke",
+            "eventType": "funchost.Invoke",
+            "eventTime": datetime.now(timezone.utc).isoformat(),
+            "data": event if event is not None else text,
+            "dataVersion": "1.0",
+            "metadataVersion": "1",
+        }
     invocation = event_invocation(spec, event)
     invocation.reason = reason
     return invocation

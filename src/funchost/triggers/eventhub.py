@@ -60,8 +60,10 @@ class EventHubOptions:
         legacy_batch = config.get("extensions.eventHubs.eventProcessorOptions.maxBatchSize")
         offset = str(get("initialOffsetOptions.type", "fromStart")).lower()
         if offset not in START_POSITIONS:
-            raise ValueError(f"host.json extensions.eventHubs.initialOffsetOptions.type '{offset}' is not one of "
-                             "fromStart, fromEnd, fromEnqueuedTime")
+            raise ValueError(
+                f"host.json extensions.eventHubs.initialOffsetOptions.type '{offset}' is not one of "
+                "fromStart, fromEnd, fromEnqueuedTime"
+            )
         enqueued = get("initialOffsetOptions.enqueuedTimeUtc", None)
         expiration = config.timespan("extensions.eventHubs.partitionOwnershipExpirationInterval", None)
         balancing = config.timespan("extensions.eventHubs.loadBalancingUpdateInterval", None)
@@ -83,17 +85,29 @@ class HubAddress:
     consumer_group: str
 
     def partition_context(self, partition: str) -> str:
-        return json.dumps({"FullyQualifiedNamespace": self.namespace, "EventHubName": self.hub,
-                           "ConsumerGroup": self.consumer_group, "PartitionId": partition})
+        return json.dumps(
+            {
+                "FullyQualifiedNamespace": self.namespace,
+                "EventHubName": self.hub,
+                "ConsumerGroup": self.consumer_group,
+                "PartitionId": partition,
+            }
+        )
 
 
 def system_properties(event: HubEvent) -> dict[str, Any]:
     """``SystemProperties`` as the real host sends it: the AMQP annotations and their friendly names."""
     enqueued = dotnet_time(event.enqueued_time)
-    return {"x-opt-sequence-number": event.sequence_number, "x-opt-offset": str(event.offset),
-            "x-opt-enqueued-time": enqueued, "x-opt-partition-key": event.partition_key,
-            "SequenceNumber": event.sequence_number, "Offset": event.offset, "EnqueuedTimeUtc": enqueued,
-            "PartitionKey": event.partition_key}
+    return {
+        "x-opt-sequence-number": event.sequence_number,
+        "x-opt-offset": str(event.offset),
+        "x-opt-enqueued-time": enqueued,
+        "x-opt-partition-key": event.partition_key,
+        "SequenceNumber": event.sequence_number,
+        "Offset": event.offset,
+        "EnqueuedTimeUtc": enqueued,
+        "PartitionKey": event.partition_key,
+    }
 
 
 def event_invocation(spec: FunctionSpec, address: HubAddress, event: HubEvent) -> Invocation:
@@ -113,9 +127,13 @@ def event_invocation(spec: FunctionSpec, address: HubAddress, event: HubEvent) -
     if event.partition_key is not None:
         metadata["PartitionKey"] = meta.Datum(event.partition_key, "string")
     diagnostic = event.properties.get("Diagnostic-Id")
-    return Invocation(function=spec, trigger_data=data, trigger_metadata=metadata,
-                      reason=f"New EventHub message detected on '{address.hub}'.",
-                      trace_parent=diagnostic if isinstance(diagnostic, str) and diagnostic.startswith("00-") else None)
+    return Invocation(
+        function=spec,
+        trigger_data=data,
+        trigger_metadata=metadata,
+        reason=f"New EventHub message detected on '{address.hub}'.",
+        trace_parent=diagnostic if isinstance(diagnostic, str) and diagnostic.startswith("00-") else None,
+    )
 
 
 def batch_invocation(spec: FunctionSpec, address: HubAddress, events: list[HubEvent]) -> Invocation:
@@ -137,8 +155,12 @@ def batch_invocation(spec: FunctionSpec, address: HubAddress, events: list[HubEv
         "PropertiesArray": array([event.properties for event in events]),
         "SystemPropertiesArray": array([system_properties(event) for event in events]),
     }
-    return Invocation(function=spec, trigger_data=data, trigger_metadata=metadata,
-                      reason=f"New EventHub messages detected on '{address.hub}' (batch of {len(events)}).")
+    return Invocation(
+        function=spec,
+        trigger_data=data,
+        trigger_metadata=metadata,
+        reason=f"New EventHub messages detected on '{address.hub}' (batch of {len(events)}).",
+    )
 
 
 class Checkpoints:
@@ -160,7 +182,7 @@ class Checkpoints:
         prefix = cls.hub_prefix(namespace, hub) + "/"
         found: dict[str, dict[str, int]] = {}
         for key in sorted(await store.list_state_keys(prefix)):
-            group, _, partition = key[len(prefix):].partition("/checkpoint/")
+            group, _, partition = key[len(prefix) :].partition("/checkpoint/")
             value = await store.get_state(key) if partition else None
             if value:
                 found.setdefault(partition, {})[group] = int(json.loads(value)["sequenceNumber"])
@@ -174,8 +196,9 @@ class Checkpoints:
         return int(json.loads(value)["sequenceNumber"]) if value else None
 
     async def set(self, partition: str, event: HubEvent) -> None:
-        await self.store.set_state(self.key(partition), json.dumps(
-            {"sequenceNumber": event.sequence_number, "offset": event.offset}))
+        await self.store.set_state(
+            self.key(partition), json.dumps({"sequenceNumber": event.sequence_number, "offset": event.offset})
+        )
 
 
 class EventHubTriggerListener:
@@ -216,18 +239,36 @@ class EventHubTriggerListener:
             self.checkpoints = Checkpoints(self.storage, self.address.namespace, self.hub, self.consumer_group)
             prefix = self.checkpoints.prefix
             period = self.options.ownership_expiration or (15.0 if self.context.development else 60.0)
-            self._balancer = PartitionBalancer(self.storage, prefix, self.owner, partitions, period, self.label,
-                                               self._pump, self.options.load_balancing_interval)
+            self._balancer = PartitionBalancer(
+                self.storage,
+                prefix,
+                self.owner,
+                partitions,
+                period,
+                self.label,
+                self._pump,
+                self.options.load_balancing_interval,
+            )
             await self._balancer.start()
             return
         if not isinstance(self.namespace, EventHubClient):  # the two kinds of EventHubs roles.py declares
             raise StorageError(f"the connection of function '{self.spec.name}' is not an Event Hubs namespace")
-        start = {"fromstart": "-1", "fromend": "@latest"}.get(self.options.initial_offset,
-                                                              self.options.initial_enqueued_time or "-1")
-        self._receiving = asyncio.create_task(self.namespace.receive(
-            self.hub, self.consumer_group, self.storage, self._handle, max_batch_size=self.options.max_event_batch_size,
-            prefetch=self.options.prefetch_count, checkpoint_every=self.options.batch_checkpoint_frequency,
-            starting_position=start, stopping=self._stopping))
+        start = {"fromstart": "-1", "fromend": "@latest"}.get(
+            self.options.initial_offset, self.options.initial_enqueued_time or "-1"
+        )
+        self._receiving = asyncio.create_task(
+            self.namespace.receive(
+                self.hub,
+                self.consumer_group,
+                self.storage,
+                self._handle,
+                max_batch_size=self.options.max_event_batch_size,
+                prefetch=self.options.prefetch_count,
+                checkpoint_every=self.options.batch_checkpoint_frequency,
+                starting_position=start,
+                stopping=self._stopping,
+            )
+        )
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         self._stopping.set()
@@ -242,8 +283,9 @@ class EventHubTriggerListener:
         if self.many:
             await self.context.run(batch_invocation(self.spec, self.address, events))
         else:
-            await asyncio.gather(*(self.context.run(event_invocation(self.spec, self.address, event))
-                                   for event in events))
+            await asyncio.gather(
+                *(self.context.run(event_invocation(self.spec, self.address, event)) for event in events)
+            )
 
     async def _pump(self, claim: Claim) -> None:
         """Read an owned partition of the embedded broker from its checkpoint until the claim is lost."""
@@ -251,8 +293,9 @@ class EventHubTriggerListener:
         log, partition = self.namespace, claim.partition
         position = await self.checkpoints.get(partition)
         if position is None:
-            position = await log.position_at(self.hub, partition, self.options.initial_offset,
-                                             self.options.initial_enqueued_time)
+            position = await log.position_at(
+                self.hub, partition, self.options.initial_offset, self.options.initial_enqueued_time
+            )
         wake = asyncio.Event()
         self._wakes.add(wake)
         unsaved: HubEvent | None = None
@@ -278,10 +321,10 @@ class EventHubTriggerListener:
                     await self.checkpoints.set(partition, unsaved)
 
 
-
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
     options = EventHubOptions.from_host_config(context.host_config)
     for spec in specs:
+
         def make(spec: FunctionSpec = spec) -> EventHubTriggerListener:
             listener = EventHubTriggerListener(spec, context, options)
             listeners.uses(listener.namespace)
@@ -294,10 +337,14 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
 
 def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
     """An event with ``text`` as its body (a batch of one for cardinality ``many``)."""
-    event = HubEvent(partition="0", sequence_number=0, offset=0, enqueued_time=datetime.now(timezone.utc),
-                     body=text.encode("utf-8"))
-    address = HubAddress("embedded", str(spec.trigger.setting("eventHubName") or ""),
-                         str(spec.trigger.setting("consumerGroup") or "$Default"))
+    event = HubEvent(
+        partition="0", sequence_number=0, offset=0, enqueued_time=datetime.now(timezone.utc), body=text.encode("utf-8")
+    )
+    address = HubAddress(
+        "embedded",
+        str(spec.trigger.setting("eventHubName") or ""),
+        str(spec.trigger.setting("consumerGroup") or "$Default"),
+    )
     many = str(spec.trigger.setting("cardinality") or "one").lower() == "many"
     invocation = batch_invocation(spec, address, [event]) if many else event_invocation(spec, address, event)
     invocation.reason = reason

@@ -70,8 +70,6 @@ class Family:
         return [name for name in (self.trigger, self.binding) if name]
 
 
-
-
 def _timer() -> TriggerModule:
     from funchost.triggers import timer
 
@@ -222,8 +220,6 @@ def _cosmosdb_out() -> OutputBinder:
     return cosmosdb
 
 
-
-
 def _queue_scaler(trigger: BindingSpec, host_config: HostConfig) -> Metadata:
     batch = host_config.get("extensions.queues.batchSize") or 16
     return {"queueName": str(trigger.setting("queueName")), "queueLength": str(batch)}
@@ -263,42 +259,90 @@ def _eventhub_scaler(trigger: BindingSpec, host_config: HostConfig) -> Metadata:
 FAMILIES: list[Family] = [
     Family("http", "httpTrigger", "http", faas_trigger="http", templates=(templates.HTTP,)),
     Family(
-        "timer", "timerTrigger", listen=_timer, sample=_timer_sample, retry_policy=True, faas_trigger="timer",
+        "timer",
+        "timerTrigger",
+        listen=_timer,
+        sample=_timer_sample,
+        retry_policy=True,
+        faas_trigger="timer",
         templates=(templates.TIMER,),
     ),
     Family(
-        "queue", "queueTrigger", "queue", listen=_queue, writes=_queue_out, sample=_queue_sample,
-        faas_trigger="pubsub", keda=KedaScaler("azure-queue", _queue_scaler),
+        "queue",
+        "queueTrigger",
+        "queue",
+        listen=_queue,
+        writes=_queue_out,
+        sample=_queue_sample,
+        faas_trigger="pubsub",
+        keda=KedaScaler("azure-queue", _queue_scaler),
         default_connection="AzureWebJobsStorage",
         templates=(templates.QUEUE,),
     ),
     Family(
-        "blob", "blobTrigger", "blob", listen=_blob, reads=_blob_in, writes=_blob_out, by_hand=_blob_by_hand,
-        faas_trigger="datasource", keda=KedaScaler("azure-blob", _blob_scaler),
+        "blob",
+        "blobTrigger",
+        "blob",
+        listen=_blob,
+        reads=_blob_in,
+        writes=_blob_out,
+        by_hand=_blob_by_hand,
+        faas_trigger="datasource",
+        keda=KedaScaler("azure-blob", _blob_scaler),
         default_connection="AzureWebJobsStorage",
         templates=(templates.BLOB,),
     ),
     Family(
-        "serviceBus", "serviceBusTrigger", "serviceBus", listen=_servicebus, writes=_servicebus_out,
-        sample=_servicebus_sample, faas_trigger="pubsub", json_outputs=True,
-        keda=KedaScaler("azure-servicebus", _servicebus_scaler), default_connection="AzureWebJobsServiceBus",
+        "serviceBus",
+        "serviceBusTrigger",
+        "serviceBus",
+        listen=_servicebus,
+        writes=_servicebus_out,
+        sample=_servicebus_sample,
+        faas_trigger="pubsub",
+        json_outputs=True,
+        keda=KedaScaler("azure-servicebus", _servicebus_scaler),
+        default_connection="AzureWebJobsServiceBus",
         templates=(templates.SERVICE_BUS_QUEUE, templates.SERVICE_BUS_TOPIC),
     ),
     Family(
-        "eventHub", "eventHubTrigger", "eventHub", listen=_eventhub, writes=_eventhub_out, sample=_eventhub_sample,
-        retry_policy=True, faas_trigger="pubsub", json_outputs=True,
+        "eventHub",
+        "eventHubTrigger",
+        "eventHub",
+        listen=_eventhub,
+        writes=_eventhub_out,
+        sample=_eventhub_sample,
+        retry_policy=True,
+        faas_trigger="pubsub",
+        json_outputs=True,
         keda=KedaScaler("azure-eventhub", _eventhub_scaler, storage_connection=True),
         templates=(templates.EVENT_HUB,),
     ),
     Family(
-        "eventGrid", "eventGridTrigger", "eventGrid", listen=_eventgrid, writes=_eventgrid_out,
-        sample=_eventgrid_sample, webhook="eventgrid", webhook_module=_eventgrid_webhook, faas_trigger="pubsub",
-        json_outputs=True, templates=(templates.EVENT_GRID,),
+        "eventGrid",
+        "eventGridTrigger",
+        "eventGrid",
+        listen=_eventgrid,
+        writes=_eventgrid_out,
+        sample=_eventgrid_sample,
+        webhook="eventgrid",
+        webhook_module=_eventgrid_webhook,
+        faas_trigger="pubsub",
+        json_outputs=True,
+        templates=(templates.EVENT_GRID,),
     ),
     Family("table", binding="table", reads=_table_in, writes=_table_out, default_connection="AzureWebJobsStorage"),
     Family(
-        "cosmosDB", "cosmosDBTrigger", "cosmosDB", listen=_cosmosdb, reads=_cosmosdb_in, writes=_cosmosdb_out,
-        sample=_cosmosdb_sample, retry_policy=True, faas_trigger="datasource", json_outputs=True,
+        "cosmosDB",
+        "cosmosDBTrigger",
+        "cosmosDB",
+        listen=_cosmosdb,
+        reads=_cosmosdb_in,
+        writes=_cosmosdb_out,
+        sample=_cosmosdb_sample,
+        retry_policy=True,
+        faas_trigger="datasource",
+        json_outputs=True,
         templates=(templates.COSMOS_DB,),
     ),
 ]

@@ -45,8 +45,9 @@ class QueueOptions:
     processing_visibility: float = PROCESSING_VISIBILITY
 
     @classmethod
-    def from_host_config(cls, config: HostConfig, development: bool,
-                         settings: AppSettings | None = None) -> QueueOptions:
+    def from_host_config(
+        cls, config: HostConfig, development: bool, settings: AppSettings | None = None
+    ) -> QueueOptions:
         section = config.section("extensions.queues")
 
         def get(key: str, default: object) -> object:
@@ -86,8 +87,13 @@ class QueueSource:
     half its visibility), deleted when it succeeded, made visible again after
     ``visibilityTimeout`` when it failed, and moved to the poison queue at ``maxDequeueCount``."""
 
-    def __init__(self, queue: str, provider: StorageProvider, options: QueueOptions,
-                 poison: Callable[[QueueMessage], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        queue: str,
+        provider: StorageProvider,
+        options: QueueOptions,
+        poison: Callable[[QueueMessage], Awaitable[None]],
+    ) -> None:
         self.queue = queue
         self.provider = provider
         self.options = options
@@ -114,10 +120,14 @@ class QueueSource:
     async def renew(self, message: QueueMessage) -> bool:
         try:
             self._receipts[message.id] = await self.provider.update_visibility(
-                self.queue, message.id, self._receipts[message.id], self.options.processing_visibility)
+                self.queue, message.id, self._receipts[message.id], self.options.processing_visibility
+            )
         except MessageNotFoundError:
-            logger.warning("Message %s of queue '%s' became visible to other consumers while it was being "
-                           "handled.", message.id, self.queue)
+            logger.warning(
+                "Message %s of queue '%s' became visible to other consumers while it was being handled.",
+                message.id,
+                self.queue,
+            )
             return False
         return True
 
@@ -131,8 +141,12 @@ class QueueSource:
             else:
                 await self.provider.update_visibility(self.queue, message.id, receipt, self.options.visibility_timeout)
         except MessageNotFoundError:
-            logger.warning("Message %s of queue '%s' was taken by another consumer before it could be "
-                           "acknowledged (it ran longer than its visibility timeout).", message.id, self.queue)
+            logger.warning(
+                "Message %s of queue '%s' was taken by another consumer before it could be "
+                "acknowledged (it ran longer than its visibility timeout).",
+                message.id,
+                self.queue,
+            )
 
     async def _move_to_poison(self, message: QueueMessage, receipt: str) -> None:
         await self.poison(message)
@@ -142,8 +156,15 @@ class QueueSource:
 class QueueConsumer(Consumer[QueueMessage]):
     """The consumer loop on a storage queue (the queue trigger's, and the blob trigger's work queue)."""
 
-    def __init__(self, queue: str, provider: StorageProvider, options: QueueOptions, handler: Handler,
-                 poison: Callable[[QueueMessage], Awaitable[None]], label: str) -> None:
+    def __init__(
+        self,
+        queue: str,
+        provider: StorageProvider,
+        options: QueueOptions,
+        handler: Handler,
+        poison: Callable[[QueueMessage], Awaitable[None]],
+        label: str,
+    ) -> None:
         polling = PollOptions(options.batch_size, options.new_batch_threshold, options.max_polling_interval)
         super().__init__(QueueSource(queue, provider, options, poison), handler, polling, label)
         self.queue = queue
@@ -167,8 +188,9 @@ def queue_trigger_invocation(spec: FunctionSpec, queue: str, message: QueueMessa
     }
     if text is not None:
         metadata["QueueTrigger"] = meta.Datum(text, "string")
-    return Invocation(function=spec, trigger_data=data, trigger_metadata=metadata,
-                      reason=f"New queue message detected on '{queue}'.")
+    return Invocation(
+        function=spec, trigger_data=data, trigger_metadata=metadata, reason=f"New queue message detected on '{queue}'."
+    )
 
 
 class QueueTriggerListener:
@@ -176,8 +198,9 @@ class QueueTriggerListener:
 
     ready = True  # it serves from start() on
 
-    def __init__(self, spec: FunctionSpec, provider: StorageProvider, context: ListenerContext,
-                 options: QueueOptions) -> None:
+    def __init__(
+        self, spec: FunctionSpec, provider: StorageProvider, context: ListenerContext, options: QueueOptions
+    ) -> None:
         self.spec = spec
         self.context = context
         self.provider = provider
@@ -185,8 +208,9 @@ class QueueTriggerListener:
         self.queue = context.settings.resolve(raw_name).lower()
         if not self.queue:
             raise ValueError(f"the queue trigger of function '{spec.name}' has no queueName")
-        self.consumer = QueueConsumer(self.queue, provider, options, self._handle, self._poison,
-                                      f"function '{spec.name}'")
+        self.consumer = QueueConsumer(
+            self.queue, provider, options, self._handle, self._poison, f"function '{spec.name}'"
+        )
         self.max_dequeue_count = options.max_dequeue_count
 
     async def start(self) -> None:
@@ -202,12 +226,16 @@ class QueueTriggerListener:
     async def _poison(self, message: QueueMessage) -> None:
         target = poison_queue_name(self.queue)
         if target is None:
-            logger.error("Message %s of queue '%s' failed %d times and has no poison queue; it is left "
-                         "in the queue.", message.id, self.queue, message.dequeue_count)
+            logger.error(
+                "Message %s of queue '%s' failed %d times and has no poison queue; it is left in the queue.",
+                message.id,
+                self.queue,
+                message.dequeue_count,
+            )
             raise StorageError("no poison queue")
         logging.getLogger(f"Function.{self.spec.name}").warning(
-            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.",
-            self.max_dequeue_count, target)
+            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", self.max_dequeue_count, target
+        )
         await self.provider.put(target, message.body)
 
 
@@ -215,6 +243,7 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
     """A listener per queue-triggered function, each on the store its connection names."""
     options = QueueOptions.from_host_config(context.host_config, context.development, context.settings)
     for spec in specs:
+
         def make(spec: FunctionSpec = spec) -> QueueTriggerListener:
             provider = context.resolver.resolve(StorageProvider, spec.trigger.setting("connection"))
             listeners.uses(provider)
@@ -233,9 +262,15 @@ def wake_on_put(provider: StorageProvider, queue: str, wake: Callable[[], None])
 def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
     """A message with ``text`` as its body, with the metadata a real message has."""
     now = datetime.now(timezone.utc)
-    message = QueueMessage(id=str(uuid.uuid4()), body=text.encode("utf-8"), dequeue_count=1, insertion_time=now,
-                           expiration_time=now + timedelta(days=7), next_visible_time=now + timedelta(minutes=10),
-                           pop_receipt=str(uuid.uuid4()))
+    message = QueueMessage(
+        id=str(uuid.uuid4()),
+        body=text.encode("utf-8"),
+        dequeue_count=1,
+        insertion_time=now,
+        expiration_time=now + timedelta(days=7),
+        next_visible_time=now + timedelta(minutes=10),
+        pop_receipt=str(uuid.uuid4()),
+    )
     invocation = queue_trigger_invocation(spec, str(spec.trigger.setting("queueName") or ""), message)
     invocation.reason = reason
     return invocation

@@ -15,8 +15,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from funchost.config import AppSettings, parse_timespan
 
 _FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
-_NAMES = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-          "sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+_NAMES = {
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+    "sun",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+}
 _PERCENT_ONLY = re.compile(r"^%[^%]+%$")
 
 
@@ -25,8 +44,7 @@ class ScheduleError(ValueError):
 
     def __init__(self, expression: str) -> None:
         super().__init__(
-            f"The schedule expression '{expression}' was not recognized as a valid cron expression "
-            "or timespan string."
+            f"The schedule expression '{expression}' was not recognized as a valid cron expression or timespan string."
         )
 
 

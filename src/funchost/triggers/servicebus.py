@@ -68,8 +68,11 @@ class ServiceBusOptions:
             max_concurrent_calls=max(1, int(get("maxConcurrentCalls", default=16 * cores))),
             prefetch_count=max(0, int(get("prefetchCount", default=0))),
             max_auto_lock_renewal=renewal.total_seconds() if renewal is not None else 300.0,
-            auto_complete=parse_bool(get("autoCompleteMessages", "autoComplete", default=True), True,
-                                     name="extensions.serviceBus.autoCompleteMessages"),
+            auto_complete=parse_bool(
+                get("autoCompleteMessages", "autoComplete", default=True),
+                True,
+                name="extensions.serviceBus.autoCompleteMessages",
+            ),
             max_concurrent_sessions=max(1, int(get("maxConcurrentSessions", default=8 * cores))),
             max_message_batch_size=max(1, int(get("maxMessageBatchSize", default=1000))),
         )
@@ -107,8 +110,11 @@ class ServiceBusSource:
         try:
             await self.receiver.renew(message)
         except LockLostError:
-            logger.warning("The lock of message %s on %s was lost while it was being handled; it will be "
-                           "delivered again.", message.message_id, self.label)
+            logger.warning(
+                "The lock of message %s on %s was lost while it was being handled; it will be delivered again.",
+                message.message_id,
+                self.label,
+            )
             return False
         return True
 
@@ -120,8 +126,12 @@ class ServiceBusSource:
             elif self.auto_complete:
                 await self.receiver.complete(message)
         except LockLostError:
-            logger.warning("Message %s on %s could not be %s: its lock was lost; it will be delivered again.",
-                           message.message_id, self.label, "completed" if succeeded else "abandoned")
+            logger.warning(
+                "Message %s on %s could not be %s: its lock was lost; it will be delivered again.",
+                message.message_id,
+                self.label,
+                "completed" if succeeded else "abandoned",
+            )
 
 
 class BatchSource:
@@ -163,8 +173,9 @@ def entity_of(spec: FunctionSpec, context: ListenerContext) -> tuple[str, str | 
         return queue, None
     if topic and subscription:
         return topic, subscription
-    raise ValueError(f"the Service Bus trigger of function '{spec.name}' needs queueName, or topicName "
-                     "and subscriptionName")
+    raise ValueError(
+        f"the Service Bus trigger of function '{spec.name}' needs queueName, or topicName and subscriptionName"
+    )
 
 
 def message_metadata(message: BrokerMessage) -> dict[str, meta.Datum]:
@@ -188,13 +199,20 @@ def message_metadata(message: BrokerMessage) -> dict[str, meta.Datum]:
     if message.time_to_live is not None and message.time_to_live < 86400:
         # .NET writes a TimeSpan of a day or more as "d.hh:mm:ss", which the library cannot parse
         metadata["TimeToLive"] = meta.Datum(str(timedelta(seconds=int(message.time_to_live))).zfill(8), "string")
-    for key, value in (("ContentType", message.content_type), ("CorrelationId", message.correlation_id),
-                       ("SessionId", message.session_id), ("Subject", message.subject), ("Label", message.subject),
-                       ("To", message.to), ("ReplyTo", message.reply_to),
-                       ("ReplyToSessionId", message.reply_to_session_id), ("PartitionKey", message.partition_key),
-                       ("DeadLetterReason", message.dead_letter_reason),
-                       ("DeadLetterErrorDescription", message.dead_letter_description),
-                       ("DeadLetterSource", message.dead_letter_source)):
+    for key, value in (
+        ("ContentType", message.content_type),
+        ("CorrelationId", message.correlation_id),
+        ("SessionId", message.session_id),
+        ("Subject", message.subject),
+        ("Label", message.subject),
+        ("To", message.to),
+        ("ReplyTo", message.reply_to),
+        ("ReplyToSessionId", message.reply_to_session_id),
+        ("PartitionKey", message.partition_key),
+        ("DeadLetterReason", message.dead_letter_reason),
+        ("DeadLetterErrorDescription", message.dead_letter_description),
+        ("DeadLetterSource", message.dead_letter_source),
+    ):
         if value is not None:
             metadata[key] = meta.Datum(value, "string")
     return metadata
@@ -213,8 +231,12 @@ def batch_invocation(spec: FunctionSpec, path: str, messages: list[BrokerMessage
         if key in ("ApplicationProperties", "UserProperties"):
             values = [json.loads(value) for value in values if value is not None]
         metadata[f"{key}Array"] = meta.Datum(json.dumps(values), "json")
-    return Invocation(function=spec, trigger_data=data, trigger_metadata=metadata,
-                      reason=f"New ServiceBus messages detected on '{path}' (batch of {len(messages)}).")
+    return Invocation(
+        function=spec,
+        trigger_data=data,
+        trigger_metadata=metadata,
+        reason=f"New ServiceBus messages detected on '{path}' (batch of {len(messages)}).",
+    )
 
 
 def diagnostic_id(properties: dict[str, Any]) -> str | None:
@@ -228,9 +250,13 @@ def message_invocation(spec: FunctionSpec, path: str, message: BrokerMessage) ->
         data = meta.Datum(message.body.decode("utf-8"), "string")
     except UnicodeDecodeError:
         data = meta.Datum(message.body, "bytes")
-    return Invocation(function=spec, trigger_data=data, trigger_metadata=message_metadata(message),
-                      reason=f"New ServiceBus message detected on '{path}'.",
-                      trace_parent=diagnostic_id(message.application_properties))
+    return Invocation(
+        function=spec,
+        trigger_data=data,
+        trigger_metadata=message_metadata(message),
+        reason=f"New ServiceBus message detected on '{path}'.",
+        trace_parent=diagnostic_id(message.application_properties),
+    )
 
 
 class ServiceBusTriggerListener:
@@ -238,15 +264,17 @@ class ServiceBusTriggerListener:
 
     ready = True  # it serves from start() on
 
-    def __init__(self, spec: FunctionSpec, store: ServiceBusStore, context: ListenerContext,
-                 options: ServiceBusOptions) -> None:
+    def __init__(
+        self, spec: FunctionSpec, store: ServiceBusStore, context: ListenerContext, options: ServiceBusOptions
+    ) -> None:
         self.spec = spec
         self.context = context
         entity, subscription = entity_of(spec, context)
         self.many = str(spec.trigger.setting("cardinality") or "one").lower() == "many"
         sessions = parse_bool(spec.trigger.setting("isSessionsEnabled"), name="isSessionsEnabled")
-        auto_complete = parse_bool(spec.trigger.setting("autoCompleteMessages"), options.auto_complete,
-                                   name="autoCompleteMessages")
+        auto_complete = parse_bool(
+            spec.trigger.setting("autoCompleteMessages"), options.auto_complete, name="autoCompleteMessages"
+        )
         receiver = store.receiver(entity, subscription, sessions=sessions, prefetch=options.prefetch_count)
         self.path = f"{entity}/Subscriptions/{subscription}" if subscription else entity
         source = ServiceBusSource(receiver, options, auto_complete)
@@ -257,10 +285,14 @@ class ServiceBusTriggerListener:
             batches = BatchSource(source, options.max_message_batch_size)
             self.consumer: Consumer[Any] = Consumer(batches, self._handle_batch, polling, label)
             return
-        in_flight = min(options.max_concurrent_calls, options.max_concurrent_sessions) if sessions \
+        in_flight = (
+            min(options.max_concurrent_calls, options.max_concurrent_sessions)
+            if sessions
             else options.max_concurrent_calls
-        polling = PollOptions(batch_size=min(in_flight, 32), max_polling_interval=MAX_POLLING_INTERVAL,
-                              max_in_flight=in_flight)
+        )
+        polling = PollOptions(
+            batch_size=min(in_flight, 32), max_polling_interval=MAX_POLLING_INTERVAL, max_in_flight=in_flight
+        )
         self.consumer = Consumer(source, self._handle, polling, label)
 
     async def start(self) -> None:
@@ -282,6 +314,7 @@ class ServiceBusTriggerListener:
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
     options = ServiceBusOptions.from_host_config(context.host_config)
     for spec in specs:
+
         def make(spec: FunctionSpec = spec) -> ServiceBusTriggerListener:
             provider = context.resolver.resolve(ServiceBusStore, spec.trigger.setting("connection"))
             listeners.uses(provider)
@@ -296,9 +329,17 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
 def sample_invocation(spec: FunctionSpec, text: str, reason: str) -> Invocation:
     """A message with ``text`` as its body and the metadata of a first delivery."""
     now = datetime.now(timezone.utc)
-    message = BrokerMessage(entity="", sequence_number=1, message_id=uuid.uuid4().hex, body=text.encode("utf-8"),
-                            delivery_count=1, enqueued_time=now, expires_at=None,
-                            locked_until=now + timedelta(minutes=1), lock_token=str(uuid.uuid4()))
+    message = BrokerMessage(
+        entity="",
+        sequence_number=1,
+        message_id=uuid.uuid4().hex,
+        body=text.encode("utf-8"),
+        delivery_count=1,
+        enqueued_time=now,
+        expires_at=None,
+        locked_until=now + timedelta(minutes=1),
+        lock_token=str(uuid.uuid4()),
+    )
     many = str(spec.trigger.setting("cardinality") or "one").lower() == "many"
     invocation = batch_invocation(spec, "", [message]) if many else message_invocation(spec, "", message)
     invocation.reason = reason

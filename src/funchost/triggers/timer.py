@@ -46,8 +46,14 @@ class TimerListener:
 
     ready = True  # it serves from start() on
 
-    def __init__(self, spec: FunctionSpec, schedule: Schedule, store: StorageProvider, context: ListenerContext,
-                 lock_period: float) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        schedule: Schedule,
+        store: StorageProvider,
+        context: ListenerContext,
+        lock_period: float,
+    ) -> None:
         self.spec = spec
         self.schedule = schedule
         self.store = store
@@ -55,12 +61,19 @@ class TimerListener:
         host_id = context.host_id
         self.lock_period = lock_period
         self.run_on_startup = parse_bool(spec.trigger.setting("runOnStartup"), name="runOnStartup")
-        self.use_monitor = parse_bool(spec.trigger.setting("useMonitor"), True, name="useMonitor") and \
-            not schedule.fires_more_than_once_a_minute()
+        self.use_monitor = (
+            parse_bool(spec.trigger.setting("useMonitor"), True, name="useMonitor")
+            and not schedule.fires_more_than_once_a_minute()
+        )
         self.function_id = f"Host.Functions.{spec.name}"
         self.status_key = f"timers/{host_id}/{self.function_id}/status"
-        self.lease = Lease(store, f"locks/{host_id}/{self.function_id}.Listener", f"{host_id}:{uuid.uuid4().hex}",
-                           lock_period, f"timer '{spec.name}'")
+        self.lease = Lease(
+            store,
+            f"locks/{host_id}/{self.function_id}.Listener",
+            f"{host_id}:{uuid.uuid4().hex}",
+            lock_period,
+            f"timer '{spec.name}'",
+        )
         self.function_logger = logging.getLogger(f"Function.{spec.name}")
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -70,16 +83,19 @@ class TimerListener:
     def describe(self, count: int = 5) -> str:
         """The start-up lines listing the next occurrences, like the real host's."""
         now = datetime.now(timezone.utc)
-        lines = [f"The next {count} occurrences of the '{self.spec.name}' schedule "
-                 f"({self.schedule.kind}: '{self.schedule.expression}') will be:"]
+        lines = [
+            f"The next {count} occurrences of the '{self.spec.name}' schedule "
+            f"({self.schedule.kind}: '{self.schedule.expression}') will be:"
+        ]
         for moment in self.schedule.occurrences(now, count):
             lines.append(f"{moment.isoformat()} ({moment.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ})")
         return "\n".join(lines)
 
     async def start(self) -> None:
         logging.getLogger("funchost.console").info("%s", self.describe())
-        self._task = asyncio.create_task(self.lease.run_while_held(self._fire_while_held, self._stopping),
-                                         name=f"timer:{self.spec.name}")
+        self._task = asyncio.create_task(
+            self.lease.run_while_held(self._fire_while_held, self._stopping), name=f"timer:{self.spec.name}"
+        )
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         self._stopping.set()
@@ -100,7 +116,8 @@ class TimerListener:
                 status = await self._read_status()
             elif self.run_on_startup:
                 self.function_logger.info(
-                    "Function '%s' is configured to run on startup. Executing now.", self.spec.name)
+                    "Function '%s' is configured to run on startup. Executing now.", self.spec.name
+                )
                 await self._fire(now, past_due=False, status=status)
                 status = await self._read_status() if self.use_monitor else None
         last_due: datetime | None = None
@@ -128,8 +145,11 @@ class TimerListener:
         last = _status_time(status.get("Last")) if status else None
         next_time = _status_time(status.get("Next")) if status else None
         payload = timer_payload(past_due, last, next_time, _status_time(status.get("LastUpdated")) if status else None)
-        invocation = Invocation(function=self.spec, trigger_data=meta.Datum(payload, "json"),
-                                reason=f"Timer fired at {datetime.now(timezone.utc).isoformat()}")
+        invocation = Invocation(
+            function=self.spec,
+            trigger_data=meta.Datum(payload, "json"),
+            reason=f"Timer fired at {datetime.now(timezone.utc).isoformat()}",
+        )
         if self.use_monitor:
             after = self.schedule.next_after(max(scheduled, datetime.now(timezone.utc)))
             await self._write_status(last=scheduled, next_=after)
@@ -146,14 +166,18 @@ class TimerListener:
         return json.loads(raw) if raw else None
 
     async def _write_status(self, *, last: datetime | None, next_: datetime) -> None:
-        value = {"Last": dotnet_time(last) if last else None, "Next": dotnet_time(next_),
-                 "LastUpdated": dotnet_time(datetime.now(timezone.utc))}
+        value = {
+            "Last": dotnet_time(last) if last else None,
+            "Next": dotnet_time(next_),
+            "LastUpdated": dotnet_time(datetime.now(timezone.utc)),
+        }
         with contextlib.suppress(StorageError):
             await self.store.set_state(self.status_key, json.dumps(value))
 
 
-def timer_payload(past_due: bool, last: datetime | None = None, next_: datetime | None = None,
-                  last_updated: datetime | None = None) -> str:
+def timer_payload(
+    past_due: bool, last: datetime | None = None, next_: datetime | None = None, last_updated: datetime | None = None
+) -> str:
     """The TimerInfo JSON the real host sends (``Schedule``, ``ScheduleStatus``, ``IsPastDue``)."""
     status = None
     if last is not None or next_ is not None:
@@ -162,8 +186,7 @@ def timer_payload(past_due: bool, last: datetime | None = None, next_: datetime 
             "Next": dotnet_time(next_) if next_ else None,
             "LastUpdated": dotnet_time(last_updated or datetime.now(timezone.utc)),
         }
-    return json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status,
-                       "IsPastDue": past_due})
+    return json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status, "IsPastDue": past_due})
 
 
 def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listeners: ListenerSet) -> None:
@@ -171,6 +194,7 @@ def create_listeners(specs: list[FunctionSpec], context: ListenerContext, listen
     period = context.host_config.timespan("singleton.listenerLockPeriod", None)
     lock_period = period.total_seconds() if period else (15.0 if context.development else 60.0)
     for spec in specs:
+
         def make(spec: FunctionSpec = spec) -> TimerListener:
             schedule = parse_schedule(str(spec.trigger.setting("schedule") or ""), context.settings)
             store = context.resolver.resolve(StorageProvider, None)

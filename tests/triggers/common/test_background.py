@@ -152,7 +152,10 @@ async def test_a_lease_loop_survives_a_failing_store_and_reports_an_outage_as_on
 
 
 def timer_app(tmp_path: Path) -> Any:
-    root = write_app(tmp_path / "app", {"function_app.py": """
+    root = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": """
         import azure.functions as func
 
         app = func.FunctionApp()
@@ -165,7 +168,9 @@ def timer_app(tmp_path: Path) -> Any:
         @app.blob_trigger(arg_name="blob", path="inbox/{name}", connection="AzureWebJobsStorage")
         def on_blob(blob: func.InputStream) -> None:
             ticks.append(blob.name)
-    """})
+    """
+        },
+    )
     index = load_app(root, AppSettings({}), HostConfig(), CATALOG)
     assert index.errors == []
     import sys
@@ -180,8 +185,9 @@ async def test_the_timer_survives_a_failing_store(tmp_path, store, caplog):
     index, ticks = timer_app(tmp_path)
     spec = index.functions["every_second"]
     with ThreadPoolExecutor(2) as executor:
-        context = ListenerContext(Invoker(executor), StorageResolver(tmp_path, AppSettings({})), AppSettings({}),
-                                  HostConfig(), "testhost")
+        context = ListenerContext(
+            Invoker(executor), StorageResolver(tmp_path, AppSettings({})), AppSettings({}), HostConfig(), "testhost"
+        )
         listener = TimerListener(spec, parse_schedule("* * * * * *", AppSettings({})), store, context, 0.9)
         fail_once(store, "acquire_lease", RuntimeError("lease table broke"))
         await listener.start()
@@ -225,7 +231,9 @@ async def test_keep_running_restarts_with_back_off_and_stops_when_asked(caplog):
     await asyncio.wait_for(task, 2)
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert [r.getMessage().split(";")[0] for r in errors] == [
-        "The test loop failed (ValueError: failure 1)", "The test loop failed (ValueError: failure 2)"]
+        "The test loop failed (ValueError: failure 1)",
+        "The test loop failed (ValueError: failure 2)",
+    ]
     assert errors[0].exc_info is not None and errors[1].exc_info is None
 
 

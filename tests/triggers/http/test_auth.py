@@ -64,8 +64,10 @@ def test_keys_are_enforced_with_enable_auth(secured):
     assert secured.request("GET", "/api/secured", headers={"x-functions-key": default_host_key}).status == 200
     assert secured.request("GET", "/api/secured?code=wrong").status == 401
     # the header wins over the query
-    assert secured.request("GET", f"/api/secured?code={default_host_key}",
-                           headers={"x-functions-key": "wrong"}).status == 401
+    assert (
+        secured.request("GET", f"/api/secured?code={default_host_key}", headers={"x-functions-key": "wrong"}).status
+        == 401
+    )
     function_keys = json.loads((secured.app / ".funchost" / "secrets" / "secured.json").read_text())
     own = function_keys["keys"][0]["value"]
     assert secured.request("GET", f"/api/secured?code={own}").status == 200
@@ -130,11 +132,21 @@ def test_without_enable_auth_keys_are_not_needed(host, tmp_path):
 
 
 def test_cors_preflight_and_headers(host, tmp_path):
-    process = host(write_app(tmp_path / "cors", AUTH_APP), "--cors", "http://localhost:3000,https://a.example",
-                   "--cors-credentials")
-    preflight = process.request("OPTIONS", "/api/secured", headers={
-        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    process = host(
+        write_app(tmp_path / "cors", AUTH_APP),
+        "--cors",
+        "http://localhost:3000,https://a.example",
+        "--cors-credentials",
+    )
+    preflight = process.request(
+        "OPTIONS",
+        "/api/secured",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
@@ -146,21 +158,37 @@ def test_cors_preflight_and_headers(host, tmp_path):
 
 
 def test_cors_from_local_settings_and_star_with_credentials_refused(host, tmp_path):
-    app = write_app(tmp_path / "cors2", {**AUTH_APP, "local.settings.json": {
-        "IsEncrypted": False, "Values": {}, "Host": {"CORS": "*"}}})
+    app = write_app(
+        tmp_path / "cors2",
+        {**AUTH_APP, "local.settings.json": {"IsEncrypted": False, "Values": {}, "Host": {"CORS": "*"}}},
+    )
     process = host(app)
     response = process.request("GET", "/api/open", headers={"Origin": "https://any.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     result = subprocess.run(
-        [sys.executable, "-m", "funchost", "start", "--script-root", str(app), "--port", str(free_port()),
-         "--cors-credentials"], capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-m",
+            "funchost",
+            "start",
+            "--script-root",
+            str(app),
+            "--port",
+            str(free_port()),
+            "--cors-credentials",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "CORS cannot allow credentials for every origin ('*')" in result.stderr
 
 
 def test_production_mode_always_enforces_keys(host, tmp_path):
-    process = host(write_app(tmp_path / "prod", AUTH_APP), "--production",
-                   env={"CORS_ALLOWED_ORIGINS": '["https://site.example"]'})
+    process = host(
+        write_app(tmp_path / "prod", AUTH_APP), "--production", env={"CORS_ALLOWED_ORIGINS": '["https://site.example"]'}
+    )
     assert process.request("GET", "/api/secured").status == 401
     allowed = process.request("GET", "/api/open", headers={"Origin": "https://site.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://site.example"

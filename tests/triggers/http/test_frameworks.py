@@ -54,10 +54,19 @@ FLASK_V2 = {
 
 MIDDLEWARE_V1 = {
     "host.json": NO_PREFIX,
-    "FastApi/function.json": {"scriptFile": "__init__.py", "bindings": [
-        {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req",
-         "route": "fast/{*route}"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "FastApi/function.json": {
+        "scriptFile": "__init__.py",
+        "bindings": [
+            {
+                "authLevel": "anonymous",
+                "type": "httpTrigger",
+                "direction": "in",
+                "name": "req",
+                "route": "fast/{*route}",
+            },
+            {"type": "http", "direction": "out", "name": "$return"},
+        ],
+    },
     "FastApi/__init__.py": """
         import azure.functions as func
         from fastapi import FastAPI
@@ -71,10 +80,19 @@ MIDDLEWARE_V1 = {
         def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
             return func.AsgiMiddleware(fast_app).handle(req, context)
     """,
-    "FlaskApp/function.json": {"scriptFile": "__init__.py", "bindings": [
-        {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req",
-         "route": "flask/{*route}"},
-        {"type": "http", "direction": "out", "name": "$return"}]},
+    "FlaskApp/function.json": {
+        "scriptFile": "__init__.py",
+        "bindings": [
+            {
+                "authLevel": "anonymous",
+                "type": "httpTrigger",
+                "direction": "in",
+                "name": "req",
+                "route": "flask/{*route}",
+            },
+            {"type": "http", "direction": "out", "name": "$return"},
+        ],
+    },
     "FlaskApp/__init__.py": """
         import azure.functions as func
         from flask import Flask
@@ -96,7 +114,9 @@ def test_fastapi_through_asgi_function_app(host, app_dir):
     assert process.request("GET", "/items/5?q=x").json() == {"item_id": 5, "q": "x"}
     assert process.request("GET", "/items/notanint").status == 422
     assert process.request("POST", "/echo", '{"a": 1}', {"Content-Type": "application/json"}).json() == {
-        "got": {"a": 1}, "path": "/echo"}
+        "got": {"a": 1},
+        "path": "/echo",
+    }
     assert process.request("GET", "/no/such/route").status == 404
     assert "\tbeside_the_web_app: timerTrigger" in process.output
 
@@ -105,7 +125,8 @@ def test_flask_through_wsgi_function_app(host, app_dir):
     process = host(app_dir(FLASK_V2))
     assert process.request("GET", "/hello/Ann?q=1").text == "Hello, Ann! q=1"
     assert process.request("POST", "/json", '{"x": [1]}', {"Content-Type": "application/json"}).json() == {
-        "received": {"x": [1]}}
+        "received": {"x": [1]}
+    }
 
 
 def test_v1_functions_with_asgi_and_wsgi_middleware(host, app_dir):

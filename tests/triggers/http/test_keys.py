@@ -19,8 +19,11 @@ def test_key_files_are_parsed_once_and_again_when_they_change(tmp_path, monkeypa
         parsed.append(text)
         return real_loads(text)
 
-    monkeypatch.setattr(keys_module, "json", type("CountingJson", (), {
-        "loads": staticmethod(counting_loads), "dumps": staticmethod(json.dumps)}))
+    monkeypatch.setattr(
+        keys_module,
+        "json",
+        type("CountingJson", (), {"loads": staticmethod(counting_loads), "dumps": staticmethod(json.dumps)}),
+    )
     for _ in range(50):
         assert store.authorize(master, "hello") is KeyLevel.ADMIN
         assert store.authorize(default, "hello") is KeyLevel.FUNCTION

@@ -75,23 +75,27 @@ V1_APP = {
     "ToBlob/function.json": (
         '\ufeff{\n  "bindings": [\n'
         '    {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous",},\n'
-        '    /* the response is not HTTP */\n'
+        "    /* the response is not HTTP */\n"
         '    {"type": "blob", "direction": "out", "name": "$return", "path": "v1/{rand-guid}.txt"},\n'
-        '  ],\n}\n'
+        "  ],\n}\n"
     ),
     "ToBlob/__init__.py": """
         def main(req):
             return "saved"
     """,
-    "NoOutput/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"}]},
+    "NoOutput/function.json": {
+        "bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"}]
+    },
     "NoOutput/__init__.py": """
         def main(req):
             return None
     """,
-    "Misspelt/function.json": {"bindings": [
-        {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
-        {"type": "queueTriger", "direction": "in", "name": "msg", "queueName": "x"}]},
+    "Misspelt/function.json": {
+        "bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
+            {"type": "queueTriger", "direction": "in", "name": "msg", "queueName": "x"},
+        ]
+    },
     "Misspelt/__init__.py": """
         def main(req, msg):
             return None
@@ -215,8 +219,11 @@ def _put_message(app: Path, queue: str, body: str) -> str:
 
 def test_unknown_and_not_yet_supported_binding_types_are_load_errors(v2):
     output = v2.output
-    assert ("Function 'exotic'" in output and "binding 'thing'" in output
-            and "The binding type(s) 'notARealBinding' are not registered." in output)
+    assert (
+        "Function 'exotic'" in output
+        and "binding 'thing'" in output
+        and "The binding type(s) 'notARealBinding' are not registered." in output
+    )
     assert "Function 'later'" in output
     assert "The binding type(s) 'sql' are not supported by funchost yet" in output
     # they are not loaded, so their paths fall to the catch-all here (404 without one: see the v1 test)

@@ -20,9 +20,9 @@ from funchost.triggers.http.request import Request, request_datum, request_url
 
 BOUNDARY = "----funchost-test-boundary"
 MULTIPART = (
-    f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\nvalue one\r\n"
-    f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\nvalue two\r\n"
-    f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.bin\"\r\n"
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="field"\r\n\r\nvalue one\r\n'
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="field"\r\n\r\nvalue two\r\n'
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="upload"; filename="a.bin"\r\n'
     "Content-Type: application/octet-stream\r\n\r\n\x00\x01binary\r\n"
     f"--{BOUNDARY}--\r\n"
 ).encode("latin-1")
@@ -31,42 +31,109 @@ MULTIPART = (
 CORPUS: list[tuple[str, bytes, bytes, list[tuple[bytes, bytes]], dict[str, str | None], bytes]] = [
     ("GET", b"/api/hello", b"", [(b"host", b"127.0.0.1:7071")], {}, b""),
     ("GET", b"/api/hello", b"name=Ann&name=Bob&x=1", [(b"host", b"localhost")], {}, b""),
-    ("GET", b"/api/q", b"a%20b=c%26d&empty=&flag&plus=1+2&%C3%A9=%E2%82%AC&bad=%ZZ",
-     [(b"host", b"localhost")], {}, b""),
+    (
+        "GET",
+        b"/api/q",
+        b"a%20b=c%26d&empty=&flag&plus=1+2&%C3%A9=%E2%82%AC&bad=%ZZ",
+        [(b"host", b"localhost")],
+        {},
+        b"",
+    ),
     ("GET", b"/api/items/a%2Fb/7", b"", [(b"host", b"localhost")], {"id": "a/b", "n": "7"}, b""),
     ("GET", b"/api/opt", b"", [(b"host", b"localhost")], {"id": None}, b""),
-    ("GET", b"/api/h", b"", [(b"Host", b"Example.COM:8080"), (b"X-Custom-Header", b"One"),
-                             (b"x-custom-header", b"Two"), (b"ACCEPT", b"text/html"),
-                             (b"Cookie", b"session=abc; theme=dark"), (b"Cookie", b"extra=1")], {}, b""),
+    (
+        "GET",
+        b"/api/h",
+        b"",
+        [
+            (b"Host", b"Example.COM:8080"),
+            (b"X-Custom-Header", b"One"),
+            (b"x-custom-header", b"Two"),
+            (b"ACCEPT", b"text/html"),
+            (b"Cookie", b"session=abc; theme=dark"),
+            (b"Cookie", b"extra=1"),
+        ],
+        {},
+        b"",
+    ),
     ("GET", b"/api/nohost", b"v=1", [], {}, b""),
-    ("POST", b"/api/json", b"", [(b"host", b"localhost"), (b"content-type", b"application/json")], {},
-     json.dumps({"name": "Ann", "tags": [1, 2], "nested": {"ok": True}}).encode()),
-    ("POST", b"/api/json", b"", [(b"host", b"localhost"), (b"content-type", b"application/json")], {},
-     b'{"broken": '),
+    (
+        "POST",
+        b"/api/json",
+        b"",
+        [(b"host", b"localhost"), (b"content-type", b"application/json")],
+        {},
+        json.dumps({"name": "Ann", "tags": [1, 2], "nested": {"ok": True}}).encode(),
+    ),
+    ("POST", b"/api/json", b"", [(b"host", b"localhost"), (b"content-type", b"application/json")], {}, b'{"broken": '),
     ("POST", b"/api/empty", b"", [(b"host", b"localhost"), (b"content-length", b"0")], {}, b""),
-    ("PUT", b"/api/bin", b"", [(b"host", b"localhost"), (b"content-type", b"application/octet-stream")], {},
-     bytes(range(256))),
-    ("POST", b"/api/text", b"", [(b"host", b"localhost"), (b"content-type", b"text/plain; charset=utf-8")], {},
-     "héllo wörld €".encode()),
-    ("POST", b"/api/form", b"q=1", [(b"host", b"localhost"),
-                                    (b"content-type", b"application/x-www-form-urlencoded")], {},
-     b"name=Ann&name=Bob&city=New+York&sym=%26%3D"),
-    ("POST", b"/api/upload", b"", [(b"host", b"localhost"),
-                                   (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())],
-     {}, MULTIPART),
-    ("DELETE", b"/api/things/%E2%82%AC", b"force=true", [(b"host", b"localhost"), (b"x-empty", b"")],
-     {"name": "\u20ac"}, b""),
-    ("PATCH", b"/api/latin", b"", [(b"host", b"localhost"), (b"x-latin", "caf\xe9".encode("latin-1"))], {},
-     b"[1, 2, 3]"),
+    (
+        "PUT",
+        b"/api/bin",
+        b"",
+        [(b"host", b"localhost"), (b"content-type", b"application/octet-stream")],
+        {},
+        bytes(range(256)),
+    ),
+    (
+        "POST",
+        b"/api/text",
+        b"",
+        [(b"host", b"localhost"), (b"content-type", b"text/plain; charset=utf-8")],
+        {},
+        "héllo wörld €".encode(),
+    ),
+    (
+        "POST",
+        b"/api/form",
+        b"q=1",
+        [(b"host", b"localhost"), (b"content-type", b"application/x-www-form-urlencoded")],
+        {},
+        b"name=Ann&name=Bob&city=New+York&sym=%26%3D",
+    ),
+    (
+        "POST",
+        b"/api/upload",
+        b"",
+        [(b"host", b"localhost"), (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())],
+        {},
+        MULTIPART,
+    ),
+    (
+        "DELETE",
+        b"/api/things/%E2%82%AC",
+        b"force=true",
+        [(b"host", b"localhost"), (b"x-empty", b"")],
+        {"name": "\u20ac"},
+        b"",
+    ),
+    (
+        "PATCH",
+        b"/api/latin",
+        b"",
+        [(b"host", b"localhost"), (b"x-latin", "caf\xe9".encode("latin-1"))],
+        {},
+        b"[1, 2, 3]",
+    ),
 ]
 
 
 def scope_of(method: str, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     from urllib.parse import unquote
 
-    return {"type": "http", "method": method, "path": unquote(raw_path.decode("latin-1")), "raw_path": raw_path,
-            "query_string": query, "headers": headers, "scheme": "http", "server": ("127.0.0.1", 7071),
-            "client": ("127.0.0.1", 5555), "http_version": "1.1", "root_path": ""}
+    return {
+        "type": "http",
+        "method": method,
+        "path": unquote(raw_path.decode("latin-1")),
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 7071),
+        "client": ("127.0.0.1", 5555),
+        "http_version": "1.1",
+        "root_path": "",
+    }
 
 
 def converter_request(scope: dict[str, Any], route: dict[str, str | None], body: bytes) -> Any:
@@ -134,14 +201,16 @@ def test_the_lazy_datum_is_the_datum_the_real_host_sends(case):
     method, raw_path, query, headers, route, body = case
     scope = scope_of(method, raw_path, query, headers)
     header_values = messages.headers_to_dict(headers)
-    expected = messages.trigger_datum(method, request_url(scope, header_values), header_values,
-                                      messages.query_to_dict(query), route, body)
+    expected = messages.trigger_datum(
+        method, request_url(scope, header_values), header_values, messages.query_to_dict(query), route, body
+    )
     datum = request_datum(funchost_request(scope, route, body))
     assert datum.type == expected.type == "http"
     assert datum.value == expected.value
     # decoding it with the library's converter gives the same request again
     assert observed(HttpRequestConverter.decode(datum, trigger_metadata={})) == observed(
-        HttpRequestConverter.decode(expected, trigger_metadata={}))
+        HttpRequestConverter.decode(expected, trigger_metadata={})
+    )
 
 
 def test_reading_the_form_twice_and_after_the_body_gives_the_same_answer():

@@ -82,8 +82,7 @@ def features(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("features")
     app = write_app(folder / "app", FEATURES_APP)
-    process = HostProcess(app, env={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1000"},
-                          log=folder / "host.log").wait_ready()
+    process = HostProcess(app, env={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1000"}, log=folder / "host.log").wait_ready()
     yield process
     process.stop()
 
@@ -125,7 +124,9 @@ def test_start_logs_each_invocation_with_user_logs_between(host, example):
 def test_request_reaches_the_function_intact(features):
     binary = bytes(range(256))[:200]
     response = features.request(
-        "POST", "/api/inspect/7?a=1&a=2&empty=", binary,
+        "POST",
+        "/api/inspect/7?a=1&a=2&empty=",
+        binary,
         headers={"X-Test": "yes", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
     )
     assert response.status == 200
@@ -145,8 +146,13 @@ def test_chunked_and_empty_bodies(features):
 
     connection = http.client.HTTPConnection("127.0.0.1", features.port, timeout=10)
     try:
-        connection.request("PUT", "/api/inspect", body=iter([b"first ", b"second ", b"third"]),
-                           headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+        connection.request(
+            "PUT",
+            "/api/inspect",
+            body=iter([b"first ", b"second ", b"third"]),
+            headers={"Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
         chunked = json.loads(connection.getresponse().read())
     finally:
         connection.close()
@@ -165,8 +171,9 @@ def test_responses(features):
     assert (text.status, text.text, text.headers["Content-Type"]) == (200, "plain text", "text/plain; charset=utf-8")
     redirect = features.request("GET", "/api/redirect")
     assert redirect.status == 302 and redirect.headers["Location"] == "/api/text"
-    form = features.request("POST", "/api/form", "field=hello+world",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = features.request(
+        "POST", "/api/form", "field=hello+world", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert form.text == "hello world"
 
 
@@ -188,10 +195,13 @@ def test_body_limit_gives_413(features):
 
 def test_broken_functions_are_reported_and_the_rest_serves(features):
     output = features.output
-    assert ("The 'reserved' function is in error: The specified route conflicts with one or more "
-            "built in routes.") in output
-    assert ("The 'zz_duplicate_route' function is in error: The route specified conflicts with the route "
-            "defined by function 'text'.") in output
+    assert (
+        "The 'reserved' function is in error: The specified route conflicts with one or more built in routes."
+    ) in output
+    assert (
+        "The 'zz_duplicate_route' function is in error: The route specified conflicts with the route "
+        "defined by function 'text'."
+    ) in output
     assert "The 'bad_template' function is in error: The constraint entry 'id' - 'nope'" in output
     assert "Function 'broken'" in output and "'missing'" in output
     status = features.request("GET", "/admin/host/status").json()
@@ -205,23 +215,27 @@ def test_home_page_ping_and_status(features, host, app_dir):
     assert home.status == 200 and b"up and running" in home.body
     ping = features.request("POST", "/admin/host/ping")
     assert (ping.status, ping.body) == (200, b"")
-    quiet = host(app_dir({"function_app.py": "import azure.functions as func\napp = func.FunctionApp()\n"}),
-                 env={"AzureWebJobsDisableHomepage": "true"})
+    quiet = host(
+        app_dir({"function_app.py": "import azure.functions as func\napp = func.FunctionApp()\n"}),
+        env={"AzureWebJobsDisableHomepage": "true"},
+    )
     assert quiet.request("GET", "/").status == 204
     assert "No job functions found." in quiet.output
 
 
 def test_route_prefix_from_host_json_may_be_empty(host, app_dir):
-    app = app_dir({
-        "host.json": {"version": "2.0", "extensions": {"http": {"routePrefix": ""}}},
-        "function_app.py": """
+    app = app_dir(
+        {
+            "host.json": {"version": "2.0", "extensions": {"http": {"routePrefix": ""}}},
+            "function_app.py": """
             import azure.functions as func
             app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
             @app.route(route="hello")
             def hello(req): return "root hello"
         """,
-    })
+        }
+    )
     process = host(app)
     assert process.request("GET", "/hello").text == "root hello"
     assert process.request("GET", "/api/hello").status == 404
@@ -233,21 +247,27 @@ def test_port_in_use_is_one_clear_line(example):
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "funchost", "start", "--script-root", str(example("v2_app")),
-             "--port", str(port)],
-            capture_output=True, text=True, timeout=30,
+            [sys.executable, "-m", "funchost", "start", "--script-root", str(example("v2_app")), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert result.returncode == 1
-    assert (f"Port {port} is unavailable. Close the process using that port, or specify another "
-            "port using --port [-p].") in result.stderr
+    assert (
+        f"Port {port} is unavailable. Close the process using that port, or specify another port using --port [-p]."
+    ) in result.stderr
 
 
 def test_local_settings_port_and_values(host, app_dir):
     port = free_port()
-    app = app_dir({
-        "local.settings.json": {"IsEncrypted": False, "Values": {"GREETING": "hi from settings"},
-                                "Host": {"LocalHttpPort": port}},
-        "function_app.py": """
+    app = app_dir(
+        {
+            "local.settings.json": {
+                "IsEncrypted": False,
+                "Values": {"GREETING": "hi from settings"},
+                "Host": {"LocalHttpPort": port},
+            },
+            "function_app.py": """
             import os
             import azure.functions as func
             app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -255,14 +275,16 @@ def test_local_settings_port_and_values(host, app_dir):
             @app.route(route="greet")
             def greet(req): return os.environ["GREETING"]
         """,
-    })
+        }
+    )
     process = host(app, ready=False)
     # --port from the fixture wins over Host.LocalHttpPort; check the file value is read too
     process.wait_ready()
     assert process.request("GET", "/api/greet").text == "hi from settings"
     subprocess_env_process = subprocess.Popen(
         [sys.executable, "-m", "funchost", "start", "--script-root", str(app)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         from tests.conftest import request
@@ -280,11 +302,21 @@ def test_local_settings_port_and_values(host, app_dir):
 
 
 def test_host_json_log_levels_per_category(host, app_dir):
-    app = app_dir({
-        "host.json": {"version": "2.0", "logging": {"logLevel": {
-            "default": "Information", "Function": "Warning", "Function.loud": "Information",
-            "Function.loud.User": "Debug", "Host.Results": "Error"}}},
-        "function_app.py": """
+    app = app_dir(
+        {
+            "host.json": {
+                "version": "2.0",
+                "logging": {
+                    "logLevel": {
+                        "default": "Information",
+                        "Function": "Warning",
+                        "Function.loud": "Information",
+                        "Function.loud.User": "Debug",
+                        "Host.Results": "Error",
+                    }
+                },
+            },
+            "function_app.py": """
             import logging
             import azure.functions as func
             app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -301,7 +333,8 @@ def test_host_json_log_levels_per_category(host, app_dir):
                 print("loud print")
                 return "l"
         """,
-    })
+        }
+    )
     process = host(app)
     assert process.request("GET", "/api/quiet").text == "q"
     assert process.request("GET", "/api/loud").text == "l"

@@ -24,8 +24,9 @@ class GranianServer(HttpServer):
     timeouts. Its header timeout closes the connection without a 408.
     """
 
-    def __init__(self, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0,
-                 request_timeout: float = 30.0) -> None:
+    def __init__(
+        self, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0, request_timeout: float = 30.0
+    ) -> None:
         import logging
 
         super().__init__()
@@ -53,11 +54,17 @@ class GranianServer(HttpServer):
 
         address, port = sock.getsockname()[:2]
         self.server = Embedded(
-            limit_requests(app, request_timeout), address=address, port=port,
-            interface=Interfaces.ASGI, http=HTTPModes.http1, websockets=False,
-            backlog=BACKLOG, backpressure=BACKLOG,  # funchost's own throttles answer 429 past their limits
+            limit_requests(app, request_timeout),
+            address=address,
+            port=port,
+            interface=Interfaces.ASGI,
+            http=HTTPModes.http1,
+            websockets=False,
+            backlog=BACKLOG,
+            backpressure=BACKLOG,  # funchost's own throttles answer 429 past their limits
             http1_settings=HTTP1Settings(header_read_timeout=int(request_timeout * 1000)),
-            log_enabled=False, log_access=False,
+            log_enabled=False,
+            log_access=False,
         )
         self.drain_timeout = drain_timeout
         self._deadline: asyncio.TimerHandle | None = None

@@ -38,9 +38,14 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 
 def rejection(status: int) -> tuple[Message, Message]:
     """The two ASGI messages of an empty answer that closes the connection."""
-    return ({"type": "http.response.start", "status": status,
-             "headers": [(b"content-length", b"0"), (b"connection", b"close")]},
-            {"type": "http.response.body", "body": b""})
+    return (
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", b"0"), (b"connection", b"close")],
+        },
+        {"type": "http.response.body", "body": b""},
+    )
 
 
 def head_too_large(scope: Scope) -> int | None:

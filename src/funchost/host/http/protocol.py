@@ -61,7 +61,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_bytes = 0
         self._body_waited = 0.0  # seconds the function has been waiting for this body
 
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
@@ -91,7 +90,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if not self._rejected:
             super().send_400_response(msg)
-
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -124,7 +122,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._stage = _IDLE
         self._stop_rate_guard()
         super().on_message_complete()
-
 
     def _arm(self) -> None:
         self._guard = self.loop.call_later(self.timeout, self._on_timeout)
@@ -184,4 +181,3 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 def guarded_protocol(timeout: float = DEFAULT_REQUEST_TIMEOUT) -> type[GuardedHttpToolsProtocol]:
     """The protocol class with the configured timeout (uvicorn instantiates it per connection)."""
     return type("GuardedHttpTools", (GuardedHttpToolsProtocol,), {"timeout": timeout})
-

@@ -21,8 +21,9 @@ from typing import Any
 BACKLOG = 2048  # the listening socket's (host/process/sockets.py)
 
 
-def create_server(kind: str, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0,
-                  request_timeout: float = 30.0) -> HttpServer:
+def create_server(
+    kind: str, app: Any, sock: socket.socket, *, drain_timeout: float = 30.0, request_timeout: float = 30.0
+) -> HttpServer:
     """The server named by ``FUNCHOST_HTTP_SERVER`` for ``app`` on ``sock``; ImportError when it is not installed."""
     if kind == "granian":
         from funchost.host.http.granian_server import GranianServer

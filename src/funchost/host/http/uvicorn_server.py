@@ -25,8 +25,15 @@ class UvicornServer(HttpServer):
     returns so the host can finish in-flight work and exit 0.
     """
 
-    def __init__(self, app: Any, sock: socket.socket, *, keep_alive: int = 5, drain_timeout: float = 30.0,
-                 request_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        sock: socket.socket,
+        *,
+        keep_alive: int = 5,
+        drain_timeout: float = 30.0,
+        request_timeout: float = 30.0,
+    ) -> None:
         import uvicorn
 
         super().__init__()

@@ -39,8 +39,17 @@ CRASH_LIMIT = 5
 WATCHED_SUFFIXES = {".py"}
 RETIRE_MARGIN = 5.0  # seconds past --drain-timeout before a retiring instance is killed
 WATCHED_NAMES = {"function.json", "host.json", "local.settings.json"}
-IGNORED_FOLDERS = {".funchost", ".venv", "venv", "__pycache__", ".git", "node_modules", ".python_packages",
-                   ".pytest_cache", ".mypy_cache"}
+IGNORED_FOLDERS = {
+    ".funchost",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".git",
+    "node_modules",
+    ".python_packages",
+    ".pytest_cache",
+    ".mypy_cache",
+}
 
 
 def say(message: str, error: bool = False) -> None:
@@ -69,8 +78,13 @@ class Instance:
 
     def describe(self) -> dict[str, Any]:
         state = "Draining" if self.retiring else "Running" if self.ready else "Starting"
-        return {"instance": self.slot, "pid": self.process.pid, "state": state,
-                "startedAt": self.started, **self.sample}
+        return {
+            "instance": self.slot,
+            "pid": self.process.pid,
+            "state": state,
+            "startedAt": self.started,
+            **self.sample,
+        }
 
 
 def relevant_change(path: str, root: Path) -> bool:
@@ -103,7 +117,6 @@ class Supervisor:
         self.status_dir = tempfile.mkdtemp(prefix="funchost-status-")
         self.status_file = os.path.join(self.status_dir, "instances.json")
 
-
     def spawn(self, slot: int, banner: bool) -> Instance:
         read_end, write_end = os.pipe()
         env = {
@@ -118,7 +131,8 @@ class Supervisor:
         options = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self.options).items()}
         process = subprocess.Popen(
             [sys.executable, "-m", "funchost", "_instance", json.dumps(options)],
-            pass_fds=(self.sock.fileno(), write_end), env=env,
+            pass_fds=(self.sock.fileno(), write_end),
+            env=env,
         )
         os.close(write_end)
         os.set_blocking(read_end, False)
@@ -131,14 +145,21 @@ class Supervisor:
     def write_status(self) -> None:
         """Every instance (and every slot waiting for a restart) for ``/admin/host/status``."""
         now = time.monotonic()
-        entries = [{**i.describe(), "restarts": self.restarts.get(i.slot, 0)}
-                   for i in sorted(self.instances.values(), key=lambda i: (i.slot, i.started))]
+        entries = [
+            {**i.describe(), "restarts": self.restarts.get(i.slot, 0)}
+            for i in sorted(self.instances.values(), key=lambda i: (i.slot, i.started))
+        ]
         for slot in range(self.workers):
             if slot not in self.active_slots():
                 wait = self.next_start.get(slot)
-                entries.append({"instance": slot, "state": "Stopped", "restarts": self.restarts.get(slot, 0),
-                                "restartInSeconds": None if wait in (None, float("inf"))
-                                else round(max(0.0, wait - now), 1)})
+                entries.append(
+                    {
+                        "instance": slot,
+                        "state": "Stopped",
+                        "restarts": self.restarts.get(slot, 0),
+                        "restartInSeconds": None if wait in (None, float("inf")) else round(max(0.0, wait - now), 1),
+                    }
+                )
         temporary = self.status_file + ".tmp"
         with contextlib.suppress(OSError):
             with open(temporary, "w", encoding="utf-8") as handle:
@@ -169,14 +190,16 @@ class Supervisor:
         now = time.monotonic()
         for instance in list(self.instances.values()):
             if instance.retire_by is not None and now > instance.retire_by and instance.process.poll() is None:
-                say(f"Instance {instance.slot} (pid {instance.process.pid}) did not stop within its drain "
-                    f"timeout ({self.options.drain_timeout:g} s); killing it.", error=True)
+                say(
+                    f"Instance {instance.slot} (pid {instance.process.pid}) did not stop within its drain "
+                    f"timeout ({self.options.drain_timeout:g} s); killing it.",
+                    error=True,
+                )
                 instance.process.kill()
                 instance.retire_by = None
 
     def active_slots(self) -> set[int]:
         return {i.slot for i in self.instances.values() if not i.retiring}
-
 
     def read_messages(self, timeout: float) -> None:
         for key, _ in self.selector.select(timeout):
@@ -207,12 +230,18 @@ class Supervisor:
             self.ever_ready = True
             # a reload: the new generation is up, the one it replaces can go, unless the change
             # broke what loaded before: then the previous version keeps serving until a fix
-            previous = [other for other in self.instances.values()
-                        if other.slot == instance.slot and other is not instance and not other.retiring]
+            previous = [
+                other
+                for other in self.instances.values()
+                if other.slot == instance.slot and other is not instance and not other.retiring
+            ]
             if any(other.ready and other.errors < instance.errors for other in previous):
                 if instance.slot == 0:
-                    say("The change did not load (errors above); the previous version keeps serving. "
-                        "Save a fix to reload.", error=True)
+                    say(
+                        "The change did not load (errors above); the previous version keeps serving. "
+                        "Save a fix to reload.",
+                        error=True,
+                    )
                 self.retire(instance)
             else:
                 for other in previous:
@@ -224,7 +253,6 @@ class Supervisor:
             self.restarts[instance.slot] = self.restarts.get(instance.slot, 0) + 1
             if not self.stopping:
                 self.spawn(instance.slot, banner=False)
-
 
     def reap(self) -> None:
         for instance in list(self.instances.values()):
@@ -256,14 +284,20 @@ class Supervisor:
         recent = [t for t in history if now - t < CRASH_WINDOW]
         if len(recent) >= CRASH_LIMIT:
             delay = 30.0
-            say(f"Instance {instance.slot} keeps crashing ({len(recent)} times in the last {CRASH_WINDOW:.0f} s, "
+            say(
+                f"Instance {instance.slot} keeps crashing ({len(recent)} times in the last {CRASH_WINDOW:.0f} s, "
                 f"last: {reason}). Not restarting it for {delay:.0f} s; check the log above"
-                + (", or save a fix to reload." if self.reload else "."), error=True)
+                + (", or save a fix to reload." if self.reload else "."),
+                error=True,
+            )
             history.clear()
         else:
             delay = min(10.0, 0.1 * (2 ** (len(recent) - 1)))
-            say(f"Instance {instance.slot} (pid {instance.process.pid}) stopped unexpectedly ({reason}); "
-                f"restarting it in {delay:.1f} s.", error=True)
+            say(
+                f"Instance {instance.slot} (pid {instance.process.pid}) stopped unexpectedly ({reason}); "
+                f"restarting it in {delay:.1f} s.",
+                error=True,
+            )
         self.next_start[instance.slot] = now + delay
 
     def start_missing(self) -> None:
@@ -286,8 +320,14 @@ class Supervisor:
         from watchfiles import watch
 
         root = self.options.script_root.resolve()
-        for changes in watch(root, stop_event=stop, debounce=50, step=20, raise_interrupt=False,
-                             watch_filter=lambda _change, path: relevant_change(path, root)):
+        for changes in watch(
+            root,
+            stop_event=stop,
+            debounce=50,
+            step=20,
+            raise_interrupt=False,
+            watch_filter=lambda _change, path: relevant_change(path, root),
+        ):
             self.changes.put(json.dumps([path for _, path in changes]))
 
     def run(self) -> int:
@@ -341,4 +381,3 @@ class Supervisor:
             self.forget(instance)
         shutil.rmtree(self.status_dir, ignore_errors=True)
         return 0
-

@@ -35,8 +35,10 @@ def service_of(value: str) -> str | None:
         return BROKER
     if "accountendpoint" in keys:
         return DOCUMENTS
-    if keys.get("usedevelopmentstorage", "").lower() == "true" or "accountname" in keys or any(
-        key.endswith("endpoint") for key in keys
+    if (
+        keys.get("usedevelopmentstorage", "").lower() == "true"
+        or "accountname" in keys
+        or any(key.endswith("endpoint") for key in keys)
     ):
         return STORAGE
     return None

@@ -40,8 +40,9 @@ class CosmosAccount(Namespace, DocumentStore):
     name = "Cosmos DB"
     identity_setting = "accountEndpoint"
 
-    def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
-                 credential: Any = None) -> None:
+    def __init__(
+        self, setting: str, connection_string: str | None = None, namespace: str | None = None, credential: Any = None
+    ) -> None:
         super().__init__(setting, connection_string, namespace, credential)
         self._client: CosmosClient | None = None
         self._ranges: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -49,8 +50,11 @@ class CosmosAccount(Namespace, DocumentStore):
     @property
     def client(self) -> CosmosClient:
         if self._client is None:
-            self._client = CosmosClient.from_connection_string(self.connection_string) if self.connection_string \
+            self._client = (
+                CosmosClient.from_connection_string(self.connection_string)
+                if self.connection_string
                 else CosmosClient(self.namespace or "", credential=self.credential)
+            )
         return self._client
 
     async def close(self) -> None:
@@ -64,8 +68,9 @@ class CosmosAccount(Namespace, DocumentStore):
     def _failed(self, database: str, container: str, error: CosmosHttpResponseError) -> StorageError:
         if isinstance(error, CosmosResourceNotFoundError):
             return MissingContainerError(f"The container '{container}' does not exist in database '{database}'.")
-        return StorageError(f"Cosmos DB '{database}/{container}' of connection '{self.setting}': "
-                            f"{str(error).splitlines()[0]}")
+        return StorageError(
+            f"Cosmos DB '{database}/{container}' of connection '{self.setting}': {str(error).splitlines()[0]}"
+        )
 
     async def create_container(self, database: str, container: str, partition_key_path: str = "/id") -> None:
         try:
@@ -83,8 +88,9 @@ class CosmosAccount(Namespace, DocumentStore):
             raise self._failed(database, container, error) from None
         return True
 
-    async def read_document(self, database: str, container: str, document_id: str,
-                            partition_key: Any) -> dict[str, Any] | None:
+    async def read_document(
+        self, database: str, container: str, document_id: str, partition_key: Any
+    ) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = await self._container(database, container).read_item(document_id, partition_key)
         except CosmosResourceNotFoundError as error:
@@ -95,8 +101,9 @@ class CosmosAccount(Namespace, DocumentStore):
             raise self._failed(database, container, error) from None
         return found
 
-    async def query_documents(self, database: str, container: str, query: str,
-                              parameters: dict[str, Any] | None = None) -> list[Any]:
+    async def query_documents(
+        self, database: str, container: str, query: str, parameters: dict[str, Any] | None = None
+    ) -> list[Any]:
         values = [{"name": name, "value": value} for name, value in (parameters or {}).items()]
         try:
             pages = self._container(database, container).query_items(query, parameters=values or None)
@@ -112,15 +119,17 @@ class CosmosAccount(Namespace, DocumentStore):
         except CosmosHttpResponseError as error:
             raise self._failed(database, container, error) from None
 
-    async def write_document(self, database: str, container: str, document: dict[str, Any],
-                             if_match: str | None) -> dict[str, Any]:
+    async def write_document(
+        self, database: str, container: str, document: dict[str, Any], if_match: str | None
+    ) -> dict[str, Any]:
         client = self._container(database, container)
         try:
             if if_match is None:
                 created: dict[str, Any] = await client.create_item(_body(document))
                 return created
-            replaced: dict[str, Any] = await client.replace_item(document["id"], _body(document), etag=if_match,
-                                                                 match_condition=MatchConditions.IfNotModified)
+            replaced: dict[str, Any] = await client.replace_item(
+                document["id"], _body(document), etag=if_match, match_condition=MatchConditions.IfNotModified
+            )
             return replaced
         except (CosmosResourceExistsError, CosmosAccessConditionFailedError) as error:
             raise DocumentConflictError(str(error).splitlines()[0]) from None
@@ -143,14 +152,15 @@ class CosmosAccount(Namespace, DocumentStore):
         self._ranges[(database, container)] = ranges
         return [str(index) for index in range(len(ranges))]
 
-    async def read_feed(self, database: str, container: str, feed_range: str, continuation: str | None,
-                        count: int) -> tuple[list[dict[str, Any]], str]:
+    async def read_feed(
+        self, database: str, container: str, feed_range: str, continuation: str | None, count: int
+    ) -> tuple[list[dict[str, Any]], str]:
         options: dict[str, Any] = {"max_item_count": count}
         if continuation is None or continuation.startswith("time:"):
             ranges = self._ranges.get((database, container)) or []
             if int(feed_range) < len(ranges):
                 options["feed_range"] = ranges[int(feed_range)]
-            stamp = continuation[len("time:"):] if continuation else ""
+            stamp = continuation[len("time:") :] if continuation else ""
             options["start_time"] = datetime.fromisoformat(stamp) if stamp else "Beginning"
         else:
             options["continuation"] = continuation
@@ -167,6 +177,3 @@ class CosmosAccount(Namespace, DocumentStore):
 
     async def feed_position(self, database: str, container: str, feed_range: str, since: datetime | None) -> str:
         return "time:" + (since or datetime.now().astimezone()).isoformat()
-
-
-

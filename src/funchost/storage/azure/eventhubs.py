@@ -41,18 +41,25 @@ def hub_event(partition: str, event: EventData) -> HubEvent:
         body = event.body_as_str().encode("utf-8")
     else:
         body = b"".join(bytes(part) for part in raw)
-    return HubEvent(partition=partition, sequence_number=event.sequence_number or 0, offset=int(event.offset or 0),
-                    enqueued_time=event.enqueued_time or datetime.now(timezone.utc), body=body,
-                    partition_key=_text(event.partition_key),
-                    properties={_text(k): _text(v) for k, v in (event.properties or {}).items()})
+    return HubEvent(
+        partition=partition,
+        sequence_number=event.sequence_number or 0,
+        offset=int(event.offset or 0),
+        enqueued_time=event.enqueued_time or datetime.now(timezone.utc),
+        body=body,
+        partition_key=_text(event.partition_key),
+        properties={_text(k): _text(v) for k, v in (event.properties or {}).items()},
+    )
 
 
 async def checkpoint_store(storage: StorageProvider) -> Any:
     """The SDK's blob checkpoint store on the app's storage account (an Azure Storage provider)."""
     blobs = getattr(storage, "blobs", None)
     if blobs is None:
-        raise StorageError("A real Event Hubs namespace keeps its checkpoints in the app's storage account, but "
-                           "AzureWebJobsStorage is the embedded store; set it to an Azure Storage connection.")
+        raise StorageError(
+            "A real Event Hubs namespace keeps its checkpoints in the app's storage account, but "
+            "AzureWebJobsStorage is the embedded store; set it to an Azure Storage connection."
+        )
     from azure.core.exceptions import ResourceExistsError
     from azure.eventhub.extensions.checkpointstoreblobaio import BlobCheckpointStore
 
@@ -67,8 +74,9 @@ async def checkpoint_store(storage: StorageProvider) -> Any:
 class EventHubsNamespace(Namespace, EventHubClient):
     name = "Event Hubs"
 
-    def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
-                 credential: Any = None) -> None:
+    def __init__(
+        self, setting: str, connection_string: str | None = None, namespace: str | None = None, credential: Any = None
+    ) -> None:
         super().__init__(setting, connection_string, namespace, credential)
         self._producers: dict[str, EventHubProducerClient] = {}
 
@@ -85,9 +93,11 @@ class EventHubsNamespace(Namespace, EventHubClient):
     def consumer(self, hub: str, consumer_group: str, store: Any, **options: Any) -> EventHubConsumerClient:
         if self.connection_string is not None:
             return EventHubConsumerClient.from_connection_string(
-                self.connection_string, consumer_group, eventhub_name=hub, checkpoint_store=store, **options)
-        return EventHubConsumerClient(self.namespace or "", hub, consumer_group, self.credential,
-                                      checkpoint_store=store, **options)
+                self.connection_string, consumer_group, eventhub_name=hub, checkpoint_store=store, **options
+            )
+        return EventHubConsumerClient(
+            self.namespace or "", hub, consumer_group, self.credential, checkpoint_store=store, **options
+        )
 
     async def close(self) -> None:
         for producer in self._producers.values():
@@ -117,9 +127,19 @@ class EventHubsNamespace(Namespace, EventHubClient):
         except EventHubError as error:
             raise StorageError(f"sending to event hub '{hub}' failed: {error}") from error
 
-    async def receive(self, hub: str, consumer_group: str, storage: StorageProvider, handler: BatchHandler, *,
-                      max_batch_size: int, prefetch: int, checkpoint_every: int, starting_position: Any,
-                      stopping: asyncio.Event) -> None:
+    async def receive(
+        self,
+        hub: str,
+        consumer_group: str,
+        storage: StorageProvider,
+        handler: BatchHandler,
+        *,
+        max_batch_size: int,
+        prefetch: int,
+        checkpoint_every: int,
+        starting_position: Any,
+        stopping: asyncio.Event,
+    ) -> None:
         """Hand each batch of an owned partition to ``handler`` until ``stopping``; checkpoint after
         every ``checkpoint_every`` handled batches."""
         store = await checkpoint_store(storage)
@@ -134,8 +154,11 @@ class EventHubsNamespace(Namespace, EventHubClient):
             if handled[context.partition_id] % checkpoint_every == 0:
                 await context.update_checkpoint(batch[-1])
 
-        task = asyncio.create_task(client.receive_batch(on_batch, max_batch_size=max_batch_size, prefetch=prefetch,
-                                                        starting_position=starting_position))
+        task = asyncio.create_task(
+            client.receive_batch(
+                on_batch, max_batch_size=max_batch_size, prefetch=prefetch, starting_position=starting_position
+            )
+        )
         try:
             await stopping.wait()
         finally:

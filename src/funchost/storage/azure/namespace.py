@@ -18,8 +18,9 @@ class Namespace(Provider):
 
     identity_setting = "fullyQualifiedNamespace"  # <name>__<this> names the service for identity connections
 
-    def __init__(self, setting: str, connection_string: str | None = None, namespace: str | None = None,
-                 credential: Any = None) -> None:
+    def __init__(
+        self, setting: str, connection_string: str | None = None, namespace: str | None = None, credential: Any = None
+    ) -> None:
         self.setting = setting
         self.connection_string = connection_string
         self.namespace = namespace
@@ -37,6 +38,7 @@ class Namespace(Provider):
         from azure.identity.aio import DefaultAzureCredential
 
         client_id = settings.get(f"{name}__clientId")
-        credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id \
-            else DefaultAzureCredential()
+        credential = (
+            DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
+        )
         return cls(name, namespace=settings.get(f"{name}__{cls.identity_setting}") or "", credential=credential)

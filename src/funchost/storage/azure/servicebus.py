@@ -62,27 +62,48 @@ def received(entity: str, message: Any) -> BrokerMessage:
     """Our plain message from the SDK's received message (kept as ``handle`` to settle it)."""
     ttl = message.time_to_live
     return BrokerMessage(
-        entity=entity, sequence_number=message.sequence_number or 0, message_id=str(message.message_id or ""),
-        body=_body(message), delivery_count=message.delivery_count or 0,
-        enqueued_time=message.enqueued_time_utc or datetime.now(timezone.utc), expires_at=message.expires_at_utc,
-        locked_until=message.locked_until_utc or datetime.now(timezone.utc), lock_token=str(message.lock_token or ""),
-        content_type=message.content_type, correlation_id=message.correlation_id, session_id=message.session_id,
-        subject=message.subject, to=message.to, reply_to=message.reply_to,
-        reply_to_session_id=message.reply_to_session_id, partition_key=message.partition_key,
+        entity=entity,
+        sequence_number=message.sequence_number or 0,
+        message_id=str(message.message_id or ""),
+        body=_body(message),
+        delivery_count=message.delivery_count or 0,
+        enqueued_time=message.enqueued_time_utc or datetime.now(timezone.utc),
+        expires_at=message.expires_at_utc,
+        locked_until=message.locked_until_utc or datetime.now(timezone.utc),
+        lock_token=str(message.lock_token or ""),
+        content_type=message.content_type,
+        correlation_id=message.correlation_id,
+        session_id=message.session_id,
+        subject=message.subject,
+        to=message.to,
+        reply_to=message.reply_to,
+        reply_to_session_id=message.reply_to_session_id,
+        partition_key=message.partition_key,
         time_to_live=ttl.total_seconds() if ttl is not None else None,
         application_properties={_text(k): _text(v) for k, v in (message.application_properties or {}).items()},
-        dead_letter_reason=message.dead_letter_reason, dead_letter_description=message.dead_letter_error_description,
-        dead_letter_source=message.dead_letter_source, handle=message)
+        dead_letter_reason=message.dead_letter_reason,
+        dead_letter_description=message.dead_letter_error_description,
+        dead_letter_source=message.dead_letter_source,
+        handle=message,
+    )
 
 
 def outgoing(message: OutgoingMessage) -> ServiceBusMessage:
     properties: dict[str | bytes, Any] = {key: value for key, value in message.application_properties.items()}
     return ServiceBusMessage(
-        message.body, application_properties=properties or None,
-        session_id=message.session_id, message_id=message.message_id, content_type=message.content_type,
-        correlation_id=message.correlation_id, subject=message.subject, partition_key=message.partition_key,
-        to=message.to, reply_to=message.reply_to, reply_to_session_id=message.reply_to_session_id,
-        time_to_live=timedelta(seconds=message.time_to_live) if message.time_to_live else None)
+        message.body,
+        application_properties=properties or None,
+        session_id=message.session_id,
+        message_id=message.message_id,
+        content_type=message.content_type,
+        correlation_id=message.correlation_id,
+        subject=message.subject,
+        partition_key=message.partition_key,
+        to=message.to,
+        reply_to=message.reply_to,
+        reply_to_session_id=message.reply_to_session_id,
+        time_to_live=timedelta(seconds=message.time_to_live) if message.time_to_live else None,
+    )
 
 
 class ServiceBusNamespace(Namespace, ServiceBusStore):
@@ -103,8 +124,9 @@ class ServiceBusNamespace(Namespace, ServiceBusStore):
             await self._client.close()
             self._client = None
 
-    def receiver(self, entity: str, subscription: str | None, *, sessions: bool,
-                 prefetch: int = 0) -> ServiceBusReceiver:
+    def receiver(
+        self, entity: str, subscription: str | None, *, sessions: bool, prefetch: int = 0
+    ) -> ServiceBusReceiver:
         if sessions:
             return SessionReceivers(self, entity, subscription, prefetch)
         return NamespaceReceiver(self, entity, subscription, prefetch)
@@ -115,15 +137,22 @@ class ServiceBusNamespace(Namespace, ServiceBusStore):
             async with sender:
                 await sender.send_messages([outgoing(message) for message in messages])
         except ServiceBusError as error:
-            raise StorageError(f"sending to Service Bus {'topic' if topic else 'queue'} '{entity}' failed: "
-                               f"{error}") from error
+            raise StorageError(
+                f"sending to Service Bus {'topic' if topic else 'queue'} '{entity}' failed: {error}"
+            ) from error
 
 
 class NamespaceReceiver(ServiceBusReceiver):
     """Peek-lock receiver of a queue or subscription of a real namespace."""
 
-    def __init__(self, namespace: ServiceBusNamespace, entity: str, subscription: str | None, prefetch: int,
-                 session_id: Any = None) -> None:
+    def __init__(
+        self,
+        namespace: ServiceBusNamespace,
+        entity: str,
+        subscription: str | None,
+        prefetch: int,
+        session_id: Any = None,
+    ) -> None:
         self.namespace = namespace
         self.entity = entity
         self.subscription = subscription
@@ -148,8 +177,11 @@ class NamespaceReceiver(ServiceBusReceiver):
             elif entity.endswith(DEAD_LETTER_SUFFIX):
                 entity = entity.removesuffix(DEAD_LETTER_SUFFIX)
                 options["sub_queue"] = ServiceBusSubQueue.DEAD_LETTER
-            receiver = (client.get_subscription_receiver(entity, subscription, **options)
-                        if subscription else client.get_queue_receiver(entity, **options))
+            receiver = (
+                client.get_subscription_receiver(entity, subscription, **options)
+                if subscription
+                else client.get_queue_receiver(entity, **options)
+            )
             await receiver.__aenter__()
             self._receiver = receiver
         return self._receiver
@@ -235,8 +267,9 @@ class SessionReceivers(ServiceBusReceiver):
                 await receiver.close()
             taken.extend(batch)
         while len(self._sessions) < count and len(taken) < count:
-            receiver = NamespaceReceiver(self.namespace, self.entity, self.subscription, self.prefetch,
-                                         session_id=NEXT_AVAILABLE_SESSION)
+            receiver = NamespaceReceiver(
+                self.namespace, self.entity, self.subscription, self.prefetch, session_id=NEXT_AVAILABLE_SESSION
+            )
             try:
                 sdk = await receiver.sdk_receiver()
             except OperationTimeoutError:
@@ -283,6 +316,3 @@ class SessionReceivers(ServiceBusReceiver):
 
     async def dead_letter(self, message: BrokerMessage, reason: str, description: str) -> None:
         await self._done(message, "dead_letter", reason=reason, description=description)
-
-
-

@@ -66,9 +66,17 @@ class AzureStorage(AzureTables, StorageProvider):
     min_lease_seconds = float(MIN_LEASE)
     time_unit = 1.0  # visibility timeouts are whole seconds
 
-    def __init__(self, setting: str, queues: QueueServiceClient, blobs: BlobServiceClient, *,
-                 emulator: bool, base64_messages: bool = True, credential: Any = None,
-                 tables: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        setting: str,
+        queues: QueueServiceClient,
+        blobs: BlobServiceClient,
+        *,
+        emulator: bool,
+        base64_messages: bool = True,
+        credential: Any = None,
+        tables: Callable[[], Any] | None = None,
+    ) -> None:
         self.setting = setting
         self.table_factory = tables  # azure-data-tables' client, made when a table binding first asks
         self.queues = queues
@@ -83,10 +91,8 @@ class AzureStorage(AzureTables, StorageProvider):
     def location(self) -> str:
         return f"{self.setting}: {self.queues.url.rstrip('/')}"
 
-
     @classmethod
-    def from_setting(cls, name: str, value: str, settings: AppSettings,
-                     base64_messages: bool = True) -> AzureStorage:
+    def from_setting(cls, name: str, value: str, settings: AppSettings, base64_messages: bool = True) -> AzureStorage:
         """The provider for connection ``name`` whose value is ``value`` (``identity:<name>``
         when the connection is identity-based)."""
         if value.startswith("identity:"):
@@ -125,13 +131,14 @@ class AzureStorage(AzureTables, StorageProvider):
         if not queue_url or not blob_url:
             raise StorageError(
                 f"The connection '{name}' is identity-based but incomplete: set {name}__accountName, or both "
-                f"{name}__queueServiceUri and {name}__blobServiceUri.")
+                f"{name}__queueServiceUri and {name}__blobServiceUri."
+            )
         try:
             from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
         except ImportError:
             raise StorageError(
-                f"The connection '{name}' is identity-based, which needs azure-identity: "
-                "pip install 'funchost[azure]'.") from None
+                f"The connection '{name}' is identity-based, which needs azure-identity: pip install 'funchost[azure]'."
+            ) from None
         client_id = get("clientId")
         credential: Any
         if (get("credential") or "").lower() == "managedidentity":
@@ -147,10 +154,15 @@ class AzureStorage(AzureTables, StorageProvider):
 
             return TableServiceClient(table_url or "", credential=credential)
 
-        return cls(name, QueueServiceClient(queue_url, credential=credential, **options),
-                   BlobServiceClient(blob_url, credential=credential, **options),
-                   emulator=emulator, base64_messages=base64_messages, credential=credential,
-                   tables=tables if table_url else None)
+        return cls(
+            name,
+            QueueServiceClient(queue_url, credential=credential, **options),
+            BlobServiceClient(blob_url, credential=credential, **options),
+            emulator=emulator,
+            base64_messages=base64_messages,
+            credential=credential,
+            tables=tables if table_url else None,
+        )
 
     @staticmethod
     def _client_options(emulator: bool) -> dict[str, Any]:
@@ -167,8 +179,10 @@ class AzureStorage(AzureTables, StorageProvider):
         try:
             await asyncio.wait_for(self._probe(), OPEN_TIMEOUT)
         except asyncio.TimeoutError:
-            raise StorageError(f"Azure Storage of connection '{self.setting}' did not answer within "
-                               f"{OPEN_TIMEOUT} s ({self.queues.url}).") from None
+            raise StorageError(
+                f"Azure Storage of connection '{self.setting}' did not answer within "
+                f"{OPEN_TIMEOUT} s ({self.queues.url})."
+            ) from None
         except AzureError as error:
             raise self._explain(error) from None
 
@@ -185,14 +199,19 @@ class AzureStorage(AzureTables, StorageProvider):
         if isinstance(error, ServiceRequestError):
             return StorageError(
                 f"Cannot reach Azure Storage of connection '{self.setting}' at {self.queues.url}: {text}. "
-                + ("Is Azurite running? Start it, or remove the setting (or set FUNCHOST_STORAGE=embedded) "
-                   "to use the embedded store."
-                   if self.emulator else "Check the endpoint and the network."))
+                + (
+                    "Is Azurite running? Start it, or remove the setting (or set FUNCHOST_STORAGE=embedded) "
+                    "to use the embedded store."
+                    if self.emulator
+                    else "Check the endpoint and the network."
+                )
+            )
         code = getattr(error, "error_code", None)
         if code == "InvalidHeaderValue" and "API version" in str(error):
             return StorageError(
                 f"The storage emulator behind '{self.setting}' rejects the API version this Azure SDK uses. "
-                "Upgrade Azurite, or start it with --skipApiVersionCheck.")
+                "Upgrade Azurite, or start it with --skipApiVersionCheck."
+            )
         if code in ("AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch"):
             return StorageError(f"Azure Storage refused the credentials of connection '{self.setting}': {text}")
         return StorageError(f"Azure Storage of connection '{self.setting}' failed: {text}")
@@ -213,7 +232,6 @@ class AzureStorage(AzureTables, StorageProvider):
             if getattr(error, "error_code", None) in ("MessageNotFound", "PopReceiptMismatch"):
                 raise MessageNotFoundError(str(error).splitlines()[0]) from None
             raise self._explain(error) from None
-
 
     def _encode(self, body: bytes) -> str:
         if self.base64_messages:
@@ -254,15 +272,18 @@ class AzureStorage(AzureTables, StorageProvider):
 
         return await self._call(names)
 
-    async def put(self, queue: str, body: bytes, visibility_delay: float = 0.0,
-                  time_to_live: float | None = None) -> QueueMessage:
+    async def put(
+        self, queue: str, body: bytes, visibility_delay: float = 0.0, time_to_live: float | None = None
+    ) -> QueueMessage:
         client = self.queues.get_queue_client(queue)
         content = self._encode(body)
 
         async def send() -> Any:
             return await client.send_message(
-                content, visibility_timeout=math.ceil(visibility_delay) or None,
-                time_to_live=math.ceil(time_to_live) if time_to_live else None)
+                content,
+                visibility_timeout=math.ceil(visibility_delay) or None,
+                time_to_live=math.ceil(time_to_live) if time_to_live else None,
+            )
 
         try:
             sent = await self._call(send)
@@ -271,15 +292,17 @@ class AzureStorage(AzureTables, StorageProvider):
             await self.create_queue(queue)
             sent = await self._call(send)
         self._known_queues.add(queue)
-        return QueueMessage(sent.id, body, 0, sent.inserted_on, sent.expires_on, sent.next_visible_on,
-                            sent.pop_receipt or "")
+        return QueueMessage(
+            sent.id, body, 0, sent.inserted_on, sent.expires_on, sent.next_visible_on, sent.pop_receipt or ""
+        )
 
     async def get_batch(self, queue: str, count: int, visibility_timeout: float) -> list[QueueMessage]:
         client = self.queues.get_queue_client(queue)
 
         async def receive() -> list[Any]:
-            pages = client.receive_messages(messages_per_page=min(32, max(1, count)),
-                                            visibility_timeout=max(1, math.ceil(visibility_timeout)))
+            pages = client.receive_messages(
+                messages_per_page=min(32, max(1, count)), visibility_timeout=max(1, math.ceil(visibility_timeout))
+            )
             async for page in pages.by_page():
                 return [m async for m in page]
             return []
@@ -296,12 +319,12 @@ class AzureStorage(AzureTables, StorageProvider):
         except ResourceNotFoundError:
             raise MessageNotFoundError(f"message {message_id} is not in queue '{queue}'") from None
 
-    async def update_visibility(self, queue: str, message_id: str, pop_receipt: str,
-                                visibility_timeout: float) -> str:
+    async def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str:
         client = self.queues.get_queue_client(queue)
         try:
-            updated = await self._call(lambda: client.update_message(
-                message_id, pop_receipt, visibility_timeout=math.ceil(visibility_timeout)))
+            updated = await self._call(
+                lambda: client.update_message(message_id, pop_receipt, visibility_timeout=math.ceil(visibility_timeout))
+            )
         except ResourceNotFoundError:
             raise MessageNotFoundError(f"message {message_id} is not in queue '{queue}'") from None
         return str(updated.pop_receipt)
@@ -321,7 +344,6 @@ class AzureStorage(AzureTables, StorageProvider):
         except ResourceNotFoundError:
             return 0
         return int(properties.approximate_message_count or 0)
-
 
     async def _ensure_container(self, container: str) -> None:
         if container in self._known_containers:
@@ -343,14 +365,24 @@ class AzureStorage(AzureTables, StorageProvider):
             metadata=dict(properties.metadata or {}),
         )
 
-    async def put_blob(self, container: str, name: str, data: bytes, *,
-                       content_type: str | None = None, metadata: dict[str, str] | None = None) -> BlobProperties:
+    async def put_blob(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> BlobProperties:
         client = self.blobs.get_blob_client(container, name)
 
         async def upload() -> Any:
             return await client.upload_blob(
-                data, overwrite=True, metadata=metadata,
-                content_settings=ContentSettings(content_type=content_type) if content_type else None)
+                data,
+                overwrite=True,
+                metadata=metadata,
+                content_settings=ContentSettings(content_type=content_type) if content_type else None,
+            )
 
         try:
             written = await self._call(upload)
@@ -359,8 +391,15 @@ class AzureStorage(AzureTables, StorageProvider):
             await self._ensure_container(container)
             written = await self._call(upload)
         self._known_containers.add(container)
-        return BlobProperties(container, name, str(written["etag"]).strip('"'), len(data), written["last_modified"],
-                              content_type or "application/octet-stream", dict(metadata or {}))
+        return BlobProperties(
+            container,
+            name,
+            str(written["etag"]).strip('"'),
+            len(data),
+            written["last_modified"],
+            content_type or "application/octet-stream",
+            dict(metadata or {}),
+        )
 
     async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
         client = self.blobs.get_blob_client(container, name)
@@ -409,7 +448,6 @@ class AzureStorage(AzureTables, StorageProvider):
 
         return await self._call(names)
 
-
     def _lease(self, name: str, owner: str) -> BlobLeaseClient:
         blob = self.blobs.get_blob_client(HOSTS_CONTAINER, name)
         return BlobLeaseClient(blob, lease_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"funchost:{owner}")))
@@ -445,7 +483,6 @@ class AzureStorage(AzureTables, StorageProvider):
         lease = self._lease(name, owner)
         with contextlib.suppress(ResourceExistsError, ResourceNotFoundError, StorageError, HttpResponseError):
             await self._call(lease.release)
-
 
     async def get_state(self, key: str) -> str | None:
         found = await self.get_blob(HOSTS_CONTAINER, key)

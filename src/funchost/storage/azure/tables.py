@@ -30,15 +30,21 @@ def _plain(value: Any) -> Any:
 def _entity(found: Any) -> dict[str, Any]:
     entity = {key: _plain(value) for key, value in found.items()}
     timestamp = (getattr(found, "metadata", None) or {}).get("timestamp")
-    return {"PartitionKey": entity.pop("PartitionKey"), "RowKey": entity.pop("RowKey"),
-            "Timestamp": _plain(timestamp) if timestamp is not None else None, **entity}
+    return {
+        "PartitionKey": entity.pop("PartitionKey"),
+        "RowKey": entity.pop("RowKey"),
+        "Timestamp": _plain(timestamp) if timestamp is not None else None,
+        **entity,
+    }
 
 
 def _storable(entity: dict[str, Any]) -> dict[str, Any]:
     """What the service stores: no Timestamp or odata fields; nested values as JSON text."""
-    return {key: json.dumps(value) if isinstance(value, (dict, list)) else value
-            for key, value in entity.items()
-            if key != "Timestamp" and not key.startswith("odata.") and value is not None}
+    return {
+        key: json.dumps(value) if isinstance(value, (dict, list)) else value
+        for key, value in entity.items()
+        if key != "Timestamp" and not key.startswith("odata.") and value is not None
+    }
 
 
 class AzureTables(TableStore):
@@ -81,8 +87,11 @@ class AzureTables(TableStore):
         client = self._service().get_table_client(table)
         found: list[dict[str, Any]] = []
         try:
-            pages = client.query_entities(query_filter, results_per_page=top) if query_filter \
+            pages = (
+                client.query_entities(query_filter, results_per_page=top)
+                if query_filter
                 else client.list_entities(results_per_page=top)
+            )
             async for entity in pages:
                 found.append(_entity(entity))
                 if top is not None and len(found) >= top:
@@ -91,8 +100,9 @@ class AzureTables(TableStore):
             return []
         except HttpResponseError as error:
             if getattr(error, "error_code", None) == "InvalidInput" or error.status_code == 400:
-                raise StorageError(f"the filter {query_filter!r} of table '{table}' was refused: "
-                                   f"{str(error).splitlines()[0]}") from None
+                raise StorageError(
+                    f"the filter {query_filter!r} of table '{table}' was refused: {str(error).splitlines()[0]}"
+                ) from None
             raise self._failed(table, error) from None
         except AzureError as error:
             raise self._failed(table, error) from None

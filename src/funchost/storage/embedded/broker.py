@@ -73,10 +73,20 @@ CREATE TABLE IF NOT EXISTS hub_events (
     PRIMARY KEY (hub, partition, seq));
 """
 
-_OPTIONAL = ("content_type", "correlation_id", "subject", "to", "reply_to", "reply_to_session_id",
-             "partition_key", "time_to_live")
-_COLUMNS = ("seq, entity, message_id, body, session_id, properties, enqueued, expires, delivery_count, "
-            "locked_until, lock_token, dead_letter")
+_OPTIONAL = (
+    "content_type",
+    "correlation_id",
+    "subject",
+    "to",
+    "reply_to",
+    "reply_to_session_id",
+    "partition_key",
+    "time_to_live",
+)
+_COLUMNS = (
+    "seq, entity, message_id, body, session_id, properties, enqueued, expires, delivery_count, "
+    "locked_until, lock_token, dead_letter"
+)
 
 
 @dataclass(frozen=True)
@@ -96,12 +106,22 @@ def _message(row: Any) -> BrokerMessage:
     extra = json.loads(properties)
     dead_letter = json.loads(dead) if dead else {}
     return BrokerMessage(
-        entity=entity, sequence_number=seq, message_id=message_id, body=bytes(body), delivery_count=count,
-        enqueued_time=utc(enqueued), expires_at=utc(expires) if expires else None, locked_until=utc(locked),
-        lock_token=token or "", session_id=session_id,
+        entity=entity,
+        sequence_number=seq,
+        message_id=message_id,
+        body=bytes(body),
+        delivery_count=count,
+        enqueued_time=utc(enqueued),
+        expires_at=utc(expires) if expires else None,
+        locked_until=utc(locked),
+        lock_token=token or "",
+        session_id=session_id,
         application_properties=extra.pop("application_properties", {}),
-        dead_letter_reason=dead_letter.get("reason"), dead_letter_description=dead_letter.get("description"),
-        dead_letter_source=dead_letter.get("source"), **{key: extra.get(key) for key in _OPTIONAL})
+        dead_letter_reason=dead_letter.get("reason"),
+        dead_letter_description=dead_letter.get("description"),
+        dead_letter_source=dead_letter.get("source"),
+        **{key: extra.get(key) for key in _OPTIONAL},
+    )
 
 
 class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
@@ -110,8 +130,9 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
     name = "embedded broker"
     namespace = "embedded"
 
-    def __init__(self, folder: Path, partitions: int = DEFAULT_PARTITIONS,
-                 retention_hours: float = DEFAULT_RETENTION_HOURS) -> None:
+    def __init__(
+        self, folder: Path, partitions: int = DEFAULT_PARTITIONS, retention_hours: float = DEFAULT_RETENTION_HOURS
+    ) -> None:
         super().__init__(folder, "broker.db", SCHEMA)
         self.partitions = max(1, partitions)
         self.retention = retention_hours * 3600
@@ -126,9 +147,7 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
         for listener in self._listeners:
             listener(entity)
 
-
-    def receiver(self, entity: str, subscription: str | None, *, sessions: bool,
-                 prefetch: int = 0) -> EmbeddedReceiver:
+    def receiver(self, entity: str, subscription: str | None, *, sessions: bool, prefetch: int = 0) -> EmbeddedReceiver:
         return EmbeddedReceiver(self, entity, subscription, sessions)
 
     async def send(self, entity: str, messages: list[OutgoingMessage], *, topic: bool = False) -> None:
@@ -137,15 +156,22 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
         def work(c: sqlite3.Connection) -> None:
             kind = self._kinds.get(entity)
             if kind is None:  # an entity keeps the kind it was created with: looked up once
-                c.execute("INSERT OR IGNORE INTO entities (path, kind, created) VALUES (?, ?, ?)",
-                          (entity, "topic" if topic else "queue", now))
-                kind = self._kinds[entity] = c.execute("SELECT kind FROM entities WHERE path = ?",
-                                                       (entity,)).fetchone()[0]
+                c.execute(
+                    "INSERT OR IGNORE INTO entities (path, kind, created) VALUES (?, ?, ?)",
+                    (entity, "topic" if topic else "queue", now),
+                )
+                kind = self._kinds[entity] = c.execute(
+                    "SELECT kind FROM entities WHERE path = ?", (entity,)
+                ).fetchone()[0]
             if kind == "topic":
                 prefix = f"{entity}/Subscriptions/"
-                targets = [row[0] for row in c.execute(
-                    "SELECT path FROM entities WHERE kind = 'subscription' AND path >= ? AND path < ?",
-                    (prefix, prefix + "\U0010ffff"))]
+                targets = [
+                    row[0]
+                    for row in c.execute(
+                        "SELECT path FROM entities WHERE kind = 'subscription' AND path >= ? AND path < ?",
+                        (prefix, prefix + "\U0010ffff"),
+                    )
+                ]
             else:
                 targets = [entity]
             for message in messages:
@@ -154,36 +180,46 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
                 expires = now + message.time_to_live if message.time_to_live else None
                 message_id = message.message_id or uuid.uuid4().hex
                 for target in targets:
-                    c.execute("INSERT INTO sb_messages (entity, message_id, body, session_id, properties, enqueued, "
-                              "expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (target, message_id, message.body, message.session_id, json.dumps(properties), now,
-                               expires))
+                    c.execute(
+                        "INSERT INTO sb_messages (entity, message_id, body, session_id, properties, enqueued, "
+                        "expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (target, message_id, message.body, message.session_id, json.dumps(properties), now, expires),
+                    )
 
         await self._run(work)
         self._sent(entity)
 
     async def create_entity(self, path: str, kind: str, sessions: bool = False) -> None:
-        await self._run(lambda c: c.execute(
-            "INSERT OR IGNORE INTO entities (path, kind, sessions, created) VALUES (?, ?, ?, ?)",
-            (path, kind, int(sessions), time.time())))
+        await self._run(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO entities (path, kind, sessions, created) VALUES (?, ?, ?, ?)",
+                (path, kind, int(sessions), time.time()),
+            )
+        )
 
     async def entities(self) -> list[EntityInfo]:
         def work(c: sqlite3.Connection) -> list[EntityInfo]:
             counts = dict(c.execute("SELECT entity, COUNT(*) FROM sb_messages GROUP BY entity").fetchall())
-            return [EntityInfo(path, kind, counts.get(path, 0), counts.get(path + DEAD_LETTER_SUFFIX, 0))
-                    for path, kind in c.execute("SELECT path, kind FROM entities ORDER BY path")]
+            return [
+                EntityInfo(path, kind, counts.get(path, 0), counts.get(path + DEAD_LETTER_SUFFIX, 0))
+                for path, kind in c.execute("SELECT path, kind FROM entities ORDER BY path")
+            ]
 
         return await self._run(work)
 
     async def peek(self, entity: str, count: int) -> list[BrokerMessage]:
-        rows = await self._run(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM sb_messages WHERE entity = ? ORDER BY seq LIMIT ?", (entity, count)).fetchall())
+        rows = await self._run(
+            lambda c: c.execute(
+                f"SELECT {_COLUMNS} FROM sb_messages WHERE entity = ? ORDER BY seq LIMIT ?", (entity, count)
+            ).fetchall()
+        )
         return [_message(row) for row in rows]
 
-
     def _hub_partitions(self, c: sqlite3.Connection, hub: str) -> int:
-        c.execute("INSERT OR IGNORE INTO hubs (name, partitions, created) VALUES (?, ?, ?)",
-                  (hub, self.partitions, time.time()))
+        c.execute(
+            "INSERT OR IGNORE INTO hubs (name, partitions, created) VALUES (?, ?, ?)",
+            (hub, self.partitions, time.time()),
+        )
         return int(c.execute("SELECT partitions FROM hubs WHERE name = ?", (hub,)).fetchone()[0])
 
     async def partition_ids(self, hub: str) -> list[str]:
@@ -202,37 +238,51 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
                     index = c.execute("SELECT next_partition FROM hubs WHERE name = ?", (hub,)).fetchone()[0]
                     c.execute("UPDATE hubs SET next_partition = ? WHERE name = ?", ((index + 1) % partitions, hub))
                     partition = str(index)
-                last = c.execute("SELECT seq, offset, length(body) FROM hub_events WHERE hub = ? AND partition = ? "
-                                 "ORDER BY seq DESC LIMIT 1", (hub, partition)).fetchone()
+                last = c.execute(
+                    "SELECT seq, offset, length(body) FROM hub_events WHERE hub = ? AND partition = ? "
+                    "ORDER BY seq DESC LIMIT 1",
+                    (hub, partition),
+                ).fetchone()
                 seq, offset = (last[0] + 1, last[1] + last[2]) if last else (0, 0)
-                c.execute("INSERT INTO hub_events (hub, partition, seq, offset, enqueued, body, partition_key, "
-                          "properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          (hub, partition, seq, offset, now, event.body, event.partition_key,
-                           json.dumps(event.properties)))
+                c.execute(
+                    "INSERT INTO hub_events (hub, partition, seq, offset, enqueued, body, partition_key, "
+                    "properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (hub, partition, seq, offset, now, event.body, event.partition_key, json.dumps(event.properties)),
+                )
             # past the retention, but the newest event of a partition stays (it carries the numbering)
-            c.execute("DELETE FROM hub_events WHERE hub = ? AND enqueued < ? AND seq < (SELECT MAX(seq) FROM "
-                      "hub_events AS newest WHERE newest.hub = hub_events.hub AND "
-                      "newest.partition = hub_events.partition)", (hub, now - self.retention))
+            c.execute(
+                "DELETE FROM hub_events WHERE hub = ? AND enqueued < ? AND seq < (SELECT MAX(seq) FROM "
+                "hub_events AS newest WHERE newest.hub = hub_events.hub AND "
+                "newest.partition = hub_events.partition)",
+                (hub, now - self.retention),
+            )
 
         await self._run(work)
         self._sent(hub)
 
     async def read(self, hub: str, partition: str, after_sequence: int, count: int) -> list[HubEvent]:
-        rows = await self._run(lambda c: c.execute(
-            "SELECT partition, seq, offset, enqueued, body, partition_key, properties FROM hub_events "
-            "WHERE hub = ? AND partition = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (hub, partition, after_sequence, count)).fetchall())
-        return [HubEvent(row[0], row[1], row[2], utc(row[3]), bytes(row[4]), row[5], json.loads(row[6]))
-                for row in rows]
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT partition, seq, offset, enqueued, body, partition_key, properties FROM hub_events "
+                "WHERE hub = ? AND partition = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (hub, partition, after_sequence, count),
+            ).fetchall()
+        )
+        return [
+            HubEvent(row[0], row[1], row[2], utc(row[3]), bytes(row[4]), row[5], json.loads(row[6])) for row in rows
+        ]
 
     async def position_at(self, hub: str, partition: str, start: str, enqueued_after: datetime | None) -> int:
         def work(c: sqlite3.Connection) -> int:
             if start == "fromend":
-                row = c.execute("SELECT MAX(seq) FROM hub_events WHERE hub = ? AND partition = ?",
-                                (hub, partition)).fetchone()
+                row = c.execute(
+                    "SELECT MAX(seq) FROM hub_events WHERE hub = ? AND partition = ?", (hub, partition)
+                ).fetchone()
             elif start == "fromenqueuedtime" and enqueued_after is not None:
-                row = c.execute("SELECT MAX(seq) FROM hub_events WHERE hub = ? AND partition = ? AND enqueued <= ?",
-                                (hub, partition, enqueued_after.timestamp())).fetchone()
+                row = c.execute(
+                    "SELECT MAX(seq) FROM hub_events WHERE hub = ? AND partition = ? AND enqueued <= ?",
+                    (hub, partition, enqueued_after.timestamp()),
+                ).fetchone()
             else:
                 row = None
             return -1 if row is None or row[0] is None else int(row[0])
@@ -241,11 +291,15 @@ class EmbeddedBroker(SqliteFile, ServiceBusStore, EventLogStore):
 
     async def hubs(self) -> list[tuple[str, int, dict[str, int]]]:
         """Each hub with its partition count and the last sequence number per partition."""
+
         def work(c: sqlite3.Connection) -> list[tuple[str, int, dict[str, int]]]:
             found = []
             for name, partitions in c.execute("SELECT name, partitions FROM hubs ORDER BY name").fetchall():
-                last = dict(c.execute("SELECT partition, MAX(seq) FROM hub_events WHERE hub = ? GROUP BY partition",
-                                      (name,)).fetchall())
+                last = dict(
+                    c.execute(
+                        "SELECT partition, MAX(seq) FROM hub_events WHERE hub = ? GROUP BY partition", (name,)
+                    ).fetchall()
+                )
                 found.append((name, partitions, last))
             return found
 
@@ -276,8 +330,10 @@ class EmbeddedReceiver(ServiceBusReceiver):
 
     def _receive(self, c: sqlite3.Connection, count: int) -> list[BrokerMessage]:
         now = time.time()
-        c.execute("DELETE FROM sb_messages WHERE entity = ? AND expires IS NOT NULL AND expires <= ? "
-                  "AND locked_until <= ?", (self.path, now, now))
+        c.execute(
+            "DELETE FROM sb_messages WHERE entity = ? AND expires IS NOT NULL AND expires <= ? AND locked_until <= ?",
+            (self.path, now, now),
+        )
         if self.sessions:
             c.execute("DELETE FROM sb_sessions WHERE entity = ? AND locked_until <= ?", (self.path, now))
             # the first message of each session nobody holds
@@ -285,31 +341,49 @@ class EmbeddedReceiver(ServiceBusReceiver):
                 f"SELECT {_COLUMNS} FROM sb_messages WHERE seq IN (SELECT MIN(seq) FROM sb_messages AS m "
                 "WHERE m.entity = ? AND NOT EXISTS (SELECT 1 FROM sb_sessions AS s WHERE s.entity = m.entity "
                 "AND s.session_id = COALESCE(m.session_id, '')) GROUP BY COALESCE(m.session_id, '')) "
-                "AND locked_until <= ? ORDER BY seq LIMIT ?", (self.path, now, count)).fetchall()
+                "AND locked_until <= ? ORDER BY seq LIMIT ?",
+                (self.path, now, count),
+            ).fetchall()
         else:
-            rows = c.execute(f"SELECT {_COLUMNS} FROM sb_messages WHERE entity = ? AND locked_until <= ? "
-                             "ORDER BY seq LIMIT ?", (self.path, now, count)).fetchall()
+            rows = c.execute(
+                f"SELECT {_COLUMNS} FROM sb_messages WHERE entity = ? AND locked_until <= ? ORDER BY seq LIMIT ?",
+                (self.path, now, count),
+            ).fetchall()
         taken = []
         locked_until = now + self.lock_duration
         for row in rows:
             message = _message(row)
             if message.delivery_count >= MAX_DELIVERY_COUNT and not self.dead_letters:  # its last lock lapsed
-                self._dead_letter(c, message, "MaxDeliveryCountExceeded",
-                                  f"Message could not be consumed after {MAX_DELIVERY_COUNT} delivery attempts.")
+                self._dead_letter(
+                    c,
+                    message,
+                    "MaxDeliveryCountExceeded",
+                    f"Message could not be consumed after {MAX_DELIVERY_COUNT} delivery attempts.",
+                )
                 continue
             token = str(uuid.uuid4())
-            c.execute("UPDATE sb_messages SET delivery_count = delivery_count + 1, locked_until = ?, lock_token = ? "
-                      "WHERE seq = ?", (locked_until, token, message.sequence_number))
+            c.execute(
+                "UPDATE sb_messages SET delivery_count = delivery_count + 1, locked_until = ?, lock_token = ? "
+                "WHERE seq = ?",
+                (locked_until, token, message.sequence_number),
+            )
             if self.sessions:
-                c.execute("INSERT OR REPLACE INTO sb_sessions (entity, session_id, lock_token, locked_until) "
-                          "VALUES (?, ?, ?, ?)", (self.path, message.session_id or "", token, locked_until))
-            taken.append(replace(message, delivery_count=message.delivery_count + 1, lock_token=token,
-                                 locked_until=utc(locked_until)))
+                c.execute(
+                    "INSERT OR REPLACE INTO sb_sessions (entity, session_id, lock_token, locked_until) "
+                    "VALUES (?, ?, ?, ?)",
+                    (self.path, message.session_id or "", token, locked_until),
+                )
+            taken.append(
+                replace(
+                    message, delivery_count=message.delivery_count + 1, lock_token=token, locked_until=utc(locked_until)
+                )
+            )
         return taken
 
     def _held(self, c: sqlite3.Connection, message: BrokerMessage) -> None:
-        row = c.execute("SELECT lock_token, locked_until FROM sb_messages WHERE seq = ?",
-                        (message.sequence_number,)).fetchone()
+        row = c.execute(
+            "SELECT lock_token, locked_until FROM sb_messages WHERE seq = ?", (message.sequence_number,)
+        ).fetchone()
         if row is None or row[0] != message.lock_token or row[1] <= time.time():
             raise LockLostError(f"the lock of message {message.message_id} on {self.label} expired or was taken")
 
@@ -322,16 +396,20 @@ class EmbeddedReceiver(ServiceBusReceiver):
             self._held(c, message)
             locked_until = time.time() + self.lock_duration
             c.execute("UPDATE sb_messages SET locked_until = ? WHERE seq = ?", (locked_until, message.sequence_number))
-            c.execute("UPDATE sb_sessions SET locked_until = ? WHERE entity = ? AND lock_token = ?",
-                      (locked_until, self.path, message.lock_token))
+            c.execute(
+                "UPDATE sb_sessions SET locked_until = ? WHERE entity = ? AND lock_token = ?",
+                (locked_until, self.path, message.lock_token),
+            )
             return locked_until
 
         return utc(await self.broker._run(work))
 
     async def complete(self, message: BrokerMessage) -> None:
         def work(c: sqlite3.Connection) -> None:
-            deleted = c.execute("DELETE FROM sb_messages WHERE seq = ? AND lock_token = ? AND locked_until > ?",
-                                (message.sequence_number, message.lock_token, time.time())).rowcount
+            deleted = c.execute(
+                "DELETE FROM sb_messages WHERE seq = ? AND lock_token = ? AND locked_until > ?",
+                (message.sequence_number, message.lock_token, time.time()),
+            ).rowcount
             if not deleted:
                 raise LockLostError(f"the lock of message {message.message_id} on {self.label} expired or was taken")
             self._unlock_session(c, message)
@@ -342,11 +420,17 @@ class EmbeddedReceiver(ServiceBusReceiver):
         def work(c: sqlite3.Connection) -> None:
             self._held(c, message)
             if message.delivery_count >= MAX_DELIVERY_COUNT and not self.dead_letters:
-                self._dead_letter(c, message, "MaxDeliveryCountExceeded",
-                                  f"Message could not be consumed after {MAX_DELIVERY_COUNT} delivery attempts.")
+                self._dead_letter(
+                    c,
+                    message,
+                    "MaxDeliveryCountExceeded",
+                    f"Message could not be consumed after {MAX_DELIVERY_COUNT} delivery attempts.",
+                )
             else:
-                c.execute("UPDATE sb_messages SET locked_until = 0, lock_token = NULL WHERE seq = ?",
-                          (message.sequence_number,))
+                c.execute(
+                    "UPDATE sb_messages SET locked_until = 0, lock_token = NULL WHERE seq = ?",
+                    (message.sequence_number,),
+                )
             self._unlock_session(c, message)
 
         await self.broker._run(work)
@@ -361,9 +445,15 @@ class EmbeddedReceiver(ServiceBusReceiver):
         await self.broker._run(work)
 
     def _dead_letter(self, c: sqlite3.Connection, message: BrokerMessage, reason: str, description: str) -> None:
-        c.execute("INSERT OR IGNORE INTO entities (path, kind, created) VALUES (?, 'deadletter', ?)",
-                  (self.path + DEAD_LETTER_SUFFIX, time.time()))
-        c.execute("UPDATE sb_messages SET entity = ?, locked_until = 0, lock_token = NULL, dead_letter = ? "
-                  "WHERE seq = ?", (self.path + DEAD_LETTER_SUFFIX,
-                                    json.dumps({"reason": reason, "description": description, "source": None}),
-                                    message.sequence_number))
+        c.execute(
+            "INSERT OR IGNORE INTO entities (path, kind, created) VALUES (?, 'deadletter', ?)",
+            (self.path + DEAD_LETTER_SUFFIX, time.time()),
+        )
+        c.execute(
+            "UPDATE sb_messages SET entity = ?, locked_until = 0, lock_token = NULL, dead_letter = ? WHERE seq = ?",
+            (
+                self.path + DEAD_LETTER_SUFFIX,
+                json.dumps({"reason": reason, "description": description, "source": None}),
+                message.sequence_number,
+            ),
+        )

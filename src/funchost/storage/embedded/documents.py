@@ -71,36 +71,55 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
         for listener in self._listeners:
             listener(database, container)
 
-
     async def create_container(self, database: str, container: str, partition_key_path: str = "/id") -> None:
         def work(c: sqlite3.Connection) -> None:
             row = c.execute("SELECT database_rid FROM containers WHERE database = ? LIMIT 1", (database,)).fetchone()
-            c.execute("INSERT OR IGNORE INTO containers (database, name, partition_key_path, rid, database_rid, "
-                      "created) VALUES (?, ?, ?, ?, ?, ?)",
-                      (database, container, partition_key_path or "/id", _rid(container, 8),
-                       row[0] if row else _rid(database, 4), time.time()))
+            c.execute(
+                "INSERT OR IGNORE INTO containers (database, name, partition_key_path, rid, database_rid, "
+                "created) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    database,
+                    container,
+                    partition_key_path or "/id",
+                    _rid(container, 8),
+                    row[0] if row else _rid(database, 4),
+                    time.time(),
+                ),
+            )
 
         await self._run(work)
 
     async def container_exists(self, database: str, container: str) -> bool:
-        return await self._run(lambda c: c.execute(
-            "SELECT 1 FROM containers WHERE database = ? AND name = ?", (database, container)).fetchone()) is not None
+        return (
+            await self._run(
+                lambda c: c.execute(
+                    "SELECT 1 FROM containers WHERE database = ? AND name = ?", (database, container)
+                ).fetchone()
+            )
+            is not None
+        )
 
     async def containers(self) -> list[tuple[str, str, str, int]]:
         """Every (database, container, partition key path, document count), for the tools."""
-        return await self._run(lambda c: c.execute(
-            "SELECT k.database, k.name, k.partition_key_path, (SELECT COUNT(*) FROM documents d WHERE "
-            "d.database = k.database AND d.container = k.name) FROM containers k ORDER BY 1, 2").fetchall())
+        return await self._run(
+            lambda c: c.execute(
+                "SELECT k.database, k.name, k.partition_key_path, (SELECT COUNT(*) FROM documents d WHERE "
+                "d.database = k.database AND d.container = k.name) FROM containers k ORDER BY 1, 2"
+            ).fetchall()
+        )
 
     @staticmethod
     def _container(c: sqlite3.Connection, database: str, container: str) -> tuple[str, str, str]:
-        row = c.execute("SELECT partition_key_path, rid, database_rid FROM containers WHERE database = ? AND name = ?",
-                        (database, container)).fetchone()
+        row = c.execute(
+            "SELECT partition_key_path, rid, database_rid FROM containers WHERE database = ? AND name = ?",
+            (database, container),
+        ).fetchone()
         if row is None:
-            raise MissingContainerError(f"The container '{container}' does not exist in database '{database}' "
-                                        "(create it, or let the output binding do it with create_if_not_exists).")
+            raise MissingContainerError(
+                f"The container '{container}' does not exist in database '{database}' "
+                "(create it, or let the output binding do it with create_if_not_exists)."
+            )
         return row[0], row[1], row[2]
-
 
     @staticmethod
     def _document(row: Any, with_lsn: bool = False) -> dict[str, Any]:
@@ -111,60 +130,96 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
             document["_lsn"] = lsn
         return document
 
-    _COLUMNS = ("body, d.rid, etag, ts, d.lsn, 'dbs/' || k.database_rid || '/colls/' || k.rid || '/docs/' || d.rid "
-                "|| '/' FROM documents d JOIN containers k ON k.database = d.database AND k.name = d.container")
+    _COLUMNS = (
+        "body, d.rid, etag, ts, d.lsn, 'dbs/' || k.database_rid || '/colls/' || k.rid || '/docs/' || d.rid "
+        "|| '/' FROM documents d JOIN containers k ON k.database = d.database AND k.name = d.container"
+    )
 
-    async def read_document(self, database: str, container: str, document_id: str,
-                            partition_key: Any) -> dict[str, Any] | None:
+    async def read_document(
+        self, database: str, container: str, document_id: str, partition_key: Any
+    ) -> dict[str, Any] | None:
         def work(c: sqlite3.Connection) -> dict[str, Any] | None:
             self._container(c, database, container)
-            row = c.execute(f"SELECT {self._COLUMNS} WHERE d.database = ? AND d.container = ? AND d.pk = ? AND "
-                            "d.id = ?", (database, container, json.dumps(partition_key), document_id)).fetchone()
+            row = c.execute(
+                f"SELECT {self._COLUMNS} WHERE d.database = ? AND d.container = ? AND d.pk = ? AND d.id = ?",
+                (database, container, json.dumps(partition_key), document_id),
+            ).fetchone()
             return self._document(row) if row else None
 
         return await self._run(work)
 
-    async def query_documents(self, database: str, container: str, query: str,
-                              parameters: dict[str, Any] | None = None) -> list[Any]:
+    async def query_documents(
+        self, database: str, container: str, query: str, parameters: dict[str, Any] | None = None
+    ) -> list[Any]:
         from funchost.storage.query.cosmos_sql import parse_query
 
         parsed = parse_query(query, parameters)  # a bad query fails before any read
 
         def work(c: sqlite3.Connection) -> list[dict[str, Any]]:
             self._container(c, database, container)
-            rows = c.execute(f"SELECT {self._COLUMNS} WHERE d.database = ? AND d.container = ? ORDER BY d.lsn",
-                             (database, container)).fetchall()
+            rows = c.execute(
+                f"SELECT {self._COLUMNS} WHERE d.database = ? AND d.container = ? ORDER BY d.lsn", (database, container)
+            ).fetchall()
             return [self._document(row) for row in rows]
 
         return parsed.run(await self._run(work))
 
-    def _store(self, c: sqlite3.Connection, database: str, container: str, document: dict[str, Any],
-               if_match: str | None, upsert: bool) -> dict[str, Any]:
+    def _store(
+        self,
+        c: sqlite3.Connection,
+        database: str,
+        container: str,
+        document: dict[str, Any],
+        if_match: str | None,
+        upsert: bool,
+    ) -> dict[str, Any]:
         path, container_rid, database_rid = self._container(c, database, container)
         if not isinstance(document.get("id"), str) or not document["id"]:
             raise StorageError(f"a document for '{database}/{container}' has no 'id' (a non-empty string)")
         body = {key: value for key, value in document.items() if key not in SYSTEM}
         key = partition_value(body, path)
         pk = json.dumps(key)
-        existing = c.execute("SELECT etag, rid FROM documents WHERE database = ? AND container = ? AND pk = ? AND "
-                             "id = ?", (database, container, pk, body["id"])).fetchone()
+        existing = c.execute(
+            "SELECT etag, rid FROM documents WHERE database = ? AND container = ? AND pk = ? AND id = ?",
+            (database, container, pk, body["id"]),
+        ).fetchone()
         if not upsert:
             created_over = if_match is None and existing is not None
             replaced_changed = if_match is not None and (existing is None or existing[0] != if_match)
             if created_over or replaced_changed:
-                raise DocumentConflictError(f"document '{body['id']}' in '{database}/{container}' "
-                                            f"{'exists' if created_over else 'changed'}")
+                raise DocumentConflictError(
+                    f"document '{body['id']}' in '{database}/{container}' {'exists' if created_over else 'changed'}"
+                )
         c.execute("UPDATE containers SET lsn = lsn + 1 WHERE database = ? AND name = ?", (database, container))
-        lsn = c.execute("SELECT lsn FROM containers WHERE database = ? AND name = ?",
-                        (database, container)).fetchone()[0]
+        lsn = c.execute("SELECT lsn FROM containers WHERE database = ? AND name = ?", (database, container)).fetchone()[
+            0
+        ]
         rid = existing[1] if existing else _rid(body["id"], 12)
         etag, ts = f'"{uuid.uuid4()}"', int(time.time())
-        c.execute("INSERT OR REPLACE INTO documents (database, container, pk, id, body, rid, etag, ts, lsn, "
-                  "feed_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  (database, container, pk, body["id"], json.dumps(body), rid, etag, ts, lsn,
-                   zlib.crc32(pk.encode()) % FEED_RANGES))
-        return {**body, "_rid": rid, "_self": f"dbs/{database_rid}/colls/{container_rid}/docs/{rid}/", "_etag": etag,
-                "_attachments": "attachments/", "_ts": ts}
+        c.execute(
+            "INSERT OR REPLACE INTO documents (database, container, pk, id, body, rid, etag, ts, lsn, "
+            "feed_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                database,
+                container,
+                pk,
+                body["id"],
+                json.dumps(body),
+                rid,
+                etag,
+                ts,
+                lsn,
+                zlib.crc32(pk.encode()) % FEED_RANGES,
+            ),
+        )
+        return {
+            **body,
+            "_rid": rid,
+            "_self": f"dbs/{database_rid}/colls/{container_rid}/docs/{rid}/",
+            "_etag": etag,
+            "_attachments": "attachments/",
+            "_ts": ts,
+        }
 
     async def upsert_documents(self, database: str, container: str, documents: list[dict[str, Any]]) -> None:
         def work(c: sqlite3.Connection) -> None:
@@ -174,31 +229,37 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
         await self._run(work)
         self._written(database, container)
 
-    async def write_document(self, database: str, container: str, document: dict[str, Any],
-                             if_match: str | None) -> dict[str, Any]:
+    async def write_document(
+        self, database: str, container: str, document: dict[str, Any], if_match: str | None
+    ) -> dict[str, Any]:
         stored = await self._run(lambda c: self._store(c, database, container, document, if_match, upsert=False))
         self._written(database, container)
         return stored
 
     async def delete_document(self, database: str, container: str, document_id: str, partition_key: Any) -> None:
-        await self._run(lambda c: c.execute("DELETE FROM documents WHERE database = ? AND container = ? AND pk = ? "
-                                            "AND id = ?", (database, container, json.dumps(partition_key),
-                                                           document_id)))
-
+        await self._run(
+            lambda c: c.execute(
+                "DELETE FROM documents WHERE database = ? AND container = ? AND pk = ? AND id = ?",
+                (database, container, json.dumps(partition_key), document_id),
+            )
+        )
 
     async def feed_ranges(self, database: str, container: str) -> list[str]:
         await self._run(lambda c: self._container(c, database, container))
         return [str(index) for index in range(FEED_RANGES)]
 
-    async def read_feed(self, database: str, container: str, feed_range: str, continuation: str | None,
-                        count: int) -> tuple[list[dict[str, Any]], str]:
+    async def read_feed(
+        self, database: str, container: str, feed_range: str, continuation: str | None, count: int
+    ) -> tuple[list[dict[str, Any]], str]:
         after = int(continuation or 0)
 
         def work(c: sqlite3.Connection) -> list[Any]:
             self._container(c, database, container)
-            return c.execute(f"SELECT {self._COLUMNS} WHERE d.database = ? AND d.container = ? AND d.feed_range = ? "
-                             "AND d.lsn > ? ORDER BY d.lsn LIMIT ?",
-                             (database, container, int(feed_range), after, count)).fetchall()
+            return c.execute(
+                f"SELECT {self._COLUMNS} WHERE d.database = ? AND d.container = ? AND d.feed_range = ? "
+                "AND d.lsn > ? ORDER BY d.lsn LIMIT ?",
+                (database, container, int(feed_range), after, count),
+            ).fetchall()
 
         documents = [self._document(row, with_lsn=True) for row in await self._run(work)]
         return documents, str(documents[-1]["_lsn"] if documents else after)
@@ -207,12 +268,14 @@ class EmbeddedDocuments(SqliteFile, DocumentStore):
         def work(c: sqlite3.Connection) -> int:
             self._container(c, database, container)
             if since is None:
-                row = c.execute("SELECT lsn FROM containers WHERE database = ? AND name = ?",
-                                (database, container)).fetchone()
+                row = c.execute(
+                    "SELECT lsn FROM containers WHERE database = ? AND name = ?", (database, container)
+                ).fetchone()
             else:
-                row = c.execute("SELECT MAX(lsn) FROM documents WHERE database = ? AND container = ? AND "
-                                "feed_range = ? AND ts < ?",
-                                (database, container, int(feed_range), since.timestamp())).fetchone()
+                row = c.execute(
+                    "SELECT MAX(lsn) FROM documents WHERE database = ? AND container = ? AND feed_range = ? AND ts < ?",
+                    (database, container, int(feed_range), since.timestamp()),
+                ).fetchone()
             return int(row[0] or 0) if row else 0
 
         return str(await self._run(work))

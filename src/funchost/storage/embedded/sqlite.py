@@ -72,8 +72,9 @@ class SqliteFile:
         try:
             return await loop.run_in_executor(self._executor, self._transaction, work)
         except (sqlite3.Error, OSError) as error:  # a locked, full or broken store: the callers' StorageError
-            raise StorageError(f"the embedded store at {self.folder} failed: {type(error).__name__}: {error}") \
-                from error
+            raise StorageError(
+                f"the embedded store at {self.folder} failed: {type(error).__name__}: {error}"
+            ) from error
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         connection = self._connect()

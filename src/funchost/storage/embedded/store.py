@@ -89,17 +89,18 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         """Call ``listener(queue)`` when this process puts a message (wakes idle pollers)."""
         self._listeners.append(listener)
 
-
     async def create_queue(self, queue: str) -> None:
-        await self._run(lambda c: c.execute(
-            "INSERT OR IGNORE INTO queues (name, created) VALUES (?, ?)", (queue, time.time())))
+        await self._run(
+            lambda c: c.execute("INSERT OR IGNORE INTO queues (name, created) VALUES (?, ?)", (queue, time.time()))
+        )
 
     async def list_queues(self) -> list[str]:
         rows = await self._run(lambda c: c.execute("SELECT name FROM queues ORDER BY name").fetchall())
         return [row[0] for row in rows]
 
-    async def put(self, queue: str, body: bytes, visibility_delay: float = 0.0,
-                  time_to_live: float | None = None) -> QueueMessage:
+    async def put(
+        self, queue: str, body: bytes, visibility_delay: float = 0.0, time_to_live: float | None = None
+    ) -> QueueMessage:
         now = time.time()
         message_id = str(uuid.uuid4())
         expires = now + (time_to_live if time_to_live and time_to_live > 0 else DEFAULT_TTL)
@@ -134,8 +135,11 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
                     "WHERE queue = ? AND id = ?",
                     (visible, receipt, queue, message_id),
                 )
-                taken.append(QueueMessage(message_id, bytes(body), dequeue_count + 1, utc(inserted),
-                                          utc(expires), utc(visible), receipt))
+                taken.append(
+                    QueueMessage(
+                        message_id, bytes(body), dequeue_count + 1, utc(inserted), utc(expires), utc(visible), receipt
+                    )
+                )
             return taken
 
         return await self._run(work)
@@ -151,8 +155,7 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
 
         await self._run(work)
 
-    async def update_visibility(self, queue: str, message_id: str, pop_receipt: str,
-                                visibility_timeout: float) -> str:
+    async def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str:
         receipt = uuid.uuid4().hex
 
         def work(c: sqlite3.Connection) -> None:
@@ -179,16 +182,25 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         return await self._run(work)
 
     async def length(self, queue: str) -> int:
-        row = await self._run(lambda c: c.execute(
-            "SELECT COUNT(*) FROM messages WHERE queue = ? AND expires > ?", (queue, time.time())).fetchone())
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT COUNT(*) FROM messages WHERE queue = ? AND expires > ?", (queue, time.time())
+            ).fetchone()
+        )
         return int(row[0])
-
 
     def _blob_path(self, etag: str) -> Path:
         return self.blob_folder / etag.strip('"')
 
-    async def put_blob(self, container: str, name: str, data: bytes, *,
-                       content_type: str | None = None, metadata: dict[str, str] | None = None) -> BlobProperties:
+    async def put_blob(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> BlobProperties:
         now = time.time()
         etag = f'"0x{hashlib.sha1(data + str(now).encode() + os.urandom(8)).hexdigest()[:16].upper()}"'
         path = self._blob_path(etag)
@@ -204,8 +216,9 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
             os.replace(temporary, path)
 
         await asyncio.get_running_loop().run_in_executor(self._executor, write_file)
-        properties = BlobProperties(container, name, etag, len(data), utc(now),
-                                    content_type or "application/octet-stream", dict(metadata or {}))
+        properties = BlobProperties(
+            container, name, etag, len(data), utc(now), content_type or "application/octet-stream", dict(metadata or {})
+        )
 
         def work(c: sqlite3.Connection) -> str | None:
             c.execute("INSERT OR IGNORE INTO containers (name, created) VALUES (?, ?)", (container, now))
@@ -228,9 +241,13 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         return BlobProperties(container, name, etag, length, utc(modified), content_type, json.loads(metadata))
 
     async def blob_properties(self, container: str, name: str) -> BlobProperties | None:
-        row = await self._run(lambda c: c.execute(
-            "SELECT container, name, etag, length, modified, content_type, metadata FROM blobs "
-            "WHERE container = ? AND name = ?", (container, name)).fetchone())
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT container, name, etag, length, modified, content_type, metadata FROM blobs "
+                "WHERE container = ? AND name = ?",
+                (container, name),
+            ).fetchone()
+        )
         return self._properties(row) if row else None
 
     async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
@@ -240,17 +257,21 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
                 return None
             try:
                 data = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._blob_path(properties.etag).read_bytes)
+                    self._executor, self._blob_path(properties.etag).read_bytes
+                )
             except FileNotFoundError:
                 continue
             return data, properties
         raise StorageError(f"blob '{container}/{name}' keeps changing while being read")
 
     async def list_blobs(self, container: str, prefix: str = "") -> list[BlobProperties]:
-        rows = await self._run(lambda c: c.execute(
-            "SELECT container, name, etag, length, modified, content_type, metadata FROM blobs "
-            "WHERE container = ? AND substr(name, 1, ?) = ? ORDER BY name",
-            (container, len(prefix), prefix)).fetchall())
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT container, name, etag, length, modified, content_type, metadata FROM blobs "
+                "WHERE container = ? AND substr(name, 1, ?) = ? ORDER BY name",
+                (container, len(prefix), prefix),
+            ).fetchall()
+        )
         return [self._properties(row) for row in rows]
 
     async def delete_blob(self, container: str, name: str) -> bool:
@@ -268,25 +289,29 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         rows = await self._run(lambda c: c.execute("SELECT name FROM containers ORDER BY name").fetchall())
         return [row[0] for row in rows]
 
-
     @staticmethod
     def _entity(row: Any) -> dict[str, Any]:
         pk, rk, properties, updated = row
         return {"PartitionKey": pk, "RowKey": rk, "Timestamp": utc(updated).isoformat(), **json.loads(properties)}
 
     async def get_entity(self, table: str, partition_key: str, row_key: str) -> dict[str, Any] | None:
-        row = await self._run(lambda c: c.execute(
-            "SELECT pk, rk, properties, updated FROM entities WHERE table_name = ? AND pk = ? AND rk = ?",
-            (table, partition_key, row_key)).fetchone())
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT pk, rk, properties, updated FROM entities WHERE table_name = ? AND pk = ? AND rk = ?",
+                (table, partition_key, row_key),
+            ).fetchone()
+        )
         return self._entity(row) if row else None
 
     async def query_entities(self, table: str, query_filter: str | None, top: int | None) -> list[dict[str, Any]]:
         from funchost.storage.query.odata import compile_filter
 
         matches = compile_filter(query_filter) if query_filter else None  # a bad filter fails before any read
-        rows = await self._run(lambda c: c.execute(
-            "SELECT pk, rk, properties, updated FROM entities WHERE table_name = ? ORDER BY pk, rk",
-            (table,)).fetchall())
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT pk, rk, properties, updated FROM entities WHERE table_name = ? ORDER BY pk, rk", (table,)
+            ).fetchall()
+        )
         found = []
         for row in rows:
             entity = self._entity(row)
@@ -302,11 +327,15 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         def work(c: sqlite3.Connection) -> None:
             c.execute("INSERT OR IGNORE INTO tables (name, created) VALUES (?, ?)", (table, now))
             for entity in entities:
-                properties = {k: v for k, v in entity.items()
-                              if k not in ("PartitionKey", "RowKey", "Timestamp") and not k.startswith("odata.")}
-                c.execute("INSERT OR REPLACE INTO entities (table_name, pk, rk, properties, updated) "
-                          "VALUES (?, ?, ?, ?, ?)",
-                          (table, entity["PartitionKey"], entity["RowKey"], json.dumps(properties), now))
+                properties = {
+                    k: v
+                    for k, v in entity.items()
+                    if k not in ("PartitionKey", "RowKey", "Timestamp") and not k.startswith("odata.")
+                }
+                c.execute(
+                    "INSERT OR REPLACE INTO entities (table_name, pk, rk, properties, updated) VALUES (?, ?, ?, ?, ?)",
+                    (table, entity["PartitionKey"], entity["RowKey"], json.dumps(properties), now),
+                )
 
         await self._run(work)
 
@@ -314,15 +343,15 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
         rows = await self._run(lambda c: c.execute("SELECT name FROM tables ORDER BY name").fetchall())
         return [row[0] for row in rows]
 
-
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         def work(c: sqlite3.Connection) -> bool:
             now = time.time()
             row = c.execute("SELECT owner, expires FROM leases WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] != owner and row[1] > now:
                 return False
-            c.execute("INSERT OR REPLACE INTO leases (name, owner, expires) VALUES (?, ?, ?)",
-                      (name, owner, now + duration))
+            c.execute(
+                "INSERT OR REPLACE INTO leases (name, owner, expires) VALUES (?, ?, ?)", (name, owner, now + duration)
+            )
             return True
 
         return await self._run(work)
@@ -330,30 +359,38 @@ class EmbeddedStorage(SqliteFile, StorageProvider):
     async def renew_lease(self, name: str, owner: str, duration: float) -> bool:
         def work(c: sqlite3.Connection) -> bool:
             now = time.time()
-            return c.execute(
-                "UPDATE leases SET expires = ? WHERE name = ? AND owner = ? AND expires > ?",
-                (now + duration, name, owner, now),
-            ).rowcount == 1
+            return (
+                c.execute(
+                    "UPDATE leases SET expires = ? WHERE name = ? AND owner = ? AND expires > ?",
+                    (now + duration, name, owner, now),
+                ).rowcount
+                == 1
+            )
 
         return await self._run(work)
 
     async def release_lease(self, name: str, owner: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)))
 
-
     async def get_state(self, key: str) -> str | None:
         row = await self._run(lambda c: c.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone())
         return row[0] if row else None
 
     async def set_state(self, key: str, value: str) -> None:
-        await self._run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO state (key, value, updated) VALUES (?, ?, ?)", (key, value, time.time())))
+        await self._run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO state (key, value, updated) VALUES (?, ?, ?)", (key, value, time.time())
+            )
+        )
 
     async def delete_state(self, key: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM state WHERE key = ?", (key,)))
 
     async def list_state_keys(self, prefix: str) -> set[str]:
         # a range on the primary key instead of LIKE, whose wildcards a key may contain
-        rows = await self._run(lambda c: c.execute(
-            "SELECT key FROM state WHERE key >= ? AND key < ?", (prefix, prefix + "\U0010ffff")).fetchall())
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT key FROM state WHERE key >= ? AND key < ?", (prefix, prefix + "\U0010ffff")
+            ).fetchall()
+        )
         return {row[0] for row in rows}

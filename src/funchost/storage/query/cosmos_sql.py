@@ -158,8 +158,12 @@ def _unquote(text: str) -> str:
 def _compare(operator: str, left: Any, right: Any) -> Any:
     if left is UNDEFINED or right is UNDEFINED:
         return UNDEFINED
-    same_kind = (type(left) is type(right) or (isinstance(left, (int, float)) and isinstance(right, (int, float))
-                                               and not isinstance(left, bool) and not isinstance(right, bool)))
+    same_kind = type(left) is type(right) or (
+        isinstance(left, (int, float))
+        and isinstance(right, (int, float))
+        and not isinstance(left, bool)
+        and not isinstance(right, bool)
+    )
     if operator in ("=", "!=", "<>"):
         equal = same_kind and left == right
         return equal if operator == "=" else not equal
@@ -183,6 +187,7 @@ def _string_function(check: Callable[[str, str], bool]) -> Callable[..., Any]:
         if not isinstance(text, str) or not isinstance(part, str):
             return UNDEFINED
         return check(text.lower(), part.lower()) if ignore_case is True else check(text, part)
+
     return run
 
 
@@ -196,9 +201,19 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "is_defined": lambda value: value is not UNDEFINED,
     "is_null": lambda value: value is None,
     "array_contains": lambda items, value, partial=False: (
-        UNDEFINED if not isinstance(items, list) else any(
-            item == value or (partial is True and isinstance(item, dict) and isinstance(value, dict)
-                              and all(item.get(k, UNDEFINED) == v for k, v in value.items())) for item in items)),
+        UNDEFINED
+        if not isinstance(items, list)
+        else any(
+            item == value
+            or (
+                partial is True
+                and isinstance(item, dict)
+                and isinstance(value, dict)
+                and all(item.get(k, UNDEFINED) == v for k, v in value.items())
+            )
+            for item in items
+        )
+    ),
     "array_length": lambda items: len(items) if isinstance(items, list) else UNDEFINED,
 }
 
@@ -210,8 +225,10 @@ def parse_query(text: str, parameters: dict[str, Any] | None = None) -> Query:
 
     unsupported = UNSUPPORTED.search(STRINGS.sub("''", text))
     if unsupported:
-        raise QueryError(f"the query {text!r} uses {' '.join(unsupported.group(0).upper().split())}, which the "
-                         "embedded store does not support") from None
+        raise QueryError(
+            f"the query {text!r} uses {' '.join(unsupported.group(0).upper().split())}, which the "
+            "embedded store does not support"
+        ) from None
     try:
         tree = _parser().parse(text)
     except UnexpectedToken as error:
@@ -254,14 +271,18 @@ class _Compiler:
     def build(self, node: Any) -> Evaluate:
         method = getattr(self, f"_{getattr(node, 'data', '')}", None)
         if method is None:
-            raise QueryError(f"the query {self.text!r} has a part the embedded store does not support "
-                             f"({getattr(node, 'data', node)})")
+            raise QueryError(
+                f"the query {self.text!r} has a part the embedded store does not support "
+                f"({getattr(node, 'data', node)})"
+            )
         evaluate: Evaluate = method(node)
         return evaluate
 
     def _path(self, node: Any) -> Evaluate:
-        names = [str(part) if part.type == "NAME" else (_unquote(str(part)) if part.type == "STRING"
-                                                          else int(part)) for part in node.children]
+        names = [
+            str(part) if part.type == "NAME" else (_unquote(str(part)) if part.type == "STRING" else int(part))
+            for part in node.children
+        ]
         if names[0] != self.alias:
             raise QueryError(f"the query {self.text!r} names '{names[0]}', but its FROM alias is '{self.alias}'")
         steps = names[1:]
@@ -276,6 +297,7 @@ class _Compiler:
                 if value is UNDEFINED:
                     break
             return value
+
         return walk
 
     def _string(self, node: Any) -> Evaluate:
@@ -313,8 +335,10 @@ class _Compiler:
     def _call(self, node: Any) -> Evaluate:
         function = FUNCTIONS.get(str(node.children[0]).lower())
         if function is None:
-            raise QueryError(f"the query {self.text!r} calls {str(node.children[0]).upper()}, which the embedded "
-                             f"store does not support (it has {', '.join(f.upper() for f in FUNCTIONS)})")
+            raise QueryError(
+                f"the query {self.text!r} calls {str(node.children[0]).upper()}, which the embedded "
+                f"store does not support (it has {', '.join(f.upper() for f in FUNCTIONS)})"
+            )
         arguments = [self.build(child) for child in node.children[1:] if child is not None]
         return lambda doc: function(*(argument(doc) for argument in arguments))
 
@@ -334,6 +358,7 @@ class _Compiler:
             if value is UNDEFINED:
                 return UNDEFINED
             return any(_compare("=", value, option(doc)) is True for option in options) != negate
+
         return within
 
     def _not_within(self, node: Any) -> Evaluate:
@@ -345,6 +370,7 @@ class _Compiler:
         def between(doc: Document) -> Any:
             lower, upper = _compare(">=", subject(doc), low(doc)), _compare("<=", subject(doc), high(doc))
             return UNDEFINED if UNDEFINED in (lower, upper) else lower and upper
+
         return between
 
     def _negation(self, node: Any) -> Evaluate:
@@ -353,6 +379,7 @@ class _Compiler:
         def negation(doc: Document) -> Any:
             value = inner(doc)
             return (not value) if isinstance(value, bool) else UNDEFINED
+
         return negation
 
     def _and_expr(self, node: Any) -> Evaluate:
@@ -383,4 +410,5 @@ def _projection(node: Any, build: Callable[[Any], Evaluate]) -> Callable[[Docume
             if found is not UNDEFINED:
                 result[label] = found
         return result
+
     return project

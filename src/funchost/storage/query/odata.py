@@ -53,7 +53,13 @@ PROPERTY: /[A-Za-z_][A-Za-z0-9_]*/
 """
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
 _MIRRORED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
 
 
@@ -77,9 +83,9 @@ def _literal(token: Any) -> Any:
     if kind == "STRING":
         return text[1:-1].replace("''", "'")
     if kind == "DATETIME":
-        return parse_time(text[len("datetime'"):-1])
+        return parse_time(text[len("datetime'") : -1])
     if kind == "GUID":
-        return text[len("guid'"):-1].lower()
+        return text[len("guid'") : -1].lower()
     if kind == "BOOLEAN":
         return text.lower() == "true"
     number = text.rstrip("lLdDmM")
@@ -114,8 +120,9 @@ def compile_filter(text: str) -> Predicate:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as error:
-        raise FilterError(f"the filter {text!r} cannot be read at column {error.column}: "
-                          f"{error.get_context(text).strip()!r}") from None
+        raise FilterError(
+            f"the filter {text!r} cannot be read at column {error.column}: {error.get_context(text).strip()!r}"
+        ) from None
     except LarkError as error:
         raise FilterError(f"the filter {text!r} cannot be read: {error}") from None
 

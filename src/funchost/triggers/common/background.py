@@ -22,8 +22,14 @@ MAX_BACKOFF = 30.0
 HEALTHY_AFTER = 60.0  # a loop that ran this long before failing starts its back-off afresh
 
 
-async def keep_running(name: str, body: Callable[[], Awaitable[None]], stopping: asyncio.Event | None = None,
-                       *, first_backoff: float = FIRST_BACKOFF, max_backoff: float = MAX_BACKOFF) -> None:
+async def keep_running(
+    name: str,
+    body: Callable[[], Awaitable[None]],
+    stopping: asyncio.Event | None = None,
+    *,
+    first_backoff: float = FIRST_BACKOFF,
+    max_backoff: float = MAX_BACKOFF,
+) -> None:
     """Run ``body`` until it returns or ``stopping`` is set, restarting it after a failure.
 
     ``name`` says what the loop does for whom ("the poll of queue 'orders' for function
@@ -43,8 +49,14 @@ async def keep_running(name: str, body: Callable[[], Awaitable[None]], stopping:
             failures += 1
             delay = min(max_backoff, first_backoff * 2 ** (failures - 1))
             # the first failure with its traceback, then one line per failure
-            logger.error("%s failed (%s: %s); restarting it in %.1f s.", _capitalized(name),
-                         type(error).__name__, error, delay, exc_info=error if failures == 1 else None)
+            logger.error(
+                "%s failed (%s: %s); restarting it in %.1f s.",
+                _capitalized(name),
+                type(error).__name__,
+                error,
+                delay,
+                exc_info=error if failures == 1 else None,
+            )
         if stopping is None:
             await asyncio.sleep(delay)
         else:

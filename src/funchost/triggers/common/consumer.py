@@ -64,8 +64,9 @@ class PollOptions:
 class Consumer(Generic[M]):
     """Competing consumer of one source: fetch in batches, handle concurrently, settle each."""
 
-    def __init__(self, source: MessageSource[M], handler: Callable[[M], Awaitable[bool]], options: PollOptions,
-                 label: str) -> None:
+    def __init__(
+        self, source: MessageSource[M], handler: Callable[[M], Awaitable[bool]], options: PollOptions, label: str
+    ) -> None:
         self.source = source
         self.handler = handler
         self.options = options
@@ -75,8 +76,9 @@ class Consumer(Generic[M]):
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._outage = OutageLog(logger, f"Polling {source.label} for {label} failed: %s",
-                                 f"Polling {source.label} for {label} works again.")
+        self._outage = OutageLog(
+            logger, f"Polling {source.label} for {label} failed: %s", f"Polling {source.label} for {label} works again."
+        )
 
     def wake(self) -> None:
         """Poll now (the embedded store calls this when this process puts a message)."""
@@ -86,7 +88,8 @@ class Consumer(Generic[M]):
         await self.source.open()
         self._loop_task = asyncio.create_task(
             keep_running(f"the poll of {self.source.label} for {self.label}", self._poll, self._stopping),
-            name=f"consumer:{self.source.label}")
+            name=f"consumer:{self.source.label}",
+        )
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Stop fetching, then wait for the messages being handled."""
@@ -162,5 +165,8 @@ class Consumer(Generic[M]):
                     return
                 renewed[0] = time.monotonic()
 
-        await keep_running(f"the renewal of a message of {self.source.label}", renew,
-                           first_backoff=min(1.0, self.source.renew_every / 2))
+        await keep_running(
+            f"the renewal of a message of {self.source.label}",
+            renew,
+            first_backoff=min(1.0, self.source.renew_every / 2),
+        )

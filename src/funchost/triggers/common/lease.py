@@ -31,8 +31,11 @@ class Lease:
         self.period = period
         self.label = label  # whose lease, for the log: "timer 'nightly'"
         self.held = False
-        self._outage = OutageLog(logger, f"The store holding the lease of {label} cannot be reached: %s",
-                                 f"The store holding the lease of {label} answers again.")
+        self._outage = OutageLog(
+            logger,
+            f"The store holding the lease of {label} cannot be reached: %s",
+            f"The store holding the lease of {label} answers again.",
+        )
 
     async def try_acquire(self) -> bool:
         """Take (or keep) the lease; False when someone else holds it or the store is out."""
@@ -98,7 +101,12 @@ class Lease:
                 if stopping.is_set() or not await self.renew():
                     break
         except Exception as error:
-            logger.error("Renewing the lease of %s failed (%s: %s); seeking it again.", self.label,
-                         type(error).__name__, error, exc_info=error)
+            logger.error(
+                "Renewing the lease of %s failed (%s: %s); seeking it again.",
+                self.label,
+                type(error).__name__,
+                error,
+                exc_info=error,
+            )
         finally:
             lost.set()  # whatever ended the renewals, the work must not go on unguarded

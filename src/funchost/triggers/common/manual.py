@@ -22,8 +22,9 @@ class ManualInvocationError(Exception):
     """The input given for a run by hand does not name something the trigger can deliver."""
 
 
-async def invocation_by_hand(spec: FunctionSpec, input_text: str, resolver: StorageResolver,
-                             settings: AppSettings, reason: str = ADMIN_REASON) -> Invocation:
+async def invocation_by_hand(
+    spec: FunctionSpec, input_text: str, resolver: StorageResolver, settings: AppSettings, reason: str = ADMIN_REASON
+) -> Invocation:
     """What the trigger would deliver for ``input_text``; a trigger module may read storage for it
     (a blob trigger reads the blob whose path is given)."""
     family = CATALOG.trigger(spec.trigger.type)

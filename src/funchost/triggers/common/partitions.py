@@ -44,8 +44,17 @@ class Claim:
 class PartitionBalancer:
     """Owns this process's share of ``partitions``, running ``work(claim)`` for each one owned."""
 
-    def __init__(self, store: CoordinationStore, prefix: str, owner: str, partitions: list[str], period: float,
-                 label: str, work: PartitionWork, round_interval: float | None = None) -> None:
+    def __init__(
+        self,
+        store: CoordinationStore,
+        prefix: str,
+        owner: str,
+        partitions: list[str],
+        period: float,
+        label: str,
+        work: PartitionWork,
+        round_interval: float | None = None,
+    ) -> None:
         self.store = store
         self.prefix = prefix  # "eventhub/embedded/orders/$default"
         self.owner = owner
@@ -57,13 +66,17 @@ class PartitionBalancer:
         self.claims: dict[str, Claim] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._outage = OutageLog(logger, f"Balancing the partitions of {label} failed: %s",
-                                 f"Balancing the partitions of {label} works again.")
+        self._outage = OutageLog(
+            logger,
+            f"Balancing the partitions of {label} failed: %s",
+            f"Balancing the partitions of {label} works again.",
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(
             keep_running(f"the partition balancing of {self.label}", self._run, self._stopping),
-            name=f"partitions:{self.prefix}")
+            name=f"partitions:{self.prefix}",
+        )
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Stop taking partitions, let the work on the owned ones finish, give them back."""
@@ -121,15 +134,20 @@ class PartitionBalancer:
             if not await claim.lease.renew():  # taken over: stop at once, it is someone else's now
                 claim.lost.set()
                 del self.claims[partition]
-        for partition in sorted(self.claims, key=int_or_text, reverse=True)[:max(0, len(self.claims) - share)]:
+        for partition in sorted(self.claims, key=int_or_text, reverse=True)[: max(0, len(self.claims) - share)]:
             await self._give_back(self.claims.pop(partition))
         for partition in self.partitions:
             if len(self.claims) >= share or self._stopping.is_set():
                 break
             if partition in self.claims:
                 continue
-            lease = Lease(self.store, f"{self.prefix}/ownership/{partition}", self.owner, self.period,
-                          f"partition {partition} of {self.label}")
+            lease = Lease(
+                self.store,
+                f"{self.prefix}/ownership/{partition}",
+                self.owner,
+                self.period,
+                f"partition {partition} of {self.label}",
+            )
             if await lease.try_acquire():
                 claim = Claim(partition, lease)
                 claim.task = asyncio.create_task(self._work(claim), name=f"partition:{self.prefix}/{partition}")

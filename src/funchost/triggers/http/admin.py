@@ -148,8 +148,13 @@ class AdminApi:
         }
 
     def _keys(
-        self, method: str, scope_name: str, key_name: str | None, body: bytes,
-        scope: dict[str, Any], function_name: str | None,
+        self,
+        method: str,
+        scope_name: str,
+        key_name: str | None,
+        body: bytes,
+        scope: dict[str, Any],
+        function_name: str | None,
     ) -> Response:
         base = self.base_url(scope)
         self_link = f"{base}{scope['path']}"

@@ -25,7 +25,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 HOMEPAGE = (
-    b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Azure Functions</title></head>"
+    b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Azure Functions</title></head>'
     b"<body><h1>Your Functions 4.0 app is up and running</h1>"
     b"<p>Served by funchost.</p></body></html>"
 )
@@ -75,7 +75,6 @@ class HttpApp:
         self.admin = admin
         self._build_routes()
 
-
     def _build_routes(self) -> None:
         seen: list[tuple[str, frozenset[str] | None, str]] = []
         for spec in sorted(self.index.functions.values(), key=lambda s: s.name.lower()):
@@ -84,9 +83,7 @@ class HttpApp:
             route_text = str(spec.trigger.setting("route") or spec.name).strip()
             trimmed = route_text.strip("/")
             if trimmed.lower().startswith(("admin", "runtime")):
-                self.route_errors[spec.name] = (
-                    "The specified route conflicts with one or more built in routes."
-                )
+                self.route_errors[spec.name] = "The specified route conflicts with one or more built in routes."
                 continue
             methods = spec.trigger.setting("methods")
             method_set = frozenset(str(m).upper() for m in methods) if methods else None
@@ -121,7 +118,6 @@ class HttpApp:
         route_text = str(spec.trigger.setting("route") or spec.name).strip().strip("/")
         prefix = self.options.route_prefix
         return f"{base}/{prefix}/{route_text}" if prefix else f"{base}/{route_text}"
-
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -197,8 +193,13 @@ class HttpApp:
             )
 
     async def _invoke(
-        self, target: RouteTarget, route_values: dict[str, str | None], scope: Scope, headers: dict[str, str],
-        receive: Receive, send: Send,
+        self,
+        target: RouteTarget,
+        route_values: dict[str, str | None],
+        scope: Scope,
+        headers: dict[str, str],
+        receive: Receive,
+        send: Send,
     ) -> None:
         spec = target.function
         body = await self._read_body(headers, receive, send)
@@ -209,7 +210,8 @@ class HttpApp:
             function=spec,
             trigger_data=request_datum(request),
             trigger_metadata=messages.trigger_metadata(headers, query_values(request), route_values)
-            if target.needs_metadata else {},
+            if target.needs_metadata
+            else {},
             reason=REASON,
             trace_parent=headers.get("traceparent"),
             trace_state=headers.get("tracestate"),
@@ -220,8 +222,7 @@ class HttpApp:
             await self._send(headers, send, 500, [], b"")
             return
         try:
-            status, response_headers, payload = messages.to_raw_response(
-                outcome.http_response, target.empty_status)
+            status, response_headers, payload = messages.to_raw_response(outcome.http_response, target.empty_status)
         except messages.ResponseConversionError as error:
             logger.error("Function '%s' (Id=%s): %s", spec.name, outcome.invocation_id, error)
             await self._send(headers, send, 500, [], b"")
@@ -230,10 +231,13 @@ class HttpApp:
 
     async def _webhook(self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
         """``/runtime/webhooks/<extension>``: a trigger family served over HTTP (Event Grid)."""
-        extension = scope["path"][len("/runtime/webhooks/"):].strip("/").lower()
+        extension = scope["path"][len("/runtime/webhooks/") :].strip("/").lower()
         family = CATALOG.webhooks().get(extension)
-        functions = {name: spec for name, spec in self.index.functions.items()
-                     if family is not None and CATALOG.trigger(spec.trigger_type) is family and not spec.disabled}
+        functions = {
+            name: spec
+            for name, spec in self.index.functions.items()
+            if family is not None and CATALOG.trigger(spec.trigger_type) is family and not spec.disabled
+        }
         if family is None or family.webhook_module is None or not functions:
             await self._send(headers, send, 404, [], b"")
             return
@@ -250,7 +254,8 @@ class HttpApp:
         module = family.webhook_module()
         query = messages.query_to_dict(scope["query_string"])
         status, response_headers, payload = await module.handle_webhook(
-            functions, self.invoker, scope["method"], query, headers, body)
+            functions, self.invoker, scope["method"], query, headers, body
+        )
         await self._send(headers, send, status, response_headers, payload)
 
     def _caller_level(self, scope: Scope, headers: dict[str, str], function_name: str | None) -> KeyLevel | None:
@@ -293,8 +298,12 @@ class HttpApp:
         return b"".join(chunks)
 
     async def _send(
-        self, request_headers: dict[str, str], send: Send, status: int,
-        headers: list[tuple[bytes, bytes]], body: bytes,
+        self,
+        request_headers: dict[str, str],
+        send: Send,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
     ) -> None:
         extra = self.options.custom_headers
         if extra:
@@ -322,4 +331,3 @@ def _authorized(required: str, level: KeyLevel | None) -> bool:
     # below admin the level must be exactly the one required: a system key cannot call a
     # function-level function, as in the real host
     return required == "function" and level is KeyLevel.FUNCTION
-

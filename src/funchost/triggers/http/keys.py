@@ -41,7 +41,6 @@ class KeyStore:
         # each file parsed once, and again only when it changes on disk (a stat per lookup)
         self._cache: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
-
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
             stat = path.stat()
@@ -72,8 +71,10 @@ class KeyStore:
         self._cache[path] = ((stat.st_mtime_ns, stat.st_size, stat.st_ino), data)
 
     def host_secrets(self) -> dict[str, Any]:
-        return self._read_or_create(self.folder / "host.json", {
-            "masterKey": _key("master"), "functionKeys": [_key("default")], "systemKeys": []})
+        return self._read_or_create(
+            self.folder / "host.json",
+            {"masterKey": _key("master"), "functionKeys": [_key("default")], "systemKeys": []},
+        )
 
     def function_secrets(self, function_name: str) -> dict[str, Any]:
         return self._read_or_create(self._function_path(function_name), {"keys": [_key("default")]})
@@ -83,14 +84,18 @@ class KeyStore:
         with self._lock:
             data = self._read(path)
             if data is None:
-                data = {**keys, "hostName": None, "instanceId": secrets.token_hex(16), "source": "runtime",
-                        "decryptionKeyId": ""}
+                data = {
+                    **keys,
+                    "hostName": None,
+                    "instanceId": secrets.token_hex(16),
+                    "source": "runtime",
+                    "decryptionKeyId": "",
+                }
                 self._write(path, data)
             return data
 
     def _function_path(self, function_name: str) -> Path:
         return self.folder / f"{function_name.lower()}.json"
-
 
     def master_key(self) -> str:
         return str(self.host_secrets()["masterKey"]["value"])
@@ -115,7 +120,6 @@ class KeyStore:
         the real host creates ``eventgrid_extension`` when the extension starts."""
         found = self.get_key("systemkeys", name)
         return found["value"] if found is not None else self.set_key("systemkeys", name, None)[0]["value"]
-
 
     def list_keys(self, scope: str, function_name: str | None = None) -> list[dict[str, str]]:
         """``scope``: "function" (of ``function_name``), "functionkeys" or "systemkeys" of the host."""

@@ -58,8 +58,12 @@ def trigger_datum(
 
 
 def http_datum_value(
-    method: str, url: str, headers: Mapping[str, str], query: Mapping[str, str],
-    route_params: Mapping[str, str | None], body: bytes,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    route_params: Mapping[str, str | None],
+    body: bytes,
 ) -> dict[str, Any]:
     """The value of the ``http`` Datum, as the library's converter reads it."""
     return {
@@ -135,6 +139,4 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
                 raw_headers.append((b"content-type", mimetype.encode("latin-1")))
         body = result.get_body()
         return int(result.status_code), raw_headers, body if body is not None else b""
-    raise ResponseConversionError(
-        f"an HTTP function must return func.HttpResponse or str, not {type(result).__name__}"
-    )
+    raise ResponseConversionError(f"an HTTP function must return func.HttpResponse or str, not {type(result).__name__}")

@@ -60,7 +60,11 @@ class Request(azf_http.HttpRequest):
     _route_view: Mapping[str, str] | None = None
 
     def __init__(  # the library's constructor is skipped on purpose: it copies every part up front
-        self, scope: Scope, headers: dict[str, str], route_values: dict[str, str | None], body: bytes,
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        route_values: dict[str, str | None],
+        body: bytes,
     ) -> None:
         self._scope = scope
         self._header_values = headers  # lower-case names, repeated headers joined (messages.headers_to_dict)
@@ -105,6 +109,7 @@ class Request(azf_http.HttpRequest):
 
 # for the host, as functions: user code sees no public name the library's request lacks
 
+
 def query_values(request: Request) -> dict[str, str]:
     """The query as one value per name (repeated names joined with ``,`` as .NET does)."""
     return request._query_values()
@@ -129,11 +134,15 @@ class RequestDatum(Datum):
         if value is None:
             request = self._request
             value = self._value = http_datum_value(
-                request.method, request.url, request._header_values, request._query_values(),
-                request._route_values, request.get_body())
+                request.method,
+                request.url,
+                request._header_values,
+                request._query_values(),
+                request._route_values,
+                request.get_body(),
+            )
         return value
 
     @value.setter
     def value(self, new_value: dict[str, Any]) -> None:
         self._value = new_value
-

@@ -70,7 +70,6 @@ class Route:
         return self.methods is None or method in self.methods
 
 
-
 def _int_in(bits: int) -> Callable[[str], bool]:
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
@@ -181,7 +180,6 @@ def _make_constraint(name: str, args: str | None) -> Callable[[str], bool]:
     raise RouteTemplateError("unknown")
 
 
-
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -220,16 +218,14 @@ def _parse_parameter(body: str, template: str) -> Parameter:
         elif char == ")":
             depth -= 1
         elif char == "=" and depth == 0:
-            default = body[position + 1:]
+            default = body[position + 1 :]
             body = body[:position]
             break
     if default is None and body.endswith("?"):
         optional, body = True, body[:-1]
     name, *constraint_texts = _split_constraints(body)
     if not _NAME.match(name):
-        raise RouteTemplateError(
-            f"The route parameter name '{name}' is invalid in the route template '{template}'."
-        )
+        raise RouteTemplateError(f"The route parameter name '{name}' is invalid in the route template '{template}'.")
     constraints = []
     for text in constraint_texts:
         match = re.fullmatch(r"(\w+)(?:\((.*)\))?", text, re.DOTALL)
@@ -254,9 +250,7 @@ def _unresolved(name: str, constraint: str, template: str) -> RouteTemplateError
 _SEGMENT_PART = re.compile(r"\{([^{}]*(?:\([^)]*\)[^{}]*)*)\}")
 
 
-def compile_route(
-    template: str, target: Any, methods: Iterable[str] | None = None
-) -> Route:
+def compile_route(template: str, target: Any, methods: Iterable[str] | None = None) -> Route:
     """Compile a full template (route prefix included, without leading ``/``)."""
     text = template.strip().strip("/")
     segments = text.split("/") if text else []
@@ -265,9 +259,7 @@ def compile_route(
     precedence: list[int] = []
     for position, segment in enumerate(segments):
         if segment == "":
-            raise RouteTemplateError(
-                f"The route template '{template}' contains an empty segment ('//')."
-            )
+            raise RouteTemplateError(f"The route template '{template}' contains an empty segment ('//').")
         parts = _tokenize_segment(segment, template)
         params_here = [p for p in parts if isinstance(p, Parameter)]
         for parameter in params_here:
@@ -277,12 +269,9 @@ def compile_route(
                     f"in the route template '{template}'."
                 )
             parameters[parameter.name] = parameter
-        if any(p.catch_all for p in params_here) and (
-            position != len(segments) - 1 or len(parts) != 1
-        ):
+        if any(p.catch_all for p in params_here) and (position != len(segments) - 1 or len(parts) != 1):
             raise RouteTemplateError(
-                f"A catch-all parameter can only appear as the last segment of the route "
-                f"template '{template}'."
+                f"A catch-all parameter can only appear as the last segment of the route template '{template}'."
             )
         separator = "/" if position else ""
         if not params_here:
@@ -297,8 +286,7 @@ def compile_route(
             else:
                 body = f"(?P<{parameter.name}>[^/]+)"
                 precedence.append(
-                    4 if parameter.optional or parameter.default is not None
-                    else 2 if parameter.constraints else 3
+                    4 if parameter.optional or parameter.default is not None else 2 if parameter.constraints else 3
                 )
             if parameter.catch_all or parameter.optional or parameter.default is not None:
                 pieces.append(f"(?:{re.escape(separator)}{body})?")
@@ -306,9 +294,7 @@ def compile_route(
                 pieces.append(re.escape(separator) + body)
             continue
         # a complex segment such as {name}.{ext}
-        regex = "".join(
-            f"(?P<{p.name}>[^/]+?)" if isinstance(p, Parameter) else re.escape(p) for p in parts
-        )
+        regex = "".join(f"(?P<{p.name}>[^/]+?)" if isinstance(p, Parameter) else re.escape(p) for p in parts)
         if isinstance(parts[-1], Parameter):
             regex = regex[: -len("+?)")] + "+)"
         pieces.append(re.escape(separator) + regex)
@@ -324,21 +310,18 @@ def _tokenize_segment(segment: str, template: str) -> list[str | Parameter]:
     position = 0
     for match in _SEGMENT_PART.finditer(segment):
         if match.start() > position:
-            parts.append(segment[position:match.start()])
+            parts.append(segment[position : match.start()])
         parts.append(_parse_parameter(match.group(1), template))
         position = match.end()
     if position < len(segment):
         parts.append(segment[position:])
     for literal in (p for p in parts if isinstance(p, str)):
         if "{" in literal or "}" in literal:
-            raise RouteTemplateError(
-                f"The route template '{template}' has an unmatched '{{' or '}}' in '{segment}'."
-            )
+            raise RouteTemplateError(f"The route template '{template}' has an unmatched '{{' or '}}' in '{segment}'.")
     params = [p for p in parts if isinstance(p, Parameter)]
     if len(parts) > 1 and any(p.optional for p in params[:-1]):
         raise RouteTemplateError(
-            f"An optional parameter must be at the end of the segment '{segment}' in the route "
-            f"template '{template}'."
+            f"An optional parameter must be at the end of the segment '{segment}' in the route template '{template}'."
         )
     return parts
 
