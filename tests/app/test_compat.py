@@ -25,6 +25,13 @@ def test_the_header_view_and_the_json_module_are_the_libraries_own():
     assert compat.library_json.loads(compat.library_json.dumps({"a": [1]})) == {"a": [1]}
 
 
+def test_the_request_state_funchost_sets_is_where_the_library_keeps_it():
+    request = func.HttpRequest("POST", "http://localhost/api/x", body=b"a=1")
+    for name in compat.REQUEST_STATE:
+        assert hasattr(request, name), name
+    assert request._HttpRequest__method == "POST" and request._HttpRequest__body_bytes == b"a=1"  # type: ignore[attr-defined]
+
+
 def test_a_v2_app_gives_its_function_builders():
     app = func.FunctionApp()
 
