@@ -106,6 +106,7 @@ def test_a_family_added_from_outside_loads_runs_lists_and_scales(tmp_path, tick_
     documents = json.loads(capfd.readouterr().out)
     scaled = next(d for d in documents if d["kind"] == "ScaledObject")
     assert scaled["spec"]["triggers"][0]["type"] == "tick-scaler"
+    assert scaled["spec"]["minReplicaCount"] == 0  # not always_on: it scales to zero
     assert scaled["spec"]["triggers"][0]["metadata"] == {"ticksPerMinute": "3"}
     secret = next(d for d in documents if d["kind"] == "Secret")
     assert "TickConnection" in secret["stringData"]

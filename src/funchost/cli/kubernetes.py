@@ -219,7 +219,9 @@ def manifests(
             }
         )
     if others:
-        timers = any(spec.trigger_type.lower() == "timertrigger" for spec in others)
+        # a family with no scaler that still needs a running worker (timers) keeps one replica up
+        families = [CATALOG.trigger(spec.trigger_type) for spec in others]
+        always_on = any(family is not None and family.always_on for family in families)
         documents.append(deployment("worker", [spec.name for spec in others], 1))
         triggers = [scaler for scaler in (_scaler(spec, host_config) for spec in others) if scaler]
         for connection in sorted({trigger["connection"] for trigger in triggers}):
@@ -246,7 +248,7 @@ def manifests(
                     "metadata": {"name": f"{name}-worker", **meta},
                     "spec": {
                         "scaleTargetRef": {"name": f"{name}-worker"},
-                        "minReplicaCount": 1 if timers else 0,
+                        "minReplicaCount": 1 if always_on else 0,
                         "maxReplicaCount": 10,
                         "pollingInterval": 5,
                         "cooldownPeriod": 300,

@@ -62,6 +62,8 @@ class Family:
     # the connection setting a binding without ``connection`` uses (for the Kubernetes secret and scaler)
     default_connection: str | None = None
     keda: KedaScaler | None = None
+    # nothing external says when it fires (a timer): a scaled-out worker keeps one replica up for it
+    always_on: bool = False
     # outputs whose library converters take only text, where the real host also takes JSON values
     json_outputs: bool = False
     templates: tuple[templates.Template, ...] = field(default=())
@@ -265,6 +267,7 @@ FAMILIES: list[Family] = [
         sample=_timer_sample,
         retry_policy=True,
         faas_trigger="timer",
+        always_on=True,
         templates=(templates.TIMER,),
     ),
     Family(
