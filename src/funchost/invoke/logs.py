@@ -129,7 +129,10 @@ class InvocationStream(io.TextIOBase):
             logging.getLogger(f"Function.{scope.function_name}.User").log(self._level, rest)
 
     def flush(self) -> None:
-        self._target.flush()
+        # the stream it wraps is not its own: once that is closed (a test's captured stdout, put
+        # back and closed), flushing or collecting this wrapper leaves it alone
+        if not self._target.closed:
+            self._target.flush()
 
     def writable(self) -> bool:
         return True
