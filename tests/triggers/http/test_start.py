@@ -40,6 +40,10 @@ FEATURES_APP = {
             response.headers.add("Set-Cookie", "b=2; Path=/")
             return response
 
+        @app.route(route="length")
+        def length(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("hello", headers={"Content-Length": "3"})
+
         @app.route(route="text")
         def text(req: func.HttpRequest) -> str:
             return "plain text"
@@ -175,6 +179,8 @@ def test_responses(features):
         "POST", "/api/form", "field=hello+world", headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert form.text == "hello world"
+    length = features.request("GET", "/api/length")  # one Content-Length, the body's, as the real host sends
+    assert length.body == b"hello" and length.headers.get_all("content-length") == ["5"]
 
 
 def test_failures_and_unknown_routes(features):

@@ -125,6 +125,8 @@ def to_raw_response(result: Any, no_content_status: int) -> RawResponse:
             lowered = name.lower()
             if lowered == "set-cookie" and not str(value).strip():
                 continue  # the worker parses cookies, and an empty one is no cookie at all
+            if lowered == "content-length":
+                continue  # the host sends the body's length, as the real host computes it
             # compared here: ``in`` on the library's (werkzeug) headers raises and catches a KeyError
             has_content_type = has_content_type or lowered == "content-type"
             raw_headers.append((lowered.encode("latin-1"), str(value).encode("latin-1")))
