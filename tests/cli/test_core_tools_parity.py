@@ -160,3 +160,11 @@ def test_settings_encrypt_covers_connection_strings(tmp_path, host):
         json.loads((app / "local.settings.json").read_text())["ConnectionStrings"]["Db"]["ConnectionString"]
         == "Server=secret"
     )
+
+
+def test_start_refuses_a_folder_that_is_not_a_function_app(tmp_path):
+    empty = funchost("start", cwd=tmp_path)
+    assert empty.returncode == 1
+    assert f"'{tmp_path.resolve()}' is not a function app (it has no host.json)" in empty.stderr
+    typo = funchost("start", "--script-root", "no-such-app", cwd=tmp_path)
+    assert typo.returncode == 1 and f"'{(tmp_path / 'no-such-app').resolve()}' is not a function app" in typo.stderr

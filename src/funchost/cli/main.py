@@ -177,6 +177,14 @@ def _start(args: argparse.Namespace) -> int:
     if args.verb not in (None, "start"):
         print(f"funchost start: unknown argument {args.verb!r} (see 'funchost start --help').", file=sys.stderr)
         return 2
+    root = Path(args.script_root).resolve()
+    if not (root / "host.json").is_file():  # a mistyped --script-root, or not an app yet: Core Tools refuses too
+        print(
+            f"'{root}' is not a function app (it has no host.json). Run 'funchost init' there to make one, "
+            "or point --script-root at the app.",
+            file=sys.stderr,
+        )
+        return 1
     if args.language_worker is not None:
         print("Note: --language-worker has no effect; funchost runs Python functions in its own process.")
     if args.no_build:
