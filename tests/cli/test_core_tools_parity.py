@@ -166,5 +166,6 @@ def test_start_refuses_a_folder_that_is_not_a_function_app(tmp_path):
     empty = funchost("start", cwd=tmp_path)
     assert empty.returncode == 1
     assert f"'{tmp_path.resolve()}' is not a function app (it has no host.json)" in empty.stderr
-    typo = funchost("start", "--script-root", "no-such-app", cwd=tmp_path)
-    assert typo.returncode == 1 and f"'{(tmp_path / 'no-such-app').resolve()}' is not a function app" in typo.stderr
+    (tmp_path / "src").mkdir()  # a --script-root that exists but is not the app
+    wrong = funchost("start", "--script-root", "src", cwd=tmp_path)
+    assert wrong.returncode == 1 and f"'{(tmp_path / 'src').resolve()}' is not a function app" in wrong.stderr

@@ -83,7 +83,8 @@ def test_init_new_every_template_then_start_and_invoke(tmp_path, host, model):
     assert process.request("GET", "/api/orders?name=Bo").text.startswith("Hello, Bo.")
     if model == "v2":
         assert process.request("GET", "/api/from_blueprint?name=Cy").text.startswith("Hello, Cy.")
-    put = funchost("storage", "put", "myqueue-items", "from the queue", cwd=app)
+    # options after the verb work as well as before it
+    put = funchost("storage", "put", "myqueue-items", "from the queue", "--script-root", str(app), cwd=tmp_path)
     assert put.returncode == 0, put.stderr
     process.wait_for_output("processed a message: from the queue", timeout=15)
     upload_file = tmp_path / "doc.txt"

@@ -178,7 +178,7 @@ def _start(args: argparse.Namespace) -> int:
         print(f"funchost start: unknown argument {args.verb!r} (see 'funchost start --help').", file=sys.stderr)
         return 2
     root = Path(args.script_root).resolve()
-    if not (root / "host.json").is_file():  # a mistyped --script-root, or not an app yet: Core Tools refuses too
+    if root.is_dir() and not (root / "host.json").is_file():  # not an app (yet): Core Tools refuses too
         print(
             f"'{root}' is not a function app (it has no host.json). Run 'funchost init' there to make one, "
             "or point --script-root at the app.",
