@@ -145,6 +145,24 @@ def test_check_fails_on_a_broken_function(tmp_path):
     assert "Function 'bad'" in check.stderr and "function_app.py:" in check.stderr and "'extra'" in check.stderr
 
 
+def test_check_gives_one_verdict_per_function_and_fails_on_unreadable_settings(tmp_path):
+    funchost("init", "app", cwd=tmp_path)
+    app = tmp_path / "app"
+    with (app / "function_app.py").open("a") as code:
+        code.write(
+            "\n\n@app.queue_trigger(arg_name='msg', queue_name='%MissingQueue%', connection='AzureWebJobsStorage')\n"
+            "def orders(msg: func.QueueMessage) -> None:\n    pass\n"
+            "\n\n@app.route(route='fine')\ndef fine(req: func.HttpRequest) -> str:\n    return 'x'\n"
+        )
+    check = funchost("check", cwd=app)
+    assert check.returncode == 1
+    assert "ok: fine (httpTrigger)" in check.stdout and "ok: orders" not in check.stdout
+    assert "The 'orders' function is in error" in check.stderr and "MissingQueue" in check.stderr
+    (app / "local.settings.json").write_text('{"IsEncrypted": false, "Values": {')
+    broken = funchost("check", cwd=app)
+    assert broken.returncode == 1 and "error: Failed to read app settings file at" in broken.stderr
+
+
 def test_settings_round_trip_with_encryption(tmp_path, host):
     funchost("init", "app", cwd=tmp_path)
     app = tmp_path / "app"

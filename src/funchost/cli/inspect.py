@@ -105,9 +105,15 @@ def run_check(args: argparse.Namespace) -> int:
     except (HostConfigError, EncryptedSettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    # one verdict per function: one whose route or listener failed is an error, not also ok
+    failed = {*instance.http_app.route_errors, *instance.listeners.errors}
     for entry in _describe(instance):
-        print(f"ok: {entry['name']} ({entry['trigger']})")
+        if entry["name"] not in failed:
+            print(f"ok: {entry['name']} ({entry['trigger']})")
     errors = [str(e) for e in instance.load_errors()]
+    unreadable = instance.host_settings.local.unreadable
+    if unreadable is not None:
+        errors.insert(0, unreadable)
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     if not instance.index.functions and not errors:

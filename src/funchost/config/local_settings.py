@@ -30,6 +30,8 @@ class LocalSettings:
     is_encrypted: bool = False
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # why the file could not be read (invalid JSON); start goes on without it, check fails
+    unreadable: str | None = None
 
 
 def load_local_settings(app_root: Path) -> LocalSettings:
@@ -46,9 +48,8 @@ def load_local_settings(app_root: Path) -> LocalSettings:
         if not isinstance(raw, dict):
             raise ValueError("the top level must be a JSON object")
     except (ValueError, UnicodeDecodeError) as error:
-        settings.warnings.append(
-            f"Failed to read app settings file at '{path}'. Ensure it is a valid JSON file. {error}"
-        )
+        settings.unreadable = f"Failed to read app settings file at '{path}'. Ensure it is a valid JSON file. {error}"
+        settings.warnings.append(settings.unreadable)
         return settings
     settings.is_encrypted = bool(raw.get("IsEncrypted", False))
     values = raw.get("Values") or {}
