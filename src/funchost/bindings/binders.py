@@ -41,6 +41,10 @@ class OutputBinder(Protocol):
     ) -> None: ...
 
 
+class Binder(InputBinder, OutputBinder, Protocol):
+    """A binder module that reads and writes its family's bindings."""
+
+
 class BinderCatalog(Protocol):
     """Which binder module serves a binding type (``triggers/families.py``'s catalog is one)."""
 

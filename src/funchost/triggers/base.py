@@ -78,6 +78,18 @@ class WebhookModule(Protocol):
     ) -> WebhookResponse: ...
 
 
+class SampledTrigger(TriggerModule, SampleModule, Protocol):
+    """A trigger module that also builds invocations by hand from text (most families)."""
+
+
+class WebhookTrigger(SampledTrigger, WebhookModule, Protocol):
+    """A trigger module served over HTTP as well (Event Grid)."""
+
+
+class ByHandTrigger(TriggerModule, ByHandModule, Protocol):
+    """A trigger module whose runs by hand read storage (blob)."""
+
+
 @dataclass
 class ListenerContext:
     """What a listener needs from its host: the invoker, storage, settings and identity."""

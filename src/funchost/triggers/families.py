@@ -23,8 +23,16 @@ from funchost.storage.azure import EVENTHUB_CHECKPOINT_CONTAINER
 from funchost.triggers import templates
 
 if TYPE_CHECKING:
-    from funchost.bindings.binders import InputBinder, OutputBinder
-    from funchost.triggers.base import ByHandModule, SampleModule, TriggerModule, WebhookModule
+    from funchost.bindings.binders import Binder, InputBinder, OutputBinder
+    from funchost.triggers.base import (
+        ByHandModule,
+        ByHandTrigger,
+        SampledTrigger,
+        SampleModule,
+        TriggerModule,
+        WebhookModule,
+        WebhookTrigger,
+    )
 
 Metadata = dict[str, str]
 
@@ -72,25 +80,13 @@ class Family:
         return [name for name in (self.trigger, self.binding) if name]
 
 
-def _timer() -> TriggerModule:
+def _timer() -> SampledTrigger:
     from funchost.triggers import timer
 
     return timer
 
 
-def _timer_sample() -> SampleModule:
-    from funchost.triggers import timer
-
-    return timer
-
-
-def _queue() -> TriggerModule:
-    from funchost.triggers import queue
-
-    return queue
-
-
-def _queue_sample() -> SampleModule:
+def _queue() -> SampledTrigger:
     from funchost.triggers import queue
 
     return queue
@@ -102,37 +98,19 @@ def _queue_out() -> OutputBinder:
     return queue
 
 
-def _blob() -> TriggerModule:
+def _blob() -> ByHandTrigger:
     from funchost.triggers import blob
 
     return blob
 
 
-def _blob_by_hand() -> ByHandModule:
-    from funchost.triggers import blob
-
-    return blob
-
-
-def _blob_in() -> InputBinder:
+def _blob_io() -> Binder:
     from funchost.bindings import blob
 
     return blob
 
 
-def _blob_out() -> OutputBinder:
-    from funchost.bindings import blob
-
-    return blob
-
-
-def _servicebus() -> TriggerModule:
-    from funchost.triggers import servicebus
-
-    return servicebus
-
-
-def _servicebus_sample() -> SampleModule:
+def _servicebus() -> SampledTrigger:
     from funchost.triggers import servicebus
 
     return servicebus
@@ -144,13 +122,7 @@ def _servicebus_out() -> OutputBinder:
     return servicebus
 
 
-def _eventhub() -> TriggerModule:
-    from funchost.triggers import eventhub
-
-    return eventhub
-
-
-def _eventhub_sample() -> SampleModule:
+def _eventhub() -> SampledTrigger:
     from funchost.triggers import eventhub
 
     return eventhub
@@ -162,19 +134,7 @@ def _eventhub_out() -> OutputBinder:
     return eventhub
 
 
-def _eventgrid() -> TriggerModule:
-    from funchost.triggers import eventgrid
-
-    return eventgrid
-
-
-def _eventgrid_sample() -> SampleModule:
-    from funchost.triggers import eventgrid
-
-    return eventgrid
-
-
-def _eventgrid_webhook() -> WebhookModule:
+def _eventgrid() -> WebhookTrigger:
     from funchost.triggers import eventgrid
 
     return eventgrid
@@ -186,37 +146,19 @@ def _eventgrid_out() -> OutputBinder:
     return eventgrid
 
 
-def _table_in() -> InputBinder:
+def _table_io() -> Binder:
     from funchost.bindings import table
 
     return table
 
 
-def _table_out() -> OutputBinder:
-    from funchost.bindings import table
-
-    return table
-
-
-def _cosmosdb() -> TriggerModule:
+def _cosmosdb() -> SampledTrigger:
     from funchost.triggers import cosmosdb
 
     return cosmosdb
 
 
-def _cosmosdb_sample() -> SampleModule:
-    from funchost.triggers import cosmosdb
-
-    return cosmosdb
-
-
-def _cosmosdb_in() -> InputBinder:
-    from funchost.bindings import cosmosdb
-
-    return cosmosdb
-
-
-def _cosmosdb_out() -> OutputBinder:
+def _cosmosdb_io() -> Binder:
     from funchost.bindings import cosmosdb
 
     return cosmosdb
@@ -264,7 +206,7 @@ FAMILIES: list[Family] = [
         "timer",
         "timerTrigger",
         listen=_timer,
-        sample=_timer_sample,
+        sample=_timer,
         retry_policy=True,
         faas_trigger="timer",
         always_on=True,
@@ -276,7 +218,7 @@ FAMILIES: list[Family] = [
         "queue",
         listen=_queue,
         writes=_queue_out,
-        sample=_queue_sample,
+        sample=_queue,
         faas_trigger="pubsub",
         keda=KedaScaler("azure-queue", _queue_scaler),
         default_connection="AzureWebJobsStorage",
@@ -287,9 +229,9 @@ FAMILIES: list[Family] = [
         "blobTrigger",
         "blob",
         listen=_blob,
-        reads=_blob_in,
-        writes=_blob_out,
-        by_hand=_blob_by_hand,
+        reads=_blob_io,
+        writes=_blob_io,
+        by_hand=_blob,
         faas_trigger="datasource",
         keda=KedaScaler("azure-blob", _blob_scaler),
         default_connection="AzureWebJobsStorage",
@@ -301,7 +243,7 @@ FAMILIES: list[Family] = [
         "serviceBus",
         listen=_servicebus,
         writes=_servicebus_out,
-        sample=_servicebus_sample,
+        sample=_servicebus,
         faas_trigger="pubsub",
         json_outputs=True,
         keda=KedaScaler("azure-servicebus", _servicebus_scaler),
@@ -314,7 +256,7 @@ FAMILIES: list[Family] = [
         "eventHub",
         listen=_eventhub,
         writes=_eventhub_out,
-        sample=_eventhub_sample,
+        sample=_eventhub,
         retry_policy=True,
         faas_trigger="pubsub",
         json_outputs=True,
@@ -327,22 +269,22 @@ FAMILIES: list[Family] = [
         "eventGrid",
         listen=_eventgrid,
         writes=_eventgrid_out,
-        sample=_eventgrid_sample,
+        sample=_eventgrid,
         webhook="eventgrid",
-        webhook_module=_eventgrid_webhook,
+        webhook_module=_eventgrid,
         faas_trigger="pubsub",
         json_outputs=True,
         templates=(templates.EVENT_GRID,),
     ),
-    Family("table", binding="table", reads=_table_in, writes=_table_out, default_connection="AzureWebJobsStorage"),
+    Family("table", binding="table", reads=_table_io, writes=_table_io, default_connection="AzureWebJobsStorage"),
     Family(
         "cosmosDB",
         "cosmosDBTrigger",
         "cosmosDB",
         listen=_cosmosdb,
-        reads=_cosmosdb_in,
-        writes=_cosmosdb_out,
-        sample=_cosmosdb_sample,
+        reads=_cosmosdb_io,
+        writes=_cosmosdb_io,
+        sample=_cosmosdb,
         retry_policy=True,
         faas_trigger="datasource",
         json_outputs=True,
